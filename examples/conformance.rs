@@ -1,0 +1,150 @@
+//! The server the protocol test suites run against.
+//!
+//! `cargo run --release --example conformance` serves 127.0.0.1:3000 (`PORT` overrides):
+//! - `/engine.io/`: a raw Engine.IO echo server;
+//! - `/socket.io/`: namespaces `/` and `/custom`. On connect each emits `auth` with the
+//!   client's auth payload (`{}` when none). On `/`: `message` is answered with `message-back`
+//!   and the same arguments, `message-with-ack` is acked with the same arguments,
+//!   `disconnect-me` disconnects the socket from `/`, and `server-emit-with-ack` makes the
+//!   server emit `ping-ack` with an ack, then `ack-result` with what the client acked.
+//!
+//! pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1,000,000, connect timeout 1000 ms,
+//! CORS for any origin. The namespaces are written by hand against the `Namespace` trait,
+//! below the `#[namespace]` macro.
+
+use std::future::Future;
+use std::time::Duration;
+
+use socketio_ns::engine::{CloseReason, Cors, Engine, EngineConfig, EngineHandler, EngineSocket, Message};
+use socketio_ns::{ConnectError, Context, Event, HandlerError, Namespace, NoMethods, Server};
+
+const PING_INTERVAL: Duration = Duration::from_millis(300);
+const PING_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// Echoes every Engine.IO message as it came.
+struct Echo;
+
+impl EngineHandler for Echo {
+    type Data = ();
+
+    fn on_open(&self, _: &EngineSocket<()>) {}
+
+    fn on_message(&self, socket: &EngineSocket<()>, message: Message) {
+        let _ = socket.send(message);
+    }
+
+    fn on_close(&self, _: &EngineSocket<()>, _: CloseReason) {}
+}
+
+fn emit_auth<T: Namespace>(cx: &mut Context<T>, auth: Option<&str>) -> Result<(), ConnectError> {
+    let auth: serde_json::Value = match auth {
+        Some(raw) => serde_json::from_str(raw).map_err(|_| ConnectError::new("invalid auth"))?,
+        None => serde_json::json!({}),
+    };
+    cx.emit("auth", auth)
+        .map_err(|e| ConnectError::new(e.to_string()))
+}
+
+#[derive(Default)]
+struct Root;
+
+impl Namespace for Root {
+    const PATH: &'static str = "/";
+    const METHODS: &'static [&'static str] = &[];
+    type Method = NoMethods;
+
+    fn connect(
+        &mut self,
+        cx: &mut Context<Self>,
+        auth: Option<&str>,
+    ) -> impl Future<Output = Result<(), ConnectError>> + Send {
+        let r = emit_auth(cx, auth);
+        async move { r }
+    }
+
+    fn method_of(_: &Event) -> Option<NoMethods> {
+        None
+    }
+
+    async fn call_method(&mut self, cx: &mut Context<Self>, event: Event) -> Result<(), HandlerError> {
+        match event.name() {
+            "message" => cx.emit("message-back", event.into_args())?,
+            "message-with-ack" => {
+                cx.ack(event.into_args())?;
+            }
+            "disconnect-me" => cx.disconnect(),
+            "server-emit-with-ack" => {
+                let acked = cx
+                    .emit_with_ack("ping-ack", event.into_args())
+                    .await
+                    .map_err(|e| HandlerError::new("ack_failed", e.to_string()))?;
+                cx.emit("ack-result", acked.values())?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+#[derive(Default)]
+struct Custom;
+
+impl Namespace for Custom {
+    const PATH: &'static str = "/custom";
+    const METHODS: &'static [&'static str] = &[];
+    type Method = NoMethods;
+
+    fn connect(
+        &mut self,
+        cx: &mut Context<Self>,
+        auth: Option<&str>,
+    ) -> impl Future<Output = Result<(), ConnectError>> + Send {
+        let r = emit_auth(cx, auth);
+        async move { r }
+    }
+
+    fn method_of(_: &Event) -> Option<NoMethods> {
+        None
+    }
+
+    async fn call_method(&mut self, _: &mut Context<Self>, _: Event) -> Result<(), HandlerError> {
+        Ok(())
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
+
+    let engine = Engine::new(
+        Echo,
+        EngineConfig {
+            path: "/engine.io/".into(),
+            ping_interval: PING_INTERVAL,
+            ping_timeout: PING_TIMEOUT,
+            max_payload: 1_000_000,
+            cors: Cors::Any,
+            ..EngineConfig::default()
+        },
+    );
+    let io = Server::builder()
+        .ping_interval(PING_INTERVAL)
+        .ping_timeout(PING_TIMEOUT)
+        .max_payload(1_000_000)
+        .connect_timeout(Duration::from_millis(1000))
+        .cors(Cors::Any)
+        .namespace::<Root>()
+        .namespace::<Custom>()
+        .build();
+
+    // Both servers on one port: each answers on its own path.
+    let app = axum::Router::new()
+        .route_service("/engine.io/", engine.service())
+        .route_service("/socket.io/", io.service());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap_or(3000))).await?;
+    tracing::info!("listening on {}", listener.local_addr()?);
+    axum::serve(listener, app).await
+}

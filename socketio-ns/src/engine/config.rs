@@ -1,0 +1,123 @@
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// An Engine.IO transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// HTTP long-polling.
+    Polling,
+    /// WebSocket.
+    WebSocket,
+}
+
+impl Transport {
+    /// The name used in the `transport` query parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Polling => "polling",
+            Transport::WebSocket => "websocket",
+        }
+    }
+}
+
+/// Which origins may make cross-origin requests.
+#[derive(Debug, Clone, Default)]
+pub enum Cors {
+    /// No CORS headers are sent (same-origin clients and non-browser clients only).
+    #[default]
+    Disabled,
+    /// Any origin: the request's `Origin` is echoed, with credentials allowed.
+    Any,
+    /// Only these origins (exact match, for example `https://example.com`).
+    Origins(Vec<String>),
+}
+
+impl Cors {
+    /// The `Access-Control-Allow-Origin` value for a request's `Origin`, if it is allowed.
+    pub(crate) fn allow_origin<'a>(&self, origin: Option<&'a str>) -> Option<&'a str> {
+        match (self, origin) {
+            (Cors::Disabled, _) | (_, None) => None,
+            (Cors::Any, Some(o)) => Some(o),
+            (Cors::Origins(list), Some(o)) => list.iter().any(|x| x == o).then_some(o),
+        }
+    }
+}
+
+/// A hook deciding whether a handshake or upgrade request is accepted.
+///
+/// Return `Err(message)` to refuse: the client receives HTTP 403 with
+/// `{"code":4,"message":"Forbidden"}` and the message is logged.
+pub type AllowRequest = Arc<dyn Fn(&http::request::Parts) -> Result<(), String> + Send + Sync>;
+
+/// Engine.IO server options.
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// The path the server answers on, with leading and trailing slash. Default `/engine.io/`.
+    pub path: String,
+    /// Allowed transports. Default: both.
+    pub transports: Vec<Transport>,
+    /// Time between server pings. Default 25 s.
+    pub ping_interval: Duration,
+    /// How long to wait for a pong before closing. Default 20 s.
+    pub ping_timeout: Duration,
+    /// The largest message or polling POST body accepted, in bytes. Default 1,000,000.
+    pub max_payload: usize,
+    /// How long a WebSocket upgrade may take. Default 10 s.
+    pub upgrade_timeout: Duration,
+    /// The most packets that may wait for a slow client before it is disconnected. Default 1024.
+    pub max_buffered_packets: usize,
+    /// CORS policy. Default disabled.
+    pub cors: Cors,
+    /// Optional handshake filter.
+    pub allow_request: Option<AllowRequest>,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            path: "/engine.io/".into(),
+            transports: vec![Transport::Polling, Transport::WebSocket],
+            ping_interval: Duration::from_secs(25),
+            ping_timeout: Duration::from_secs(20),
+            max_payload: 1_000_000,
+            upgrade_timeout: Duration::from_secs(10),
+            max_buffered_packets: 1024,
+            cors: Cors::Disabled,
+            allow_request: None,
+        }
+    }
+}
+
+impl fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("path", &self.path)
+            .field("transports", &self.transports)
+            .field("ping_interval", &self.ping_interval)
+            .field("ping_timeout", &self.ping_timeout)
+            .field("max_payload", &self.max_payload)
+            .field("upgrade_timeout", &self.upgrade_timeout)
+            .field("max_buffered_packets", &self.max_buffered_packets)
+            .field("cors", &self.cors)
+            .field("allow_request", &self.allow_request.is_some())
+            .finish()
+    }
+}
+
+impl EngineConfig {
+    pub(crate) fn allows(&self, t: Transport) -> bool {
+        self.transports.contains(&t)
+    }
+
+    /// Normalises the path to `/x/`.
+    pub(crate) fn normalise(mut self) -> Self {
+        if !self.path.starts_with('/') {
+            self.path.insert(0, '/');
+        }
+        if !self.path.ends_with('/') {
+            self.path.push('/');
+        }
+        self
+    }
+}

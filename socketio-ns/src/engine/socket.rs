@@ -1,0 +1,292 @@
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::config::Transport;
+use super::packet::Frame;
+
+/// A message carried by Engine.IO.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message.
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+/// Why an Engine.IO session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The client sent a close packet.
+    ClientClose,
+    /// The server closed the session.
+    ServerClose,
+    /// No pong arrived within the ping timeout.
+    PingTimeout,
+    /// The underlying connection was lost (WebSocket closed, polling request aborted).
+    TransportClose,
+    /// The client violated the protocol (bad packet, duplicate poll, oversized message).
+    TransportError,
+    /// The client did not read fast enough and its send buffer overflowed.
+    BufferFull,
+    /// The server is shutting down.
+    ServerShutdown,
+}
+
+impl CloseReason {
+    /// The reason as the Socket.IO reference implementation names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::ClientClose => "client namespace disconnect",
+            CloseReason::ServerClose => "server namespace disconnect",
+            CloseReason::PingTimeout => "ping timeout",
+            CloseReason::TransportClose => "transport close",
+            CloseReason::TransportError => "transport error",
+            CloseReason::BufferFull => "transport error",
+            CloseReason::ServerShutdown => "server shutting down",
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error from [`EngineSocket::send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The session is closed.
+    #[error("the session is closed")]
+    Closed,
+    /// The client is not reading and its buffer is full; the session has been closed.
+    #[error("the client's send buffer is full")]
+    Full,
+    /// A volatile packet was dropped because the transport was not writable.
+    #[error("volatile packet dropped")]
+    Dropped,
+}
+
+pub(crate) const POLLING: u8 = 0;
+pub(crate) const UPGRADING: u8 = 1;
+pub(crate) const WEBSOCKET: u8 = 2;
+
+/// What the client sent in its handshake request.
+#[derive(Debug)]
+pub(crate) struct HandshakeInfo {
+    pub(crate) uri: http::Uri,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) remote: Option<SocketAddr>,
+}
+
+/// One Engine.IO session. Cheap to clone.
+pub struct EngineSocket<D> {
+    pub(crate) inner: Arc<Inner<D>>,
+}
+
+impl<D> Clone for EngineSocket<D> {
+    fn clone(&self) -> Self {
+        EngineSocket {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<D> fmt::Debug for EngineSocket<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineSocket")
+            .field("sid", &self.inner.sid)
+            .field("transport", &self.transport())
+            .finish()
+    }
+}
+
+pub(crate) struct Inner<D> {
+    pub(crate) sid: Box<str>,
+    pub(crate) data: D,
+    pub(crate) handshake: HandshakeInfo,
+    outbox: Mutex<Outbox>,
+    max_buffered: usize,
+    /// Wakes the writer: the pending GET or the WebSocket task.
+    pub(crate) writable: Notify,
+    /// Wakes the heartbeat task on pong.
+    pub(crate) pong: Notify,
+    /// Wakes the heartbeat task on close.
+    pub(crate) closing: Notify,
+    pub(crate) transport: AtomicU8,
+    pub(crate) get_active: AtomicBool,
+    pub(crate) post_active: AtomicBool,
+    closed: AtomicBool,
+}
+
+struct Outbox {
+    queue: VecDeque<Frame>,
+    reason: Option<CloseReason>,
+}
+
+impl<D> EngineSocket<D> {
+    pub(crate) fn new(
+        sid: Box<str>,
+        data: D,
+        handshake: HandshakeInfo,
+        transport: Transport,
+        max_buffered: usize,
+    ) -> Self {
+        EngineSocket {
+            inner: Arc::new(Inner {
+                sid,
+                data,
+                handshake,
+                outbox: Mutex::new(Outbox {
+                    queue: VecDeque::new(),
+                    reason: None,
+                }),
+                max_buffered,
+                writable: Notify::new(),
+                pong: Notify::new(),
+                closing: Notify::new(),
+                transport: AtomicU8::new(match transport {
+                    Transport::Polling => POLLING,
+                    Transport::WebSocket => WEBSOCKET,
+                }),
+                get_active: AtomicBool::new(false),
+                post_active: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The Engine.IO session id.
+    pub fn sid(&self) -> &str {
+        &self.inner.sid
+    }
+
+    /// The data the handler keeps with this session.
+    pub fn data(&self) -> &D {
+        &self.inner.data
+    }
+
+    /// The transport currently carrying packets to the client.
+    pub fn transport(&self) -> Transport {
+        match self.inner.transport.load(Ordering::Acquire) {
+            WEBSOCKET => Transport::WebSocket,
+            _ => Transport::Polling,
+        }
+    }
+
+    /// The URI of the handshake request.
+    pub fn uri(&self) -> &http::Uri {
+        &self.inner.handshake.uri
+    }
+
+    /// The headers of the handshake request.
+    pub fn headers(&self) -> &http::HeaderMap {
+        &self.inner.handshake.headers
+    }
+
+    /// The client's address, when the server knows it.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.inner.handshake.remote
+    }
+
+    /// Whether the session is closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Sends a message.
+    pub fn send(&self, message: Message) -> Result<(), SendError> {
+        self.send_frame(match message {
+            Message::Text(t) => Frame::message(t.as_str()),
+            Message::Binary(b) => Frame::Binary(b),
+        })
+    }
+
+    /// Queues an already encoded frame. A client whose buffer is full is disconnected.
+    pub fn send_frame(&self, frame: Frame) -> Result<(), SendError> {
+        self.push(std::iter::once(frame), false)
+    }
+
+    /// Queues several frames atomically (a Socket.IO packet and its attachments).
+    pub fn send_frames(&self, frames: impl IntoIterator<Item = Frame>) -> Result<(), SendError> {
+        self.push(frames, false)
+    }
+
+    /// Queues frames only if nothing is waiting to be written; otherwise drops them.
+    pub fn send_volatile(&self, frames: impl IntoIterator<Item = Frame>) -> Result<(), SendError> {
+        self.push(frames, true)
+    }
+
+    fn push(&self, frames: impl IntoIterator<Item = Frame>, volatile: bool) -> Result<(), SendError> {
+        let mut out = self.inner.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        if out.reason.is_some() {
+            return Err(SendError::Closed);
+        }
+        if volatile && !out.queue.is_empty() {
+            return Err(SendError::Dropped);
+        }
+        if out.queue.len() >= self.inner.max_buffered {
+            drop(out);
+            tracing::warn!(sid = %self.inner.sid, "send buffer full, closing the session");
+            self.close(CloseReason::BufferFull);
+            return Err(SendError::Full);
+        }
+        out.queue.extend(frames);
+        drop(out);
+        self.inner.writable.notify_one();
+        Ok(())
+    }
+
+    /// Closes the session. The client is told (a close packet) unless it closed first.
+    pub fn close(&self, reason: CloseReason) {
+        let mut out = self.inner.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        if out.reason.is_some() {
+            return;
+        }
+        out.reason = Some(reason);
+        match reason {
+            CloseReason::ClientClose => out.queue.push_back(Frame::noop()),
+            CloseReason::TransportClose => {}
+            _ => out.queue.push_back(Frame::close()),
+        }
+        drop(out);
+        self.inner.closed.store(true, Ordering::Release);
+        self.inner.writable.notify_one();
+        self.inner.closing.notify_one();
+    }
+
+    /// The reason, once closed.
+    pub(crate) fn close_reason(&self) -> Option<CloseReason> {
+        self.inner
+            .outbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .reason
+    }
+
+    /// Takes every queued frame.
+    pub(crate) fn drain(&self, into: &mut Vec<Frame>) {
+        let mut out = self.inner.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        into.extend(out.queue.drain(..));
+    }
+
+    /// Whether frames are waiting.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self
+            .inner
+            .outbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .queue
+            .is_empty()
+    }
+}

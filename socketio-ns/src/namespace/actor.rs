@@ -1,0 +1,160 @@
+//! The per socket-namespace actor: one task owns the user's value and runs its handlers one
+//! at a time, in arrival order.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures_util::FutureExt;
+use tracing::Instrument;
+
+use super::acl::{Acl, MethodId};
+use super::{ConnectError, Context, DisconnectReason, Event, Namespace};
+use crate::engine::CloseReason;
+use crate::middleware::Middleware;
+use crate::ns::IoShared;
+use crate::protocol::encode;
+use crate::protocol::packet::PacketType;
+use crate::socket::SocketShared;
+
+/// A command for a socket's actor.
+pub(crate) enum Cmd {
+    /// An event from the client.
+    Event(Event),
+    /// Leave the namespace; `true`: do not send DISCONNECT to the client.
+    Disconnect(DisconnectReason, bool),
+}
+
+/// Starts the actor of a new socket.
+pub(crate) fn spawn_socket<T: Namespace>(
+    value: T,
+    socket: Arc<SocketShared>,
+    io: Arc<IoShared>,
+    middlewares: Vec<Arc<dyn Middleware>>,
+    auth: Option<String>,
+) {
+    let span = tracing::debug_span!("socket", ns = %socket.nsp(), id = %socket.id);
+    tokio::spawn(run(value, socket, io, middlewares, auth).instrument(span));
+}
+
+fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
+    p.downcast_ref::<&str>()
+        .copied()
+        .or_else(|| p.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("panic")
+}
+
+async fn run<T: Namespace>(
+    mut ns: T,
+    socket: Arc<SocketShared>,
+    io: Arc<IoShared>,
+    middlewares: Vec<Arc<dyn Middleware>>,
+    auth: Option<String>,
+) {
+    let mut cx = Context::<T>::new(socket.clone(), io.clone(), auth.map(Into::into));
+    let connected = connect(&mut ns, &mut cx, &io, &middlewares).await;
+    if let Err(e) = connected {
+        tracing::debug!(message = e.message(), "connection refused");
+        cx.kill_local_jobs();
+        let _ = socket.conn.send_frame(encode::simple(
+            PacketType::ConnectError,
+            socket.nsp(),
+            Some(&e.to_json()),
+        ));
+        socket.conn.data().remove(&socket);
+        return;
+    }
+
+    socket.ns.insert(socket.clone());
+    socket.set_connected(true);
+    let reply = format!(r#"{{"sid":"{}"}}"#, socket.id);
+    let _ = socket
+        .conn
+        .send_frame(encode::simple(PacketType::Connect, socket.nsp(), Some(&reply)));
+    for packet in cx.release_held() {
+        let _ = socket.send(&packet);
+    }
+    tracing::debug!("connected");
+
+    let (reason, silent) = loop {
+        if let Some(leaving) = cx.leaving.take() {
+            break leaving;
+        }
+        match socket.mailbox.pop().await {
+            Cmd::Event(event) => {
+                cx.begin_event(event.ack_id());
+                let name_for_log = tracing::enabled!(tracing::Level::TRACE).then(|| event.name().to_owned());
+                let res = AssertUnwindSafe(ns.process_packet(&mut cx, event))
+                    .catch_unwind()
+                    .await;
+                if let Err(p) = res {
+                    tracing::error!(event = ?name_for_log, panic = panic_message(&*p), "handler panicked; disconnecting the socket");
+                    cx.error("handler_error", "the handler failed");
+                    break (DisconnectReason::HandlerPanic, false);
+                }
+                cx.begin_event(None);
+            }
+            Cmd::Disconnect(reason, silent) => break (reason, silent),
+        }
+    };
+
+    // Leaving: jobs stop, the client is told, recv_disconnect runs while the socket is still
+    // in its rooms, then the rooms are left.
+    socket.set_connected(false);
+    cx.kill_jobs_on_leave();
+    if !silent {
+        let _ = socket
+            .conn
+            .send_frame(encode::simple(PacketType::Disconnect, socket.nsp(), None));
+    }
+    tracing::debug!(%reason, "disconnected");
+    if AssertUnwindSafe(ns.disconnect(&mut cx, reason))
+        .catch_unwind()
+        .await
+        .is_err()
+    {
+        tracing::error!("recv_disconnect panicked");
+    }
+    cx.kill_local_jobs();
+    socket.ns.adapter.del_all(&socket.id);
+    socket.ns.remove(&socket.id);
+    socket.clear_acks();
+    let none_left = socket.conn.data().remove(&socket);
+    if none_left && !socket.conn.is_closed() {
+        socket.conn.close(CloseReason::ServerClose);
+    }
+}
+
+/// Middlewares, `initialize`, the initial ACL, then `recv_connect`.
+async fn connect<T: Namespace>(
+    ns: &mut T,
+    cx: &mut Context<T>,
+    io: &IoShared,
+    middlewares: &[Arc<dyn Middleware>],
+) -> Result<(), ConnectError> {
+    let handshake = cx.handshake();
+    for m in io.middlewares.iter().chain(middlewares) {
+        match AssertUnwindSafe(m.call(handshake.clone())).catch_unwind().await {
+            Ok(r) => r?,
+            Err(_) => return Err(ConnectError::new("middleware failed")),
+        }
+    }
+    if std::panic::catch_unwind(AssertUnwindSafe(|| ns.initialize(cx))).is_err() {
+        return Err(ConnectError::new("initialize failed"));
+    }
+    let acl = match ns.get_initial_acl() {
+        Some(methods) => Acl::only(methods.iter().map(|m| m.index())),
+        None => Acl::OPEN,
+    };
+    cx.set_initial_acl(acl);
+    let auth = handshake.auth_raw().map(str::to_owned);
+    match AssertUnwindSafe(ns.connect(cx, auth.as_deref()))
+        .catch_unwind()
+        .await
+    {
+        Ok(r) => r,
+        Err(p) => {
+            tracing::error!(panic = panic_message(&*p), "recv_connect panicked");
+            Err(ConnectError::new("recv_connect failed"))
+        }
+    }
+}

@@ -1,0 +1,512 @@
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use tokio::task::AbortHandle;
+
+use super::acl::{Acl, MethodId, UnknownMethod};
+use super::{DisconnectReason, Namespace};
+use crate::adapter::Room;
+use crate::broadcast::{BroadcastOperator, IntoRooms};
+use crate::client::ClientData;
+use crate::engine::{EngineSocket, SendError};
+use crate::ns::{IoShared, NsShared};
+use crate::protocol::Args;
+use crate::protocol::encode::{self, Encoded};
+use crate::socket::{AckError, AckResponse, SocketShared};
+use crate::socket_ref::SocketRef;
+
+/// Data shared by every namespace of one connection (gevent's `socket.session`): a map from
+/// type to value.
+#[derive(Default)]
+pub struct Session(Mutex<HashMap<TypeId, Box<dyn Any + Send>>>);
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session").finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<TypeId, Box<dyn Any + Send>>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Stores a value, returning the previous one of that type.
+    pub fn insert<V: Send + 'static>(&self, value: V) -> Option<V> {
+        self.map()
+            .insert(TypeId::of::<V>(), Box::new(value))
+            .and_then(|b| b.downcast().ok().map(|b| *b))
+    }
+
+    /// A copy of the value of type `V`.
+    pub fn get<V: Clone + Send + 'static>(&self) -> Option<V> {
+        self.map().get(&TypeId::of::<V>())?.downcast_ref::<V>().cloned()
+    }
+
+    /// Removes the value of type `V`.
+    pub fn remove<V: Send + 'static>(&self) -> Option<V> {
+        self.map()
+            .remove(&TypeId::of::<V>())
+            .and_then(|b| b.downcast().ok().map(|b| *b))
+    }
+
+    /// Runs `f` on the value of type `V`, if any, under the session's lock.
+    pub fn with<V: Send + 'static, R>(&self, f: impl FnOnce(Option<&mut V>) -> R) -> R {
+        let mut map = self.map();
+        f(map.get_mut(&TypeId::of::<V>()).and_then(|b| b.downcast_mut()))
+    }
+}
+
+/// What a client sent when it connected: the HTTP handshake and the CONNECT auth payload.
+#[derive(Clone)]
+pub struct Handshake {
+    conn: EngineSocket<ClientData>,
+    ns: Arc<NsShared>,
+    auth: Option<Arc<str>>,
+}
+
+impl fmt::Debug for Handshake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handshake")
+            .field("uri", self.uri())
+            .field("namespace", &self.namespace())
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+impl Handshake {
+    pub(crate) fn new(socket: &SocketShared, auth: Option<Arc<str>>) -> Self {
+        Handshake {
+            conn: socket.conn.clone(),
+            ns: socket.ns.clone(),
+            auth,
+        }
+    }
+
+    /// The headers of the first HTTP request of the connection.
+    pub fn headers(&self) -> &http::HeaderMap {
+        self.conn.headers()
+    }
+
+    /// The URI of the first HTTP request.
+    pub fn uri(&self) -> &http::Uri {
+        self.conn.uri()
+    }
+
+    /// The raw query string of the first HTTP request.
+    pub fn query(&self) -> Option<&str> {
+        self.conn.uri().query()
+    }
+
+    /// One query parameter, as sent (not percent-decoded).
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query()?
+            .split('&')
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// The client's address, when known.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.conn.remote_addr()
+    }
+
+    /// The raw JSON of the CONNECT auth payload.
+    pub fn auth_raw(&self) -> Option<&str> {
+        self.auth.as_deref()
+    }
+
+    /// The auth payload decoded into `A` (`null` when absent).
+    pub fn auth<A: DeserializeOwned>(&self) -> Result<A, serde_json::Error> {
+        serde_json::from_str(self.auth.as_deref().unwrap_or("null"))
+    }
+
+    /// The namespace path.
+    pub fn namespace(&self) -> &str {
+        &self.ns.path
+    }
+
+    /// A parameter of a dynamic namespace (`id` in `/game/{id}`).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.ns
+            .params
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| &**v)
+    }
+
+    /// The Engine.IO session id of the connection.
+    pub fn engine_id(&self) -> &str {
+        self.conn.sid()
+    }
+}
+
+/// Why an emit failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmitError {
+    /// The arguments could not be serialized.
+    #[error("arguments could not be serialized: {0}")]
+    Serialize(String),
+    /// The packet could not be queued.
+    #[error(transparent)]
+    Send(#[from] SendError),
+    /// The adapter failed to broadcast.
+    #[error(transparent)]
+    Adapter(#[from] crate::adapter::AdapterError),
+}
+
+/// What a handler works with: its socket, the ACL, jobs, rooms and emitting.
+///
+/// One per socket-namespace, owned by its actor and lent to each handler as `&mut`.
+pub struct Context<T: Namespace> {
+    pub(crate) socket: Arc<SocketShared>,
+    pub(crate) io: Arc<IoShared>,
+    auth: Option<Arc<str>>,
+    acl: Acl,
+    initial_acl: Acl,
+    jobs: Vec<AbortHandle>,
+    ack: Option<u64>,
+    /// While `recv_connect` runs, packets wait here until the CONNECT reply is sent.
+    held: Option<Vec<Encoded>>,
+    pub(crate) leaving: Option<(DisconnectReason, bool)>,
+    _ns: PhantomData<fn() -> T>,
+}
+
+impl<T: Namespace> fmt::Debug for Context<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("id", &self.socket.id)
+            .field("namespace", &self.socket.nsp())
+            .field("acl", &self.acl)
+            .field("jobs", &self.jobs.len())
+            .finish()
+    }
+}
+
+impl<T: Namespace> Context<T> {
+    pub(crate) fn new(socket: Arc<SocketShared>, io: Arc<IoShared>, auth: Option<Arc<str>>) -> Self {
+        Context {
+            socket,
+            io,
+            auth,
+            acl: Acl::OPEN,
+            initial_acl: Acl::OPEN,
+            jobs: Vec::new(),
+            ack: None,
+            held: Some(Vec::new()),
+            leaving: None,
+            _ns: PhantomData,
+        }
+    }
+
+    pub(crate) fn set_initial_acl(&mut self, acl: Acl) {
+        self.initial_acl = acl;
+        self.acl = acl;
+    }
+
+    /// Ends the connect phase: what was held is returned to be sent after the CONNECT reply.
+    pub(crate) fn release_held(&mut self) -> Vec<Encoded> {
+        self.held.take().unwrap_or_default()
+    }
+
+    pub(crate) fn begin_event(&mut self, ack: Option<u64>) {
+        self.ack = ack;
+    }
+
+    /// The Socket.IO id of this socket (not the Engine.IO session id).
+    pub fn id(&self) -> &str {
+        &self.socket.id
+    }
+
+    /// The namespace path.
+    pub fn namespace(&self) -> &str {
+        self.socket.nsp()
+    }
+
+    /// A parameter of a dynamic namespace (`id` in `/game/{id}`).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.socket
+            .ns
+            .params
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| &**v)
+    }
+
+    /// The handshake: headers, query, auth payload, remote address.
+    pub fn handshake(&self) -> Handshake {
+        Handshake::new(&self.socket, self.auth.clone())
+    }
+
+    /// Data shared by every namespace of this connection.
+    pub fn session(&self) -> &Session {
+        &self.socket.conn.data().session
+    }
+
+    /// Application state of type `S` given to the builder.
+    pub fn state<S: Send + Sync + 'static>(&self) -> Option<&S> {
+        self.io.state.get::<S>()
+    }
+
+    /// A handle on this socket for tasks and other sockets: emit, join, disconnect.
+    pub fn socket(&self) -> SocketRef {
+        SocketRef::new(self.socket.clone(), self.io.clone())
+    }
+
+    /// The server handle.
+    pub fn io(&self) -> crate::Io {
+        crate::Io::from_shared(self.io.clone())
+    }
+
+    fn queue(&mut self, packet: Encoded) -> Result<(), EmitError> {
+        match &mut self.held {
+            Some(held) => {
+                held.push(packet);
+                Ok(())
+            }
+            None => Ok(self.socket.send(&packet)?),
+        }
+    }
+
+    /// Emits `event` to this client. A tuple gives several arguments, `()` none.
+    pub fn emit<A: Args>(&mut self, event: &str, args: A) -> Result<(), EmitError> {
+        let packet = encode::event(self.socket.nsp(), event, &args, None)
+            .map_err(|e| EmitError::Serialize(e.to_string()))?;
+        self.queue(packet)
+    }
+
+    /// Emits `event` and waits for the client's ack, up to the server's ack timeout.
+    pub fn emit_with_ack<A: Args>(
+        &self,
+        event: &str,
+        args: A,
+    ) -> impl Future<Output = Result<AckResponse, AckError>> + Send + 'static + use<T, A> {
+        self.emit_with_ack_timeout(event, args, self.io.config.ack_timeout)
+    }
+
+    /// Emits `event` and waits for the client's ack, up to `timeout`.
+    pub fn emit_with_ack_timeout<A: Args>(
+        &self,
+        event: &str,
+        args: A,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<AckResponse, AckError>> + Send + 'static + use<T, A> {
+        SocketRef::new(self.socket.clone(), self.io.clone()).emit_with_ack_timeout(event, args, timeout)
+    }
+
+    /// Emits the `message` event (gevent's `send`).
+    pub fn send<A: Args>(&mut self, message: A) -> Result<(), EmitError> {
+        self.emit("message", message)
+    }
+
+    /// Whether the event being handled asked for an ack that is not answered yet.
+    pub fn wants_ack(&self) -> bool {
+        self.ack.is_some()
+    }
+
+    /// Answers the current event's ack, if it asked for one and it is not answered yet.
+    /// Returns whether an answer was sent.
+    pub fn ack<A: Args>(&mut self, args: A) -> Result<bool, EmitError> {
+        let Some(id) = self.ack.take() else {
+            return Ok(false);
+        };
+        let packet = encode::ack(self.socket.nsp(), id, &args)
+            .map_err(|e| EmitError::Serialize(e.to_string()))?;
+        self.queue(packet)?;
+        Ok(true)
+    }
+
+    /// Reports an error to the client: as the answer of the current event's ack
+    /// (`{"error":name,"message":message}`) when it asked for one, otherwise as the `error`
+    /// event with arguments `[name, message]`.
+    pub fn error(&mut self, name: impl AsRef<str>, message: impl AsRef<str>) {
+        let (name, message) = (name.as_ref(), message.as_ref());
+        let res = if self.ack.is_some() {
+            #[derive(serde::Serialize)]
+            struct Wire<'a> {
+                error: &'a str,
+                message: &'a str,
+            }
+            self.ack(Wire {
+                error: name,
+                message,
+            })
+            .map(drop)
+        } else {
+            self.emit("error", (name, message))
+        };
+        if let Err(e) = res {
+            tracing::debug!(error = %e, "could not send an error to the client");
+        }
+    }
+
+    /// Disconnects this socket from the namespace once the current handler returns: the
+    /// client receives DISCONNECT, jobs are killed, `recv_disconnect` runs.
+    pub fn disconnect(&mut self) {
+        self.leaving = Some((DisconnectReason::ServerNamespaceDisconnect, false));
+    }
+
+    /// Like [`Context::disconnect`], without telling the client.
+    pub fn disconnect_silently(&mut self) {
+        self.leaving = Some((DisconnectReason::ServerNamespaceDisconnect, true));
+    }
+
+    /// Runs `job` as a task tied to this socket-namespace: aborted by
+    /// [`Context::kill_local_jobs`] and when the socket leaves the namespace.
+    pub fn spawn<F>(&mut self, job: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.jobs.retain(|j| !j.is_finished());
+        self.jobs.push(tokio::spawn(job).abort_handle());
+    }
+
+    /// Aborts every job started with [`Context::spawn`].
+    pub fn kill_local_jobs(&mut self) {
+        for j in self.jobs.drain(..) {
+            j.abort();
+        }
+    }
+
+    /// How many spawned jobs are still running.
+    pub fn running_jobs(&mut self) -> usize {
+        self.jobs.retain(|j| !j.is_finished());
+        self.jobs.len()
+    }
+
+    // ----- ACL -----
+
+    /// Allows a method.
+    pub fn add_acl_method(&mut self, method: T::Method) {
+        self.acl.add(method.index());
+    }
+
+    /// Forbids a method.
+    pub fn del_acl_method(&mut self, method: T::Method) {
+        self.acl.remove(method.index(), T::METHODS.len());
+    }
+
+    /// Allows every method.
+    pub fn lift_acl_restrictions(&mut self) {
+        self.acl = Acl::OPEN;
+    }
+
+    /// Returns to the initial ACL.
+    pub fn reset_acl(&mut self) {
+        self.acl = self.initial_acl;
+    }
+
+    /// Whether a method may run now.
+    pub fn is_method_allowed(&self, method: T::Method) -> bool {
+        self.acl.allows(method.index())
+    }
+
+    /// The current ACL.
+    pub fn acl(&self) -> Acl {
+        self.acl
+    }
+
+    fn method_by_name(name: &str) -> Result<T::Method, UnknownMethod> {
+        T::METHODS
+            .iter()
+            .position(|m| *m == name)
+            .and_then(T::Method::from_index)
+            .ok_or_else(|| UnknownMethod(name.to_owned()))
+    }
+
+    /// [`Context::add_acl_method`] by method name (`"on_login"`).
+    pub fn add_acl_method_by_name(&mut self, name: &str) -> Result<(), UnknownMethod> {
+        let m = Self::method_by_name(name)?;
+        self.add_acl_method(m);
+        Ok(())
+    }
+
+    /// [`Context::del_acl_method`] by method name.
+    pub fn del_acl_method_by_name(&mut self, name: &str) -> Result<(), UnknownMethod> {
+        let m = Self::method_by_name(name)?;
+        self.del_acl_method(m);
+        Ok(())
+    }
+
+    /// [`Context::is_method_allowed`] by method name.
+    pub fn is_method_allowed_by_name(&self, name: &str) -> Result<bool, UnknownMethod> {
+        Ok(self.is_method_allowed(Self::method_by_name(name)?))
+    }
+
+    // ----- rooms -----
+
+    /// Joins one or several rooms.
+    pub fn join(&mut self, rooms: impl IntoRooms) {
+        self.socket
+            .ns
+            .adapter
+            .add_all(&self.socket.id, &rooms.into_rooms());
+    }
+
+    /// Leaves a room.
+    pub fn leave(&mut self, room: &str) {
+        self.socket.ns.adapter.del(&self.socket.id, room);
+    }
+
+    /// The rooms this socket is in, its own id room included.
+    pub fn rooms(&self) -> Vec<Room> {
+        let mut rooms = self.socket.ns.adapter.socket_rooms(&self.socket.id);
+        rooms.push(Room::Owned(self.socket.id.to_string()));
+        rooms
+    }
+
+    // ----- broadcasting -----
+
+    fn operator(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.socket.ns.clone(), self.io.clone()).except(self.socket.id.to_string())
+    }
+
+    /// Every other socket in these rooms.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.operator().to(rooms)
+    }
+
+    /// Same as [`Context::to`].
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.operator().to(rooms)
+    }
+
+    /// Every other socket of the namespace, minus those in these rooms.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.operator().except(rooms)
+    }
+
+    /// Every other socket of the namespace.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        self.operator()
+    }
+
+    /// Only this process's sockets (with a multi-node adapter).
+    pub fn local(&self) -> BroadcastOperator {
+        self.operator().local()
+    }
+
+    /// Emits dropped rather than queued for clients that are not keeping up.
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.operator().volatile()
+    }
+
+    /// Sets the ack timeout of a broadcast with acks.
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.operator().timeout(timeout)
+    }
+
+    pub(crate) fn kill_jobs_on_leave(&mut self) {
+        self.kill_local_jobs();
+    }
+}

@@ -1,0 +1,154 @@
+use std::fmt;
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::protocol::binary;
+use crate::protocol::packet::EventData;
+
+/// An event received from a client: its name, its arguments as raw JSON (decoded on demand
+/// into the handler's parameter types), its binary attachments and its ack id.
+pub struct Event {
+    text: Utf8Bytes,
+    name: Name,
+    args: Vec<(u32, u32)>,
+    attachments: Vec<Bytes>,
+    ack: Option<u64>,
+}
+
+enum Name {
+    Span(u32, u32),
+    Owned(Box<str>),
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Event")
+            .field("name", &self.name())
+            .field("args", &self.args.len())
+            .field("attachments", &self.attachments.len())
+            .field("ack", &self.ack)
+            .finish()
+    }
+}
+
+fn span(outer: &str, inner: &str) -> (u32, u32) {
+    let start = inner.as_ptr() as usize - outer.as_ptr() as usize;
+    (start as u32, (start + inner.len()) as u32)
+}
+
+impl Event {
+    /// Builds an event from the packet text it was parsed from. `data` borrows from `text`.
+    pub(crate) fn new(text: &Utf8Bytes, data: EventData<'_>, attachments: Vec<Bytes>, ack: Option<u64>) -> Self {
+        let outer = text.as_str();
+        let name = match data.name {
+            std::borrow::Cow::Borrowed(n) => {
+                let (a, b) = span(outer, n);
+                Name::Span(a, b)
+            }
+            std::borrow::Cow::Owned(n) => Name::Owned(n.into_boxed_str()),
+        };
+        let args = data.args.iter().map(|r| span(outer, r.get())).collect();
+        Event {
+            text: text.clone(),
+            name,
+            args,
+            attachments,
+            ack,
+        }
+    }
+
+    /// The event name.
+    pub fn name(&self) -> &str {
+        match &self.name {
+            Name::Span(a, b) => self.text.as_str().get(*a as usize..*b as usize).unwrap_or(""),
+            Name::Owned(n) => n,
+        }
+    }
+
+    /// The ack id, when the client asked for an ack.
+    pub fn ack_id(&self) -> Option<u64> {
+        self.ack
+    }
+
+    /// The number of arguments.
+    pub fn len(&self) -> usize {
+        self.args.len()
+    }
+
+    /// Whether the event has no arguments.
+    pub fn is_empty(&self) -> bool {
+        self.args.is_empty()
+    }
+
+    /// The raw JSON of argument `i`.
+    pub fn raw_arg(&self, i: usize) -> Option<&str> {
+        let (a, b) = *self.args.get(i)?;
+        self.text.as_str().get(a as usize..b as usize)
+    }
+
+    /// Argument `i` decoded into `T`; a missing argument decodes as JSON `null` (so `Option`
+    /// parameters may be left out). Binary placeholders are resolved where `T` asks for bytes.
+    pub fn arg<T: DeserializeOwned>(&self, i: usize) -> Result<T, serde_json::Error> {
+        let raw = self.raw_arg(i).unwrap_or("null");
+        if self.attachments.is_empty() {
+            serde_json::from_str(raw)
+        } else {
+            let raw: &serde_json::value::RawValue = serde_json::from_str(raw)?;
+            binary::from_arg(raw, &self.attachments)
+        }
+    }
+
+    /// Argument `i` as binary: the attachment its placeholder names.
+    pub fn bytes(&self, i: usize) -> Option<Bytes> {
+        let raw: &serde_json::value::RawValue = serde_json::from_str(self.raw_arg(i)?).ok()?;
+        let n = binary::placeholder_num(raw)?;
+        self.attachments.get(n).cloned()
+    }
+
+    /// Whether argument `i` is a JSON string.
+    pub fn arg_is_string(&self, i: usize) -> bool {
+        self.raw_arg(i).is_some_and(|r| r.starts_with('"'))
+    }
+
+    /// The binary attachments, in placeholder order.
+    pub fn attachments(&self) -> &[Bytes] {
+        &self.attachments
+    }
+
+    /// The arguments as they came, to send on unchanged (binary included).
+    pub fn into_args(self) -> RawArgs {
+        let text = self.text.as_str();
+        let json = match (self.args.first(), self.args.last()) {
+            (Some(&(a, _)), Some(&(_, b))) => text.get(a as usize..b as usize).unwrap_or(""),
+            _ => "",
+        };
+        RawArgs {
+            json: json.to_owned(),
+            count: self.args.len(),
+            attachments: self.attachments,
+        }
+    }
+}
+
+/// Arguments kept as raw JSON with their attachments, to be sent again unchanged
+/// (see [`Event::into_args`]). Emitting them writes the JSON as it came.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawArgs {
+    pub(crate) json: String,
+    pub(crate) count: usize,
+    pub(crate) attachments: Vec<Bytes>,
+}
+
+impl RawArgs {
+    /// The number of arguments.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there are no arguments.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}

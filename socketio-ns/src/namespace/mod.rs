@@ -1,0 +1,262 @@
+//! The namespace runtime: the [`Namespace`] trait that `#[namespace]` implements, the
+//! [`Context`] handed to every handler, the ACL, and the per socket-namespace actor.
+
+mod acl;
+mod actor;
+mod context;
+mod event;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+
+pub use acl::{Acl, MethodId, NoMethods, UnknownMethod};
+pub use context::{Context, EmitError, Handshake, Session};
+pub use event::{Event, RawArgs};
+
+pub(crate) use actor::{Cmd, spawn_socket};
+
+/// A Socket.IO namespace: one value per connected socket, one handler per event.
+///
+/// Implemented by `#[namespace]`; implement it by hand only to go below the macro. Handlers of
+/// one socket run one at a time, in the order their packets arrived, with `&mut self`.
+pub trait Namespace: Sized + Send + 'static {
+    /// The namespace path, for example `/chat`.
+    const PATH: &'static str;
+
+    /// The names of the ACL-governed methods (`on_*`, `recv_message`, `recv_json`,
+    /// `recv_error`), indexed by [`MethodId::index`] of [`Namespace::Method`].
+    const METHODS: &'static [&'static str];
+
+    /// The initial ACL from the attribute: `None` leaves every method open.
+    const INITIAL_ACL: Option<&'static [Self::Method]> = None;
+
+    /// The generated method identifiers.
+    type Method: MethodId;
+
+    /// The ACL each socket starts with (gevent's `get_initial_acl`). `None`: no restriction.
+    fn get_initial_acl(&self) -> Option<Cow<'static, [Self::Method]>> {
+        Self::INITIAL_ACL.map(Cow::Borrowed)
+    }
+
+    /// Runs once per socket-namespace, right after the value is built.
+    fn initialize(&mut self, cx: &mut Context<Self>) {
+        let _ = cx;
+    }
+
+    /// The CONNECT packet: decides whether the socket joins. `auth` is the raw JSON payload.
+    fn connect(
+        &mut self,
+        cx: &mut Context<Self>,
+        auth: Option<&str>,
+    ) -> impl Future<Output = Result<(), ConnectError>> + Send {
+        let _ = (cx, auth);
+        async { Ok(()) }
+    }
+
+    /// The socket left the namespace. Runs while it is still in its rooms; always runs,
+    /// whatever the ACL says.
+    fn disconnect(
+        &mut self,
+        cx: &mut Context<Self>,
+        reason: DisconnectReason,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = (cx, reason);
+        async {}
+    }
+
+    /// The ACL-governed method an event would call, if any.
+    fn method_of(event: &Event) -> Option<Self::Method>;
+
+    /// Handles one event: calls [`Namespace::call_method_with_acl`] and reports its error to
+    /// the client (as the ack's answer when it asked for one, else as an `error` event).
+    fn process_packet(
+        &mut self,
+        cx: &mut Context<Self>,
+        event: Event,
+    ) -> impl Future<Output = ()> + Send {
+        default_process_packet(self, cx, event)
+    }
+
+    /// Checks the ACL, then calls [`Namespace::call_method`].
+    fn call_method_with_acl(
+        &mut self,
+        cx: &mut Context<Self>,
+        event: Event,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
+        default_call_method_with_acl(self, cx, event)
+    }
+
+    /// Runs the handler of an event (the generated `match`), answering its ack with the
+    /// handler's return value.
+    fn call_method(
+        &mut self,
+        cx: &mut Context<Self>,
+        event: Event,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// The default [`Namespace::process_packet`], for overrides that want to call it.
+pub async fn default_process_packet<T: Namespace>(ns: &mut T, cx: &mut Context<T>, event: Event) {
+    if let Err(e) = ns.call_method_with_acl(cx, event).await {
+        tracing::debug!(error = %e.name, message = %e.message, "handler error");
+        cx.error(e.name, e.message);
+    }
+}
+
+/// The default [`Namespace::call_method_with_acl`], for overrides that want to call it.
+pub async fn default_call_method_with_acl<T: Namespace>(
+    ns: &mut T,
+    cx: &mut Context<T>,
+    event: Event,
+) -> Result<(), HandlerError> {
+    if let Some(m) = T::method_of(&event) {
+        if !cx.is_method_allowed(m) {
+            tracing::info!(event = event.name(), method = m.name::<T>(), "refused by the ACL");
+            return Err(HandlerError::new(
+                "method_access_denied",
+                format!("{} is not allowed", event.name()),
+            ));
+        }
+    }
+    ns.call_method(cx, event).await
+}
+
+/// A refusal of a CONNECT: the client receives CONNECT_ERROR `{"message":..,"data":..}`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectError {
+    message: String,
+    data: Option<serde_json::Value>,
+}
+
+impl ConnectError {
+    /// A refusal with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConnectError {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// Adds the `data` field.
+    pub fn with_data(mut self, data: impl serde::Serialize) -> Self {
+        self.data = serde_json::to_value(data).ok();
+        self
+    }
+
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The data, if any.
+    pub fn data(&self) -> Option<&serde_json::Value> {
+        self.data.as_ref()
+    }
+
+    pub(crate) fn to_json(&self) -> String {
+        #[derive(serde::Serialize)]
+        struct Wire<'a> {
+            message: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            data: Option<&'a serde_json::Value>,
+        }
+        serde_json::to_string(&Wire {
+            message: &self.message,
+            data: self.data.as_ref(),
+        })
+        .unwrap_or_else(|_| r#"{"message":"error"}"#.to_owned())
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// An error answered to the client: `{"error": name, "message": message}` as the ack's
+/// argument when it asked for an ack, else the `error` event with `[name, message]`.
+///
+/// Any `std::error::Error` converts into one named `handler_error`; give another name with
+/// [`HandlerError::new`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerError {
+    /// The error's name, such as `method_access_denied`.
+    pub name: Cow<'static, str>,
+    /// A human-readable message.
+    pub message: String,
+}
+
+impl HandlerError {
+    /// An error with a name and a message.
+    pub fn new(name: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        HandlerError {
+            name: name.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl<E: std::error::Error> From<E> for HandlerError {
+    fn from(e: E) -> Self {
+        HandlerError::new("handler_error", e.to_string())
+    }
+}
+
+/// Why a socket left a namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// The client sent DISCONNECT for this namespace.
+    ClientNamespaceDisconnect,
+    /// The server disconnected the socket (`cx.disconnect()`).
+    ServerNamespaceDisconnect,
+    /// The connection closed (client gone, or its transport closed).
+    TransportClose,
+    /// The connection broke the protocol.
+    TransportError,
+    /// The client stopped answering pings.
+    PingTimeout,
+    /// The client sent a packet that could not be decoded.
+    ParseError,
+    /// The server is shutting down.
+    ServerShutdown,
+    /// A handler panicked.
+    HandlerPanic,
+}
+
+impl DisconnectReason {
+    /// The reason as the Socket.IO reference implementation names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
+            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
+            DisconnectReason::TransportClose => "transport close",
+            DisconnectReason::TransportError => "transport error",
+            DisconnectReason::PingTimeout => "ping timeout",
+            DisconnectReason::ParseError => "parse error",
+            DisconnectReason::ServerShutdown => "server shutting down",
+            DisconnectReason::HandlerPanic => "handler panic",
+        }
+    }
+
+    pub(crate) fn from_close(r: crate::engine::CloseReason) -> Self {
+        use crate::engine::CloseReason as C;
+        match r {
+            C::ClientClose | C::TransportClose => DisconnectReason::TransportClose,
+            C::PingTimeout => DisconnectReason::PingTimeout,
+            C::ServerShutdown => DisconnectReason::ServerShutdown,
+            C::ServerClose => DisconnectReason::ServerNamespaceDisconnect,
+            _ => DisconnectReason::TransportError,
+        }
+    }
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

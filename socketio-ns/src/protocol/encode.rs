@@ -1,0 +1,155 @@
+//! Encoding outgoing Socket.IO packets straight into Engine.IO message frames (`4` + packet),
+//! so one encoding serves every recipient.
+
+use bytes::Bytes;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use super::binary;
+use super::packet::{PacketType, write_header};
+use crate::engine::packet::Frame;
+use crate::namespace::RawArgs;
+
+/// What can be sent as the arguments of an event or an ack.
+///
+/// Any `T: Serialize`: a tuple spreads into several arguments, `()` into none, anything else
+/// is one argument; `bytes::Bytes` (anywhere inside) travels as a binary attachment.
+/// [`RawArgs`] sends received arguments on unchanged.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent as Socket.IO arguments",
+    label = "not serializable",
+    note = "derive `serde::Serialize` for it, or pass a tuple of serializable values"
+)]
+pub trait Args {
+    /// Writes the arguments as comma-separated JSON (each preceded by a comma when
+    /// `leading_comma`), pushing binary attachments; returns how many arguments it wrote.
+    fn write_args(
+        &self,
+        out: &mut Vec<u8>,
+        attachments: &mut Vec<Bytes>,
+        leading_comma: bool,
+    ) -> Result<usize, serde_json::Error>;
+}
+
+impl<T: serde::Serialize + ?Sized> Args for T {
+    fn write_args(
+        &self,
+        out: &mut Vec<u8>,
+        attachments: &mut Vec<Bytes>,
+        leading_comma: bool,
+    ) -> Result<usize, serde_json::Error> {
+        binary::write_args(self, out, attachments, leading_comma)
+    }
+}
+
+impl Args for RawArgs {
+    fn write_args(
+        &self,
+        out: &mut Vec<u8>,
+        attachments: &mut Vec<Bytes>,
+        leading_comma: bool,
+    ) -> Result<usize, serde_json::Error> {
+        if self.count == 0 {
+            return Ok(0);
+        }
+        if !attachments.is_empty() && !self.attachments.is_empty() {
+            return Err(serde::ser::Error::custom(
+                "raw arguments with attachments must be sent alone",
+            ));
+        }
+        if leading_comma {
+            out.push(b',');
+        }
+        out.extend_from_slice(self.json.as_bytes());
+        attachments.extend(self.attachments.iter().cloned());
+        Ok(self.count)
+    }
+}
+
+/// An encoded packet: the text frame, then its attachments.
+#[derive(Debug, Clone)]
+pub(crate) struct Encoded {
+    pub(crate) text: Utf8Bytes,
+    pub(crate) attachments: Vec<Bytes>,
+}
+
+impl Encoded {
+    /// The frames to queue, cheaply cloned.
+    pub(crate) fn frames(&self) -> impl Iterator<Item = Frame> + '_ {
+        std::iter::once(Frame::Text(self.text.clone()))
+            .chain(self.attachments.iter().cloned().map(Frame::Binary))
+    }
+
+    fn finish(
+        buf: Vec<u8>,
+        header_end: usize,
+        kind: PacketType,
+        nsp: &str,
+        id: Option<u64>,
+        attachments: Vec<Bytes>,
+    ) -> Result<Self, serde_json::Error> {
+        let buf = if attachments.is_empty() {
+            buf
+        } else {
+            let binary = match kind {
+                PacketType::Ack => PacketType::BinaryAck,
+                _ => PacketType::BinaryEvent,
+            };
+            let mut b = Vec::with_capacity(buf.len() + 4);
+            b.push(b'4');
+            write_header(&mut b, binary, nsp, attachments.len(), id);
+            b.extend_from_slice(&buf[header_end..]);
+            b
+        };
+        let text = String::from_utf8(buf).map_err(serde::ser::Error::custom)?;
+        Ok(Encoded {
+            text: text.into(),
+            attachments,
+        })
+    }
+}
+
+/// `42<nsp>,<id>["event",...args]` (or its binary form).
+pub(crate) fn event<A: Args + ?Sized>(
+    nsp: &str,
+    name: &str,
+    args: &A,
+    id: Option<u64>,
+) -> Result<Encoded, serde_json::Error> {
+    let mut buf = Vec::with_capacity(64 + name.len());
+    buf.push(b'4');
+    write_header(&mut buf, PacketType::Event, nsp, 0, id);
+    let header_end = buf.len();
+    buf.push(b'[');
+    serde_json::to_writer(&mut buf, name)?;
+    let mut attachments = Vec::new();
+    args.write_args(&mut buf, &mut attachments, true)?;
+    buf.push(b']');
+    Encoded::finish(buf, header_end, PacketType::Event, nsp, id, attachments)
+}
+
+/// `43<nsp>,<id>[...args]` (or its binary form).
+pub(crate) fn ack<A: Args + ?Sized>(nsp: &str, id: u64, args: &A) -> Result<Encoded, serde_json::Error> {
+    let mut buf = Vec::with_capacity(64);
+    buf.push(b'4');
+    write_header(&mut buf, PacketType::Ack, nsp, 0, Some(id));
+    let header_end = buf.len();
+    buf.push(b'[');
+    let mut attachments = Vec::new();
+    args.write_args(&mut buf, &mut attachments, false)?;
+    buf.push(b']');
+    Encoded::finish(buf, header_end, PacketType::Ack, nsp, Some(id), attachments)
+}
+
+/// A packet without ack id or attachments: CONNECT, DISCONNECT, CONNECT_ERROR.
+pub(crate) fn simple(kind: PacketType, nsp: &str, json: Option<&str>) -> Frame {
+    let mut buf = Vec::with_capacity(16 + json.map_or(0, str::len));
+    buf.push(b'4');
+    write_header(&mut buf, kind, nsp, 0, None);
+    if let Some(j) = json {
+        buf.extend_from_slice(j.as_bytes());
+    }
+    match String::from_utf8(buf) {
+        Ok(s) => Frame::Text(s.into()),
+        Err(_) => Frame::noop(),
+    }
+}

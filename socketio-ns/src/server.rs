@@ -1,0 +1,360 @@
+//! The Socket.IO server: builder, serving, and the server handle.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use http::{Request, Response};
+
+use crate::adapter::{AdapterFactory, LocalAdapterFactory};
+use crate::broadcast::{BroadcastOperator, IntoRooms};
+use crate::client::IoHandler;
+use crate::engine::{AllowRequest, Body, Cors, Engine, EngineConfig, EngineService, Transport};
+use crate::middleware::Middleware;
+use crate::namespace::{EmitError, Namespace};
+use crate::ns::{IoConfig, IoShared, NsEntry, Pattern, StateMap, TypedStarter};
+use crate::protocol::Args;
+
+/// Builds a [`Server`].
+pub struct Builder {
+    engine: EngineConfig,
+    io: IoConfig,
+    entries: Vec<NsEntry>,
+    state: StateMap,
+    middlewares: Vec<Arc<dyn Middleware>>,
+    pending_middlewares: Vec<(String, Arc<dyn Middleware>)>,
+    adapter: Arc<dyn AdapterFactory>,
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("engine", &self.engine)
+            .field("io", &self.io)
+            .field(
+                "namespaces",
+                &self.entries.iter().map(|e| &*e.pattern.raw).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            engine: EngineConfig {
+                path: "/socket.io/".into(),
+                ..EngineConfig::default()
+            },
+            io: IoConfig::default(),
+            entries: Vec::new(),
+            state: StateMap::default(),
+            middlewares: Vec::new(),
+            pending_middlewares: Vec::new(),
+            adapter: Arc::new(LocalAdapterFactory),
+        }
+    }
+}
+
+impl Builder {
+    /// The HTTP path. Default `/socket.io/`.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.engine.path = path.into();
+        self
+    }
+
+    /// Time between server pings. Default 25 s.
+    pub fn ping_interval(mut self, d: Duration) -> Self {
+        self.engine.ping_interval = d;
+        self
+    }
+
+    /// How long to wait for a pong. Default 20 s.
+    pub fn ping_timeout(mut self, d: Duration) -> Self {
+        self.engine.ping_timeout = d;
+        self
+    }
+
+    /// The largest message or POST body accepted, in bytes. Default 1,000,000.
+    pub fn max_payload(mut self, bytes: usize) -> Self {
+        self.engine.max_payload = bytes;
+        self
+    }
+
+    /// How long a WebSocket upgrade may take. Default 10 s.
+    pub fn upgrade_timeout(mut self, d: Duration) -> Self {
+        self.engine.upgrade_timeout = d;
+        self
+    }
+
+    /// The allowed transports. Default both.
+    pub fn transports(mut self, transports: impl IntoIterator<Item = Transport>) -> Self {
+        self.engine.transports = transports.into_iter().collect();
+        self
+    }
+
+    /// The CORS policy. Default disabled.
+    pub fn cors(mut self, cors: Cors) -> Self {
+        self.engine.cors = cors;
+        self
+    }
+
+    /// A filter on handshake requests (HTTP 403 when it refuses).
+    pub fn allow_request<F>(mut self, f: F) -> Self
+    where
+        F: Fn(&http::request::Parts) -> Result<(), String> + Send + Sync + 'static,
+    {
+        self.engine.allow_request = Some(Arc::new(f) as AllowRequest);
+        self
+    }
+
+    /// The most packets queued for a client that does not read before it is disconnected.
+    pub fn max_buffered_packets(mut self, n: usize) -> Self {
+        self.engine.max_buffered_packets = n;
+        self
+    }
+
+    /// How long a new connection may take to join a namespace. Default 45 s.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.io.connect_timeout = d;
+        self
+    }
+
+    /// The default timeout of emits with acks. Default 10 s.
+    pub fn ack_timeout(mut self, d: Duration) -> Self {
+        self.io.ack_timeout = d;
+        self
+    }
+
+    /// The most binary attachments one packet may announce. Default 16.
+    pub fn max_attachments(mut self, n: usize) -> Self {
+        self.io.max_attachments = n;
+        self
+    }
+
+    /// The most events that may wait for one socket's handlers before the connection is
+    /// closed as flooding. Default 1024.
+    pub fn max_pending_events(mut self, n: usize) -> Self {
+        self.io.mailbox_limit = n.max(1);
+        self
+    }
+
+    /// Application state, reached from handlers with `cx.state::<S>()`.
+    pub fn state<S: Send + Sync + 'static>(mut self, state: S) -> Self {
+        self.state.insert(state);
+        self
+    }
+
+    /// The adapter (rooms and fan-out). Default: in memory.
+    pub fn adapter(mut self, factory: impl AdapterFactory) -> Self {
+        self.adapter = Arc::new(factory);
+        self
+    }
+
+    /// A connect middleware for every namespace, run before the namespace's own.
+    pub fn middleware(mut self, m: impl Middleware) -> Self {
+        self.middlewares.push(Arc::new(m));
+        self
+    }
+
+    /// A connect middleware for the namespace registered under `path`.
+    pub fn namespace_middleware(mut self, path: &str, m: impl Middleware) -> Self {
+        self.pending_middlewares.push((path.to_owned(), Arc::new(m)));
+        self
+    }
+
+    /// Registers `T`, built with `Default` for each socket.
+    pub fn namespace<T: Namespace + Default>(self) -> Self {
+        self.namespace_with(T::default)
+    }
+
+    /// Registers `T`, built by `factory` for each socket.
+    pub fn namespace_with<T, F>(self, factory: F) -> Self
+    where
+        T: Namespace,
+        F: Fn() -> T + Send + Sync + 'static,
+    {
+        self.namespace_at(T::PATH, factory)
+    }
+
+    /// Registers `T` under another path or pattern (`/game/{id}`), built by `factory`.
+    pub fn namespace_at<T, F>(mut self, path: &str, factory: F) -> Self
+    where
+        T: Namespace,
+        F: Fn() -> T + Send + Sync + 'static,
+    {
+        let pattern = Pattern::parse(path);
+        self.entries.retain(|e| e.pattern.raw != pattern.raw);
+        self.entries.push(NsEntry {
+            pattern,
+            starter: Box::new(TypedStarter {
+                make: factory,
+                _t: std::marker::PhantomData,
+            }),
+            middlewares: Vec::new(),
+            instances: Default::default(),
+        });
+        self
+    }
+
+    /// Registers every `#[namespace]` type linked into the binary that implements `Default`
+    /// and is not registered yet.
+    pub fn registered_namespaces(mut self) -> Self {
+        for r in inventory::iter::<crate::private::Registration> {
+            if self.entries.iter().any(|e| &*e.pattern.raw == r.path) {
+                continue;
+            }
+            self = (r.register)(self);
+        }
+        self
+    }
+
+    /// Builds the server.
+    pub fn build(mut self) -> Server {
+        for (path, m) in self.pending_middlewares.drain(..) {
+            let pattern = Pattern::parse(&path);
+            match self.entries.iter_mut().find(|e| e.pattern.raw == pattern.raw) {
+                Some(e) => e.middlewares.push(m),
+                None => tracing::warn!(path, "middleware for a namespace that is not registered"),
+            }
+        }
+        let io = Arc::new(IoShared {
+            config: self.io,
+            entries: self.entries,
+            state: self.state,
+            middlewares: self.middlewares,
+            adapter: self.adapter,
+            engine: Default::default(),
+        });
+        // Static namespaces exist from the start, so the server handle reaches them.
+        for e in &io.entries {
+            if e.pattern.is_static() {
+                let _ = io.resolve(&e.pattern.raw.clone());
+            }
+        }
+        let engine = Engine::new(IoHandler { io: io.clone() }, self.engine);
+        let _ = io.engine.set(Arc::downgrade(&engine.shared));
+        Server { engine }
+    }
+
+    /// Builds the server and serves it on `addr`.
+    pub async fn serve(self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<()> {
+        self.build().serve(addr).await
+    }
+}
+
+/// A Socket.IO server.
+#[derive(Clone)]
+pub struct Server {
+    engine: Engine<IoHandler>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("io", &self.engine.handler().io)
+            .finish()
+    }
+}
+
+impl Server {
+    /// A builder with the default options.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The server handle, to emit from outside handlers.
+    pub fn io(&self) -> Io {
+        Io::from_shared(self.engine.handler().io.clone())
+    }
+
+    /// A `tower::Service` answering on the configured path, to mount in axum or hyper.
+    pub fn service(&self) -> SocketIoService {
+        SocketIoService(self.engine.service())
+    }
+
+    /// Serves on `addr` until the future is dropped.
+    pub async fn serve(self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<()> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        self.serve_listener(listener).await
+    }
+
+    /// Serves connections accepted on `listener` until the future is dropped.
+    pub async fn serve_listener(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        crate::serve::serve_listener(listener, self.service()).await
+    }
+}
+
+/// The Socket.IO server as a `tower::Service`.
+#[derive(Clone)]
+pub struct SocketIoService(EngineService<IoHandler>);
+
+impl fmt::Debug for SocketIoService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketIoService").finish_non_exhaustive()
+    }
+}
+
+impl<B> tower_service::Service<Request<B>> for SocketIoService
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        tower_service::Service::<Request<B>>::poll_ready(&mut self.0, cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        self.0.call(req)
+    }
+}
+
+/// The server handle: emit to namespaces and rooms from anywhere. Cheap to clone.
+#[derive(Clone)]
+pub struct Io {
+    pub(crate) shared: Arc<IoShared>,
+}
+
+impl fmt::Debug for Io {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Io").field("shared", &self.shared).finish()
+    }
+}
+
+impl Io {
+    pub(crate) fn from_shared(shared: Arc<IoShared>) -> Self {
+        Io { shared }
+    }
+
+    /// A namespace by path (a static one, or a dynamic instance that exists).
+    pub fn of(&self, path: &str) -> Option<BroadcastOperator> {
+        let ns = self.shared.instance(path)?;
+        Some(BroadcastOperator::new(ns, self.shared.clone()))
+    }
+
+    fn root(&self) -> Option<BroadcastOperator> {
+        self.of("/")
+    }
+
+    /// Sockets of `/` in these rooms.
+    pub fn to(&self, rooms: impl IntoRooms) -> Option<BroadcastOperator> {
+        Some(self.root()?.to(rooms))
+    }
+
+    /// Emits to every socket of `/`.
+    pub async fn emit<A: Args>(&self, event: &str, args: A) -> Result<(), EmitError> {
+        match self.root() {
+            Some(op) => op.emit(event, args).await,
+            None => Ok(()),
+        }
+    }
+}

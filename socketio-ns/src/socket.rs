@@ -1,0 +1,230 @@
+//! The shared half of a socket-namespace: what the connection's reader, the actor, the
+//! adapter and the server handle all reach.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use tokio::sync::{Notify, oneshot};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::client::ClientData;
+use crate::engine::{EngineSocket, SendError};
+use crate::namespace::Cmd;
+use crate::ns::NsShared;
+use crate::protocol::encode::Encoded;
+
+/// A Socket.IO socket id.
+pub type Sid = Arc<str>;
+
+/// An acknowledgement received from a client.
+#[derive(Debug, Clone)]
+pub struct AckResponse {
+    text: Utf8Bytes,
+    args: Vec<(u32, u32)>,
+    attachments: Vec<Bytes>,
+}
+
+impl AckResponse {
+    pub(crate) fn new(text: Utf8Bytes, args: Vec<(u32, u32)>, attachments: Vec<Bytes>) -> Self {
+        AckResponse {
+            text,
+            args,
+            attachments,
+        }
+    }
+
+    /// The number of arguments the client acked with.
+    pub fn len(&self) -> usize {
+        self.args.len()
+    }
+
+    /// Whether the client acked with no argument.
+    pub fn is_empty(&self) -> bool {
+        self.args.is_empty()
+    }
+
+    /// The raw JSON of argument `i`.
+    pub fn raw_arg(&self, i: usize) -> Option<&str> {
+        let (a, b) = *self.args.get(i)?;
+        self.text.as_str().get(a as usize..b as usize)
+    }
+
+    /// Argument `i` decoded into `T` (missing: JSON `null`).
+    pub fn arg<T: DeserializeOwned>(&self, i: usize) -> Result<T, serde_json::Error> {
+        let raw = self.raw_arg(i).unwrap_or("null");
+        if self.attachments.is_empty() {
+            serde_json::from_str(raw)
+        } else {
+            let raw: &serde_json::value::RawValue = serde_json::from_str(raw)?;
+            crate::protocol::binary::from_arg(raw, &self.attachments)
+        }
+    }
+
+    /// Every argument decoded as JSON values (binary placeholders left as they are).
+    pub fn values(&self) -> Vec<serde_json::Value> {
+        (0..self.len()).filter_map(|i| self.arg(i).ok()).collect()
+    }
+
+    /// The binary attachments.
+    pub fn attachments(&self) -> &[Bytes] {
+        &self.attachments
+    }
+}
+
+/// Why an ack did not arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AckError {
+    /// No answer within the timeout.
+    #[error("ack timed out")]
+    Timeout,
+    /// The socket disconnected first.
+    #[error("socket disconnected before acking")]
+    Disconnected,
+    /// The packet could not be encoded or sent.
+    #[error("could not send: {0}")]
+    Send(SendError),
+    /// The arguments could not be serialized.
+    #[error("arguments could not be serialized")]
+    Serialize,
+}
+
+/// A socket's mailbox: commands for its actor, in order. Allocates nothing while empty.
+pub(crate) struct Mailbox {
+    queue: Mutex<VecDeque<Cmd>>,
+    notify: Notify,
+    limit: usize,
+}
+
+impl Mailbox {
+    pub(crate) fn new(limit: usize) -> Self {
+        Mailbox {
+            queue: Mutex::new(VecDeque::new()),
+            notify: Notify::new(),
+            limit,
+        }
+    }
+
+    /// Queues a command; `Err` when the mailbox is full.
+    pub(crate) fn push(&self, cmd: Cmd) -> Result<(), Cmd> {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if q.len() >= self.limit && !matches!(cmd, Cmd::Disconnect(..)) {
+            return Err(cmd);
+        }
+        q.push_back(cmd);
+        drop(q);
+        self.notify.notify_one();
+        Ok(())
+    }
+
+    /// The next command.
+    pub(crate) async fn pop(&self) -> Cmd {
+        loop {
+            let notified = self.notify.notified();
+            if let Some(cmd) = self.queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() {
+                return cmd;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// One socket in one namespace.
+pub(crate) struct SocketShared {
+    pub(crate) id: Sid,
+    pub(crate) ns: Arc<NsShared>,
+    pub(crate) conn: EngineSocket<ClientData>,
+    pub(crate) mailbox: Mailbox,
+    acks: Mutex<HashMap<u64, oneshot::Sender<AckResponse>>>,
+    next_ack: AtomicU64,
+    connected: AtomicBool,
+}
+
+impl fmt::Debug for SocketShared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.id)
+            .field("ns", &self.ns.path)
+            .finish()
+    }
+}
+
+impl SocketShared {
+    pub(crate) fn new(ns: Arc<NsShared>, conn: EngineSocket<ClientData>, mailbox_limit: usize) -> Self {
+        SocketShared {
+            id: new_sid(),
+            ns,
+            conn,
+            mailbox: Mailbox::new(mailbox_limit),
+            acks: Mutex::new(HashMap::new()),
+            next_ack: AtomicU64::new(0),
+            connected: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn nsp(&self) -> &str {
+        &self.ns.path
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_connected(&self, v: bool) {
+        self.connected.store(v, Ordering::Release);
+    }
+
+    /// Queues an encoded packet for this socket.
+    pub(crate) fn send(&self, packet: &Encoded) -> Result<(), SendError> {
+        self.conn.send_frames(packet.frames())
+    }
+
+    /// Queues an encoded packet unless the transport is backed up.
+    pub(crate) fn send_volatile(&self, packet: &Encoded) -> Result<(), SendError> {
+        self.conn.send_volatile(packet.frames())
+    }
+
+    /// Reserves an ack id and the receiver of its answer.
+    pub(crate) fn register_ack(&self) -> (u64, oneshot::Receiver<AckResponse>) {
+        let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, tx);
+        (id, rx)
+    }
+
+    pub(crate) fn forget_ack(&self, id: u64) {
+        self.acks.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    }
+
+    /// An ACK arrived from the client.
+    pub(crate) fn resolve_ack(&self, id: u64, response: AckResponse) {
+        let tx = self.acks.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        match tx {
+            Some(tx) => {
+                let _ = tx.send(response);
+            }
+            None => tracing::debug!(id, "ack for an unknown id, ignored"),
+        }
+    }
+
+    /// Drops every pending ack: their waiters see `Disconnected`.
+    pub(crate) fn clear_acks(&self) {
+        self.acks.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// A fresh random socket id.
+pub(crate) fn new_sid() -> Sid {
+    use base64::Engine as _;
+    let bytes: [u8; 15] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(bytes)
+        .into()
+}

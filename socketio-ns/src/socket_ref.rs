@@ -1,0 +1,137 @@
+//! A handle on one socket, usable from any task.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::adapter::Room;
+use crate::broadcast::IntoRooms;
+use crate::namespace::{Cmd, DisconnectReason, EmitError};
+use crate::ns::IoShared;
+use crate::protocol::Args;
+use crate::protocol::encode;
+use crate::socket::{AckError, AckResponse, SocketShared};
+
+/// A handle on one connected socket: cheap to clone, usable from spawned jobs and other
+/// sockets' handlers.
+#[derive(Clone)]
+pub struct SocketRef {
+    pub(crate) socket: Arc<SocketShared>,
+    pub(crate) io: Arc<IoShared>,
+}
+
+impl fmt::Debug for SocketRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketRef")
+            .field("id", &self.socket.id)
+            .field("ns", &self.socket.nsp())
+            .finish()
+    }
+}
+
+impl SocketRef {
+    pub(crate) fn new(socket: Arc<SocketShared>, io: Arc<IoShared>) -> Self {
+        SocketRef { socket, io }
+    }
+
+    /// The Socket.IO id.
+    pub fn id(&self) -> &str {
+        &self.socket.id
+    }
+
+    /// The namespace path.
+    pub fn namespace(&self) -> &str {
+        self.socket.nsp()
+    }
+
+    /// Whether the socket is still connected to its namespace.
+    pub fn is_connected(&self) -> bool {
+        self.socket.is_connected() && !self.socket.conn.is_closed()
+    }
+
+    /// Emits `event` to this client.
+    pub fn emit<A: Args>(&self, event: &str, args: A) -> Result<(), EmitError> {
+        let packet = encode::event(self.socket.nsp(), event, &args, None)
+            .map_err(|e| EmitError::Serialize(e.to_string()))?;
+        Ok(self.socket.send(&packet)?)
+    }
+
+    /// Emits `event` and waits for the ack, up to the server's ack timeout.
+    pub fn emit_with_ack<A: Args>(
+        &self,
+        event: &str,
+        args: A,
+    ) -> impl Future<Output = Result<AckResponse, AckError>> + Send + 'static + use<A> {
+        self.emit_with_ack_timeout(event, args, self.io.config.ack_timeout)
+    }
+
+    /// Emits `event` and waits for the ack, up to `timeout`.
+    pub fn emit_with_ack_timeout<A: Args>(
+        &self,
+        event: &str,
+        args: A,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<AckResponse, AckError>> + Send + 'static + use<A> {
+        let socket = self.socket.clone();
+        let nsp: Box<str> = socket.nsp().into();
+        let encoded = {
+            let (id, rx) = socket.register_ack();
+            (
+                id,
+                rx,
+                encode::event(&nsp, event, &args, Some(id)),
+            )
+        };
+        async move {
+            let (id, rx, packet) = encoded;
+            let packet = match packet {
+                Ok(p) => p,
+                Err(_) => {
+                    socket.forget_ack(id);
+                    return Err(AckError::Serialize);
+                }
+            };
+            if let Err(e) = socket.send(&packet) {
+                socket.forget_ack(id);
+                return Err(AckError::Send(e));
+            }
+            match tokio::time::timeout(timeout, rx).await {
+                Ok(Ok(r)) => Ok(r),
+                Ok(Err(_)) => Err(AckError::Disconnected),
+                Err(_) => {
+                    socket.forget_ack(id);
+                    Err(AckError::Timeout)
+                }
+            }
+        }
+    }
+
+    /// Joins rooms.
+    pub fn join(&self, rooms: impl IntoRooms) {
+        self.socket
+            .ns
+            .adapter
+            .add_all(&self.socket.id, &rooms.into_rooms());
+    }
+
+    /// Leaves a room.
+    pub fn leave(&self, room: &str) {
+        self.socket.ns.adapter.del(&self.socket.id, room);
+    }
+
+    /// The rooms this socket is in, its own id room included.
+    pub fn rooms(&self) -> Vec<Room> {
+        let mut rooms = self.socket.ns.adapter.socket_rooms(&self.socket.id);
+        rooms.push(Room::Owned(self.socket.id.to_string()));
+        rooms
+    }
+
+    /// Disconnects the socket from its namespace (after its current handler, if any).
+    pub fn disconnect(&self) {
+        let _ = self.socket.mailbox.push(Cmd::Disconnect(
+            DisconnectReason::ServerNamespaceDisconnect,
+            false,
+        ));
+    }
+}
