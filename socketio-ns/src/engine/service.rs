@@ -18,11 +18,13 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tracing::Instrument;
 
+use super::EngineHandler;
 use super::config::{EngineConfig, Transport};
 use super::packet::{Frame, Packet};
 use super::payload;
-use super::socket::{CloseReason, EngineSocket, HandshakeInfo, Message, POLLING, UPGRADING, WEBSOCKET};
-use super::EngineHandler;
+use super::socket::{
+    CloseReason, EngineSocket, HandshakeInfo, Message, POLLING, UPGRADING, WEBSOCKET,
+};
 
 /// The response body type of the services in this crate.
 pub type Body = Full<Bytes>;
@@ -144,7 +146,11 @@ impl<H: EngineHandler> Engine<H> {
 
     /// The number of open sessions.
     pub fn session_count(&self) -> usize {
-        self.shared.sessions.read().unwrap_or_else(|e| e.into_inner()).len()
+        self.shared
+            .sessions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     /// A session by id.
@@ -154,7 +160,11 @@ impl<H: EngineHandler> Engine<H> {
 
     /// Every open session.
     pub fn sockets(&self) -> Vec<EngineSocket<H::Data>> {
-        let map = self.shared.sessions.read().unwrap_or_else(|e| e.into_inner());
+        let map = self
+            .shared
+            .sessions
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
         map.values().cloned().collect()
     }
 
@@ -203,7 +213,11 @@ impl<H: EngineHandler> Engine<H> {
         res
     }
 
-    async fn handle_inner<B>(&self, mut req: Request<B>, remote: Option<SocketAddr>) -> Response<Body>
+    async fn handle_inner<B>(
+        &self,
+        mut req: Request<B>,
+        remote: Option<SocketAddr>,
+    ) -> Response<Body>
     where
         B: http_body::Body + Send + 'static,
         B::Data: Send,
@@ -281,7 +295,11 @@ impl<H: EngineHandler> Engine<H> {
         }
     }
 
-    fn create_socket(&self, transport: Transport, handshake: HandshakeInfo) -> EngineSocket<H::Data> {
+    fn create_socket(
+        &self,
+        transport: Transport,
+        handshake: HandshakeInfo,
+    ) -> EngineSocket<H::Data> {
         let config = &self.shared.config;
         let socket = EngineSocket::new(
             new_sid(),
@@ -405,7 +423,9 @@ impl<H: EngineHandler> Engine<H> {
         let body = match body {
             Ok(b) => b.to_bytes(),
             Err(e) => {
-                if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
                     return plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
                 }
                 socket.close(CloseReason::TransportClose);
@@ -460,7 +480,7 @@ impl<H: EngineHandler> Engine<H> {
                 ws_config.max_message_size = Some(c.max_payload + 1);
                 ws_config.max_frame_size = Some(c.max_payload + 1);
                 ws_config.read_buffer_size = 4096;
-                ws_config.write_buffer_size = 0;
+                ws_config.write_buffer_size = 16 * 1024;
                 let ws = WebSocketStream::from_raw_socket(
                     TokioIo::new(upgraded),
                     Role::Server,
@@ -584,7 +604,12 @@ impl<H: EngineHandler> Shared<H> {
     }
 
     /// The WebSocket loop: one task reads and writes.
-    async fn run_websocket(self: Arc<Self>, mut ws: Ws, socket: EngineSocket<H::Data>, hello: Option<String>) {
+    async fn run_websocket(
+        self: Arc<Self>,
+        mut ws: Ws,
+        socket: EngineSocket<H::Data>,
+        hello: Option<String>,
+    ) {
         if let Some(hello) = hello {
             if ws.send(WsMessage::Text(hello.into())).await.is_err() {
                 socket.close(CloseReason::TransportClose);
@@ -741,7 +766,10 @@ fn preflight<B>(req: &Request<B>) -> Response<Body> {
     if let Some(v) = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS) {
         h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, v.clone());
     }
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
     res
 }
 
@@ -760,7 +788,9 @@ impl<H: EngineHandler> Clone for EngineService<H> {
 
 impl<H: EngineHandler> fmt::Debug for EngineService<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EngineService").field("engine", &self.engine).finish()
+        f.debug_struct("EngineService")
+            .field("engine", &self.engine)
+            .finish()
     }
 }
 
