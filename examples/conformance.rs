@@ -15,7 +15,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use socketio_ns::engine::{CloseReason, Cors, Engine, EngineConfig, EngineHandler, EngineSocket, Message};
+use socketio_ns::engine::{
+    CloseReason, Cors, Engine, EngineConfig, EngineHandler, EngineSocket, Message,
+};
 use socketio_ns::{ConnectError, Context, Event, HandlerError, Namespace, NoMethods, Server};
 
 const PING_INTERVAL: Duration = Duration::from_millis(300);
@@ -66,7 +68,11 @@ impl Namespace for Root {
         None
     }
 
-    async fn call_method(&mut self, cx: &mut Context<Self>, event: Event) -> Result<(), HandlerError> {
+    async fn call_method(
+        &mut self,
+        cx: &mut Context<Self>,
+        event: Event,
+    ) -> Result<(), HandlerError> {
         match event.name() {
             "message" => cx.emit("message-back", event.into_args())?,
             "message-with-ack" => {
@@ -78,7 +84,7 @@ impl Namespace for Root {
                     .emit_with_ack("ping-ack", event.into_args())
                     .await
                     .map_err(|e| HandlerError::new("ack_failed", e.to_string()))?;
-                cx.emit("ack-result", acked.values())?;
+                cx.emit("ack-result", acked.into_args())?;
             }
             _ => {}
         }
@@ -144,7 +150,8 @@ async fn main() -> std::io::Result<()> {
     let app = axum::Router::new()
         .route_service("/engine.io/", engine.service())
         .route_service("/socket.io/", io.service());
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap_or(3000))).await?;
+    let listener =
+        tokio::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap_or(3000))).await?;
     tracing::info!("listening on {}", listener.local_addr()?);
     axum::serve(listener, app).await
 }

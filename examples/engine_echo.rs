@@ -2,7 +2,9 @@
 //!
 //! `cargo run --example engine_echo` serves `/engine.io/` on 127.0.0.1:3000 (`PORT` overrides).
 
-use socketio_ns::engine::{CloseReason, Engine, EngineConfig, EngineHandler, EngineSocket, Message};
+use socketio_ns::engine::{
+    CloseReason, Engine, EngineConfig, EngineHandler, EngineSocket, Message,
+};
 
 struct Echo;
 
@@ -27,7 +29,10 @@ async fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
-    let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
     Engine::new(Echo, EngineConfig::default())
         .serve(("127.0.0.1", port))
         .await

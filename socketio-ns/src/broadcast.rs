@@ -1,16 +1,23 @@
-//! Broadcast operators: `to`, `within`, `except`, `local`, `volatile`, `timeout`, composable.
+//! Broadcast operators: `to`, `within`, `except`, `local`, `volatile`, `timeout`, composable,
+//! ending in an emit or a socket operation.
 
+use std::collections::HashSet;
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::adapter::{BroadcastOptions, Packet, Room};
+use crate::adapter::{AckEvent, AckSink, AdapterError, BroadcastOptions, Packet, Room, SocketInfo};
 use crate::namespace::EmitError;
 use crate::ns::{IoShared, NsShared};
 use crate::protocol::Args;
 use crate::protocol::encode;
+use crate::socket::{AckResponse, Sid};
 
 /// One or several room names.
+///
+/// Implemented for `&'static str` (no copy), `String`, `&String`, [`Room`], and vectors and
+/// arrays of those.
 pub trait IntoRooms {
     /// The rooms.
     fn into_rooms(self) -> Vec<Room>;
@@ -52,8 +59,17 @@ impl<R: IntoRooms, const N: usize> IntoRooms for [R; N] {
     }
 }
 
-/// A selection of sockets of one namespace, built by chaining operators, ending in an emit.
-#[must_use = "a broadcast operator does nothing until `emit` is awaited"]
+/// A selection of sockets of one namespace, built by chaining operators and ended by an emit or
+/// a socket operation. Cheap to clone.
+///
+/// Started from a handler's context ([`crate::Context::to`], [`crate::Context::broadcast`],
+/// ...) it excludes the sender, as `socket.to(..)` does in the JavaScript server; started from
+/// the server handle ([`crate::Io`]) it excludes nobody.
+///
+/// Every operation goes through the namespace's [`crate::adapter::Adapter`], so with a
+/// multi-process adapter it reaches the sockets of every process (unless
+/// [`BroadcastOperator::local`]).
+#[must_use = "a broadcast operator does nothing until an emit or socket operation is awaited"]
 #[derive(Clone)]
 pub struct BroadcastOperator {
     pub(crate) ns: Arc<NsShared>,
@@ -72,6 +88,23 @@ impl fmt::Debug for BroadcastOperator {
     }
 }
 
+/// What a broadcast with acks gathered: every answer, and the sockets that did not answer in
+/// time (or disconnected first).
+#[derive(Debug, Clone, Default)]
+pub struct BroadcastAcks {
+    /// Each answering socket's id and answer, in arrival order.
+    pub responses: Vec<(Sid, AckResponse)>,
+    /// The sockets the packet was sent to that did not answer.
+    pub timed_out: Vec<Sid>,
+}
+
+impl BroadcastAcks {
+    /// Whether every socket answered.
+    pub fn is_complete(&self) -> bool {
+        self.timed_out.is_empty()
+    }
+}
+
 impl BroadcastOperator {
     pub(crate) fn new(ns: Arc<NsShared>, io: Arc<IoShared>) -> Self {
         BroadcastOperator {
@@ -82,7 +115,13 @@ impl BroadcastOperator {
         }
     }
 
-    /// Adds rooms to target (sockets in any of them).
+    /// The namespace path.
+    pub fn namespace(&self) -> &str {
+        &self.ns.path
+    }
+
+    /// Targets the sockets in these rooms too (a socket in any of the rooms is reached once).
+    /// A socket id is a room holding that socket.
     pub fn to(mut self, rooms: impl IntoRooms) -> Self {
         for r in rooms.into_rooms() {
             if !self.opts.rooms.contains(&r) {
@@ -107,19 +146,21 @@ impl BroadcastOperator {
         self
     }
 
-    /// Only this process's sockets.
+    /// Only this process's sockets (matters with a multi-process adapter).
     pub fn local(mut self) -> Self {
         self.opts.local = true;
         self
     }
 
-    /// Drops the packet for sockets whose transport is backed up instead of queueing it.
+    /// Drops the packet for sockets whose transport is not writable (a backlog, or no pending
+    /// polling request) instead of queueing it.
     pub fn volatile(mut self) -> Self {
         self.opts.volatile = true;
         self
     }
 
-    /// The ack timeout for [`BroadcastOperator::emit_with_ack`].
+    /// The ack timeout of [`BroadcastOperator::emit_with_ack`] (default: the server's
+    /// [`crate::Builder::ack_timeout`]).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -130,11 +171,119 @@ impl BroadcastOperator {
         &self.opts
     }
 
-    /// Emits `event` to every selected socket. The packet is encoded once and shared.
-    pub async fn emit<A: Args>(self, event: &str, args: A) -> Result<(), EmitError> {
+    /// Emits `event` to every selected socket. The packet is encoded here, once, and shared by
+    /// every recipient; the returned future only hands it to the adapter.
+    pub fn emit<A: Args>(
+        self,
+        event: &str,
+        args: A,
+    ) -> impl Future<Output = Result<(), EmitError>> + Send + 'static + use<A> {
         let packet = encode::event(&self.ns.path, event, &args, None)
-            .map_err(|e| EmitError::Serialize(e.to_string()))?;
-        self.ns.adapter.broadcast(Packet(packet), self.opts).await?;
-        Ok(())
+            .map_err(|e| EmitError::Serialize(e.to_string()));
+        async move {
+            let packet = Packet::new(packet?, None);
+            self.ns.adapter.broadcast(packet, self.opts).await?;
+            Ok(())
+        }
+    }
+
+    /// Emits `event` to every selected socket, asking each for an ack, and gathers the answers
+    /// until every socket answered or the timeout ([`BroadcastOperator::timeout`]) expired.
+    pub fn emit_with_ack<A: Args>(
+        self,
+        event: &str,
+        args: A,
+    ) -> impl Future<Output = Result<BroadcastAcks, EmitError>> + Send + 'static + use<A> {
+        let id = self.ns.broadcast_ack_id();
+        let packet = encode::event(&self.ns.path, event, &args, Some(id))
+            .map_err(|e| EmitError::Serialize(e.to_string()));
+        let timeout = self.timeout.unwrap_or(self.io.config.ack_timeout);
+        async move {
+            let packet = Packet::new(packet?, Some(id));
+            let deadline = tokio::time::Instant::now() + timeout;
+            let adapter = &self.ns.adapter;
+            let servers = adapter.server_count().await?;
+            let (sink, rx) = AckSink::channel();
+            adapter
+                .broadcast_with_ack(packet, self.opts, timeout, sink)
+                .await?;
+            let acks = collect_acks(rx, servers, deadline).await;
+            // Forget what the local sockets that did not answer would answer late.
+            for sid in &acks.timed_out {
+                if let Some(s) = self.ns.get(sid) {
+                    s.forget_ack(id);
+                }
+            }
+            Ok(acks)
+        }
+    }
+
+    /// The selected sockets, as plain data (id, namespace, rooms, handshake).
+    pub async fn fetch_sockets(self) -> Result<Vec<SocketInfo>, AdapterError> {
+        self.ns.adapter.fetch_sockets(self.opts).await
+    }
+
+    /// Makes the selected sockets join `rooms`.
+    pub fn sockets_join(
+        self,
+        rooms: impl IntoRooms,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send + 'static {
+        let rooms = rooms.into_rooms();
+        async move { self.ns.adapter.add_sockets(self.opts, rooms).await }
+    }
+
+    /// Makes the selected sockets leave `rooms`.
+    pub fn sockets_leave(
+        self,
+        rooms: impl IntoRooms,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send + 'static {
+        let rooms = rooms.into_rooms();
+        async move { self.ns.adapter.del_sockets(self.opts, rooms).await }
+    }
+
+    /// Disconnects the selected sockets from the namespace: each client receives DISCONNECT and
+    /// each socket's `recv_disconnect` runs (reason
+    /// [`crate::DisconnectReason::ServerNamespaceDisconnect`]). With `close`, closes their
+    /// whole connections instead (every namespace of those clients).
+    pub async fn disconnect_sockets(self, close: bool) -> Result<(), AdapterError> {
+        self.ns.adapter.disconnect_sockets(self.opts, close).await
+    }
+}
+
+/// Gathers the reports of a broadcast with acks: complete when `servers` processes reported the
+/// sockets they expect answers from and all of those answered; else at `deadline`, or when no
+/// report can come any more.
+async fn collect_acks(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<AckEvent>,
+    servers: usize,
+    deadline: tokio::time::Instant,
+) -> BroadcastAcks {
+    let mut expected: Vec<Sid> = Vec::new();
+    let mut responses: Vec<(Sid, AckResponse)> = Vec::new();
+    let mut reported = 0;
+    let sleep = tokio::time::sleep_until(deadline);
+    tokio::pin!(sleep);
+    while reported < servers || responses.len() < expected.len() {
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(AckEvent::Expect(sids)) => {
+                    reported += 1;
+                    expected.extend(sids);
+                }
+                Some(AckEvent::Ack(sid, r)) => responses.push((sid, r)),
+                None => break,
+            },
+            _ = &mut sleep => break,
+        }
+    }
+    let answered: HashSet<&str> = responses.iter().map(|(s, _)| &**s).collect();
+    let timed_out = expected
+        .iter()
+        .filter(|s| !answered.contains(&***s))
+        .cloned()
+        .collect();
+    BroadcastAcks {
+        responses,
+        timed_out,
     }
 }

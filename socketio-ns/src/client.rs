@@ -64,6 +64,30 @@ impl ClientData {
     }
 }
 
+/// Closes the connection unless it joins a namespace within `timeout`. Armed when the
+/// connection opens and again whenever its last namespace goes.
+pub(crate) fn arm_connect_timer(conn: &Conn, timeout: std::time::Duration) {
+    let weak = Arc::downgrade(&conn.inner);
+    let timer = tokio::spawn(async move {
+        tokio::time::sleep(timeout).await;
+        if let Some(inner) = weak.upgrade() {
+            let conn = EngineSocket { inner };
+            if conn.data().lock().sockets.is_empty() {
+                tracing::debug!(sid = conn.sid(), "no namespace joined in time, closing");
+                conn.close(CloseReason::ServerClose);
+            }
+        }
+    });
+    if let Some(old) = conn
+        .data()
+        .lock()
+        .connect_timer
+        .replace(timer.abort_handle())
+    {
+        old.abort();
+    }
+}
+
 /// The [`EngineHandler`] that speaks Socket.IO.
 pub(crate) struct IoHandler {
     pub(crate) io: Arc<IoShared>,
@@ -73,7 +97,11 @@ type Conn = EngineSocket<ClientData>;
 
 impl IoHandler {
     fn protocol_error(&self, conn: &Conn, what: &str) {
-        tracing::debug!(sid = conn.sid(), what, "invalid Socket.IO packet, closing the connection");
+        tracing::debug!(
+            sid = conn.sid(),
+            what,
+            "invalid Socket.IO packet, closing the connection"
+        );
         conn.close(CloseReason::TransportError);
     }
 
@@ -89,9 +117,10 @@ impl IoHandler {
             PacketType::Connect => self.connect(conn, p.nsp, p.data),
             PacketType::Disconnect => {
                 if let Some(s) = conn.data().socket(p.nsp) {
-                    let _ = s
-                        .mailbox
-                        .push(Cmd::Disconnect(DisconnectReason::ClientNamespaceDisconnect, true));
+                    let _ = s.mailbox.push(Cmd::Disconnect(
+                        DisconnectReason::ClientNamespaceDisconnect,
+                        true,
+                    ));
                 }
             }
             PacketType::Event | PacketType::Ack => self.dispatch(conn, &text, &p, Vec::new()),
@@ -187,7 +216,11 @@ impl IoHandler {
             ));
             return;
         };
-        let socket = Arc::new(SocketShared::new(ns, conn.clone(), self.io.config.mailbox_limit));
+        let socket = Arc::new(SocketShared::new(
+            ns,
+            conn.clone(),
+            self.io.config.mailbox_limit,
+        ));
         {
             let mut st = conn.data().lock();
             if st.sockets.iter().any(|s| s.nsp() == nsp) {
@@ -207,19 +240,7 @@ impl EngineHandler for IoHandler {
     type Data = ClientData;
 
     fn on_open(&self, conn: &Conn) {
-        let timeout = self.io.config.connect_timeout;
-        let weak = Arc::downgrade(&conn.inner);
-        let timer = tokio::spawn(async move {
-            tokio::time::sleep(timeout).await;
-            if let Some(inner) = weak.upgrade() {
-                let conn = EngineSocket { inner };
-                if conn.data().lock().sockets.is_empty() {
-                    tracing::debug!(sid = conn.sid(), "no namespace joined in time, closing");
-                    conn.close(CloseReason::ServerClose);
-                }
-            }
-        });
-        conn.data().lock().connect_timer = Some(timer.abort_handle());
+        arm_connect_timer(conn, self.io.config.connect_timeout);
     }
 
     fn on_message(&self, conn: &Conn, message: Message) {

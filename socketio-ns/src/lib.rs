@@ -30,11 +30,11 @@ pub mod __private {
 }
 mod private;
 
-pub use broadcast::{BroadcastOperator, IntoRooms};
+pub use broadcast::{BroadcastAcks, BroadcastOperator, IntoRooms};
 pub use middleware::Middleware;
 pub use namespace::{
-    Acl, ConnectError, Context, DisconnectReason, EmitError, Event, HandlerError, Handshake, MethodId, NoMethods,
-    Namespace, RawArgs, Session, UnknownMethod, default_call_method_with_acl,
+    Acl, ConnectError, Context, DisconnectReason, EmitError, Event, HandlerError, Handshake,
+    MethodId, Namespace, NoMethods, RawArgs, Session, UnknownMethod, default_call_method, default_call_method_with_acl,
     default_process_packet,
 };
 pub use protocol::Args;
@@ -43,3 +43,6 @@ pub use socket::{AckError, AckResponse};
 pub use socket_ref::SocketRef;
 
 pub use bytes::Bytes;
+
+#[doc(inline)]
+pub use socketio_ns_derive::namespace;

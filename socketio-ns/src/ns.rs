@@ -4,13 +4,27 @@
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
-use crate::adapter::{Adapter, AdapterFactory};
+use tokio::sync::{Notify, watch};
+
+use crate::adapter::{Adapter, AdapterFactory, LocalAdapterFactory};
+use crate::client::IoHandler;
+use crate::engine::{CloseReason, EngineShared, EngineSocket};
 use crate::middleware::Middleware;
-use crate::namespace::{Namespace, spawn_socket};
+use crate::namespace::{Cmd, DisconnectReason, Namespace, spawn_socket};
+use crate::protocol::encode;
+use crate::protocol::packet::PacketType;
 use crate::socket::{Sid, SocketShared};
+
+/// How long `close()` waits for the transports to take their close packets.
+const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(2);
+
+/// Broadcast ack ids live in `[2^30, 2^31)`: apart from the per-socket ids (counted from 0)
+/// and within the `i32` range some clients parse ack ids into.
+const BROADCAST_ACK_BASE: u64 = 1 << 30;
 
 /// Socket.IO options (the Engine.IO ones live in [`crate::engine::EngineConfig`]).
 #[derive(Debug, Clone)]
@@ -54,30 +68,173 @@ pub(crate) struct IoShared {
     pub(crate) middlewares: Vec<Arc<dyn Middleware>>,
     pub(crate) adapter: Arc<dyn AdapterFactory>,
     /// The engine serving this server, for shutting down.
-    pub(crate) engine: std::sync::OnceLock<std::sync::Weak<crate::engine::EngineShared<crate::client::IoHandler>>>,
+    pub(crate) engine: OnceLock<Weak<EngineShared<IoHandler>>>,
+    /// Set by `close()`: no new socket is accepted, new namespace members are told to leave.
+    closing: Arc<AtomicBool>,
+    /// Turns `true` when `close()` starts: serve loops stop accepting.
+    shutdown: watch::Sender<bool>,
+    /// Socket actors running (connecting or connected), and the wake-up when none is left.
+    live_actors: AtomicUsize,
+    actors_idle: Notify,
+    /// An empty namespace standing for `/` when it is not registered.
+    detached: OnceLock<Arc<NsShared>>,
+}
+
+/// Counts a running socket actor; see [`IoShared::track_actor`].
+pub(crate) struct ActorGuard(Arc<IoShared>);
+
+impl Drop for ActorGuard {
+    fn drop(&mut self) {
+        if self.0.live_actors.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.actors_idle.notify_waiters();
+        }
+    }
 }
 
 impl fmt::Debug for IoShared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("IoShared")
             .field("config", &self.config)
-            .field("namespaces", &self.entries.iter().map(|e| &e.pattern.raw).collect::<Vec<_>>())
+            .field(
+                "namespaces",
+                &self
+                    .entries
+                    .iter()
+                    .map(|e| &e.pattern.raw)
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
 
 impl IoShared {
+    pub(crate) fn new(
+        config: IoConfig,
+        entries: Vec<NsEntry>,
+        state: StateMap,
+        middlewares: Vec<Arc<dyn Middleware>>,
+        adapter: Arc<dyn AdapterFactory>,
+    ) -> Self {
+        IoShared {
+            config,
+            entries,
+            state,
+            middlewares,
+            adapter,
+            engine: OnceLock::new(),
+            closing: Arc::new(AtomicBool::new(false)),
+            shutdown: watch::Sender::new(false),
+            live_actors: AtomicUsize::new(0),
+            actors_idle: Notify::new(),
+            detached: OnceLock::new(),
+        }
+    }
+
+    /// Counts a socket actor until the guard is dropped: `close()` waits for every one.
+    pub(crate) fn track_actor(self: &Arc<Self>) -> ActorGuard {
+        self.live_actors.fetch_add(1, Ordering::AcqRel);
+        ActorGuard(self.clone())
+    }
+
+    /// Whether `close()` was called.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    /// Completes when `close()` is called.
+    pub(crate) fn shutdown_signal(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut rx = self.shutdown.subscribe();
+        async move {
+            let _ = rx.wait_for(|closing| *closing).await;
+        }
+    }
+
+    async fn actors_finished(&self) {
+        loop {
+            let idle = self.actors_idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if self.live_actors.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+
+    fn engine_sessions(&self) -> Vec<EngineSocket<crate::client::ClientData>> {
+        self.engine
+            .get()
+            .and_then(Weak::upgrade)
+            .map(|e| e.sockets())
+            .unwrap_or_default()
+    }
+
+    /// Graceful shutdown: stop accepting, run every socket's `recv_disconnect` with
+    /// [`DisconnectReason::ServerShutdown`], close every transport, close the adapters.
+    pub(crate) async fn close(self: &Arc<Self>) {
+        let first = !self.closing.swap(true, Ordering::SeqCst);
+        self.shutdown.send_replace(true);
+        // The sessions open now: their last socket's actor may close them before step 3.
+        let mut sessions = self.engine_sessions();
+        if first {
+            for ns in self.instances() {
+                for s in ns.all() {
+                    let _ = s
+                        .mailbox
+                        .push(Cmd::Disconnect(DisconnectReason::ServerShutdown, true));
+                }
+            }
+        }
+        self.actors_finished().await;
+        for s in self.engine_sessions() {
+            if !sessions.iter().any(|o| o.sid() == s.sid()) {
+                sessions.push(s);
+            }
+        }
+        for s in &sessions {
+            s.close(CloseReason::ServerShutdown);
+        }
+        let deadline = tokio::time::Instant::now() + CLOSE_FLUSH_LIMIT;
+        while sessions.iter().any(|s| s.has_pending()) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for ns in self.instances() {
+            if let Err(e) = ns.adapter.close().await {
+                tracing::warn!(ns = %ns.path, error = %e, "adapter close failed");
+            }
+        }
+    }
+
+    /// The namespace `/`, or an empty stand-in when it is not registered.
+    pub(crate) fn root(self: &Arc<Self>) -> Arc<NsShared> {
+        match self.resolve("/") {
+            Some((_, ns)) => ns,
+            None => self
+                .detached
+                .get_or_init(|| {
+                    let local: Arc<dyn AdapterFactory> = Arc::new(LocalAdapterFactory);
+                    NsShared::new("/", Vec::new(), &local, self.closing.clone())
+                })
+                .clone(),
+        }
+    }
+
     /// The entry and live instance for a path, creating the instance of a pattern on first use.
     pub(crate) fn resolve(self: &Arc<Self>, path: &str) -> Option<(&NsEntry, Arc<NsShared>)> {
         for e in &self.entries {
             if let Some(params) = e.pattern.matches(path) {
-                if let Some(ns) = e.instances.read().unwrap_or_else(|x| x.into_inner()).get(path) {
+                if let Some(ns) = e
+                    .instances
+                    .read()
+                    .unwrap_or_else(|x| x.into_inner())
+                    .get(path)
+                {
                     return Some((e, ns.clone()));
                 }
                 let mut map = e.instances.write().unwrap_or_else(|x| x.into_inner());
                 let ns = map
                     .entry(path.into())
-                    .or_insert_with(|| NsShared::new(path, params, &self.adapter))
+                    .or_insert_with(|| NsShared::new(path, params, &self.adapter, self.closing.clone()))
                     .clone();
                 return Some((e, ns));
             }
@@ -122,7 +279,20 @@ pub(crate) struct NsEntry {
 
 impl NsEntry {
     pub(crate) fn start(&self, socket: Arc<SocketShared>, io: Arc<IoShared>, auth: Option<String>) {
-        self.starter.start(socket, io, self.middlewares.clone(), auth);
+        if io.is_closing() {
+            let _ = socket.conn.send_frame(encode::simple(
+                PacketType::ConnectError,
+                socket.nsp(),
+                Some(r#"{"message":"server shutting down"}"#),
+            ));
+            socket.conn.data().remove(&socket);
+            return;
+        }
+        if let Some(auth) = &auth {
+            let _ = socket.auth.set(auth.as_str().into());
+        }
+        self.starter
+            .start(socket, io, self.middlewares.clone(), auth);
     }
 }
 
@@ -164,22 +334,42 @@ pub(crate) struct NsShared {
     pub(crate) params: Vec<(Box<str>, Box<str>)>,
     pub(crate) sockets: RwLock<HashMap<Sid, Arc<SocketShared>>>,
     pub(crate) adapter: Arc<dyn Adapter>,
+    /// The server's `closing` flag.
+    closing: Arc<AtomicBool>,
+    next_broadcast_ack: AtomicU64,
 }
 
 impl fmt::Debug for NsShared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Namespace").field("path", &self.path).finish()
+        f.debug_struct("Namespace")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
 impl NsShared {
-    fn new(path: &str, params: Vec<(Box<str>, Box<str>)>, adapters: &Arc<dyn AdapterFactory>) -> Arc<Self> {
+    pub(crate) fn new(
+        path: &str,
+        params: Vec<(Box<str>, Box<str>)>,
+        adapters: &Arc<dyn AdapterFactory>,
+        closing: Arc<AtomicBool>,
+    ) -> Arc<Self> {
         Arc::new_cyclic(|weak| NsShared {
             path: path.into(),
             params,
             sockets: RwLock::new(HashMap::new()),
             adapter: adapters.create(crate::adapter::LocalNamespace::new(weak.clone())),
+            closing,
+            // A random start, so that processes sharing sockets through an adapter rarely
+            // pick the same id at the same time.
+            next_broadcast_ack: AtomicU64::new(rand::random::<u64>() % BROADCAST_ACK_BASE),
         })
+    }
+
+    /// A fresh ack id for a broadcast with acks.
+    pub(crate) fn broadcast_ack_id(&self) -> u64 {
+        let n = self.next_broadcast_ack.fetch_add(1, Ordering::Relaxed);
+        BROADCAST_ACK_BASE + n % BROADCAST_ACK_BASE
     }
 
     pub(crate) fn get(&self, sid: &str) -> Option<Arc<SocketShared>> {
@@ -190,11 +380,18 @@ impl NsShared {
             .cloned()
     }
 
+    /// Adds a socket that joined. During shutdown it is told to leave at once (the flag is read
+    /// under the lock `close()` reads the sockets under, so no socket escapes both).
     pub(crate) fn insert(&self, socket: Arc<SocketShared>) {
-        self.sockets
-            .write()
-            .unwrap_or_else(|x| x.into_inner())
-            .insert(socket.id.clone(), socket);
+        let mut sockets = self.sockets.write().unwrap_or_else(|x| x.into_inner());
+        sockets.insert(socket.id.clone(), socket.clone());
+        let closing = self.closing.load(Ordering::SeqCst);
+        drop(sockets);
+        if closing {
+            let _ = socket
+                .mailbox
+                .push(Cmd::Disconnect(DisconnectReason::ServerShutdown, true));
+        }
     }
 
     pub(crate) fn remove(&self, sid: &str) {
@@ -237,10 +434,12 @@ impl Pattern {
         let segments = raw
             .split('/')
             .skip(1)
-            .map(|s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(name) => Segment::Param(name.into()),
-                None => Segment::Lit(s.into()),
-            })
+            .map(
+                |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(name) => Segment::Param(name.into()),
+                    None => Segment::Lit(s.into()),
+                },
+            )
             .collect();
         Pattern {
             raw: raw.into(),
@@ -266,7 +465,9 @@ impl Pattern {
         for (seg, part) in self.segments.iter().zip(parts) {
             match seg {
                 Segment::Lit(l) if **l == *part => {}
-                Segment::Param(name) if !part.is_empty() => params.push((name.clone(), part.into())),
+                Segment::Param(name) if !part.is_empty() => {
+                    params.push((name.clone(), part.into()))
+                }
                 _ => return None,
             }
         }

@@ -1,16 +1,24 @@
 //! Items the `#[namespace]` expansion names. Not a public API: no stability promise.
+//!
+//! The expansion stays small by leaving every decision that does not depend on the user's
+//! types to these functions. Each trait here exists so that a handler whose parameter or
+//! return type does not fit gets an error at that type, with a hint of what to do
+//! (`#[diagnostic::on_unimplemented]`), instead of an error deep inside the expansion.
 
-use bytes::Bytes;
+use std::borrow::Cow;
+
 use serde::de::DeserializeOwned;
 
 pub use ::core;
 pub use ::inventory;
-pub use ::serde;
 pub use ::std;
 
-use crate::namespace::{ConnectError, Context, Event, HandlerError, Namespace};
+use crate::namespace::{ConnectError, Context, Event, HandlerError, MethodId, Namespace};
 use crate::protocol::Args;
 use crate::server::Builder;
+
+// ---------------------------------------------------------------------------------------------
+// Registration (`Server::builder().registered_namespaces()`)
 
 /// One `#[namespace]` type linked into the binary.
 #[derive(Debug)]
@@ -22,6 +30,17 @@ pub struct Registration {
 }
 
 inventory::collect!(Registration);
+
+impl Registration {
+    /// The registration of `T`; `register` is generated next to the type, where autoref
+    /// specialization can see whether `T: Default` (see [`Maker`]).
+    pub const fn new<T: Namespace>(register: fn(Builder) -> Builder) -> Self {
+        Registration {
+            path: T::PATH,
+            register,
+        }
+    }
+}
 
 /// Autoref specialization: `(&&Maker::<T>::new()).register(b)` registers `T` with `Default`
 /// when it has one, and otherwise leaves the builder as it is (with a warning), so that types
@@ -70,45 +89,69 @@ impl<T: Namespace> RegisterWithoutDefault for Maker<T> {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Dispatch
+
 /// The error for an event no handler takes.
 pub fn no_such_method(event: &Event) -> HandlerError {
-    HandlerError::new("no_such_method", format!("no handler for event `{}`", event.name()))
+    HandlerError::new(
+        "no_such_method",
+        format!("no handler for event `{}`", event.name()),
+    )
 }
 
-/// Decodes argument `i` of an event.
+/// What a handler parameter after the context can be: anything serde can deserialize
+/// (`bytes::Bytes` anywhere inside takes a binary attachment).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a handler argument",
+    label = "not deserializable",
+    note = "event arguments are decoded with serde: derive `serde::Deserialize` for `{Self}`, or take `serde_json::Value`",
+    note = "borrowed types such as `&str` cannot be decoded into: take `String`; binary attachments arrive as `socketio_ns::Bytes`"
+)]
+pub trait FromArg: Sized {
+    /// Decodes argument `i` of `event`.
+    fn from_arg(event: &Event, i: usize) -> Result<Self, HandlerError>;
+}
+
+impl<T: DeserializeOwned> FromArg for T {
+    #[inline]
+    fn from_arg(event: &Event, i: usize) -> Result<Self, HandlerError> {
+        event
+            .arg(i)
+            .map_err(|e| HandlerError::new("invalid_arguments", format!("argument {i}: {e}")))
+    }
+}
+
+/// Decodes argument `i` of an event (`invalid_arguments` when it does not fit; a missing
+/// argument decodes as `null`).
 #[inline]
-pub fn arg<T: DeserializeOwned>(event: &Event, i: usize) -> Result<T, HandlerError> {
-    event
-        .arg(i)
-        .map_err(|e| HandlerError::new("invalid_arguments", format!("argument {i}: {e}")))
+pub fn arg<A: FromArg>(event: &Event, i: usize) -> Result<A, HandlerError> {
+    A::from_arg(event, i)
 }
 
-/// Argument `i` of an event as a binary attachment.
-#[inline]
-pub fn arg_bytes(event: &Event, i: usize) -> Result<Bytes, HandlerError> {
-    event.bytes(i).ok_or_else(|| {
-        HandlerError::new(
-            "invalid_arguments",
-            format!("argument {i}: expected a binary attachment"),
-        )
-    })
+/// What the error of a handler's `Result` can be.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be sent to the client as a handler error",
+    label = "not convertible into `socketio_ns::HandlerError`",
+    note = "any `std::error::Error` converts (named `handler_error`); or return `socketio_ns::HandlerError` to choose the name"
+)]
+pub trait ReplyError {
+    /// The error answered to the client.
+    fn into_handler_error(self) -> HandlerError;
 }
 
-/// Argument `i` as `Vec<u8>` from a binary attachment.
-#[inline]
-pub fn arg_vec(event: &Event, i: usize) -> Result<Vec<u8>, HandlerError> {
-    arg_bytes(event, i).map(Vec::from)
-}
-
-/// The CONNECT auth payload decoded into `A` (`null` when absent).
-pub fn auth<A: DeserializeOwned>(raw: Option<&str>) -> Result<A, ConnectError> {
-    serde_json::from_str(raw.unwrap_or("null"))
-        .map_err(|e| ConnectError::new("invalid auth payload").with_data(e.to_string()))
+impl<E: Into<HandlerError>> ReplyError for E {
+    #[inline]
+    fn into_handler_error(self) -> HandlerError {
+        self.into()
+    }
 }
 
 /// Answers the event's ack with a handler's return value, if the client asked for one.
+///
+/// The value comes first so that the handler's borrow of `cx` ends before this one begins.
 #[inline]
-pub fn reply<T: Namespace, A: Args>(cx: &mut Context<T>, value: A) -> Result<(), HandlerError> {
+pub fn reply<T: Namespace, A: Args>(value: A, cx: &mut Context<T>) -> Result<(), HandlerError> {
     cx.ack(value)
         .map(drop)
         .map_err(|e| HandlerError::new("handler_error", e.to_string()))
@@ -116,14 +159,111 @@ pub fn reply<T: Namespace, A: Args>(cx: &mut Context<T>, value: A) -> Result<(),
 
 /// Answers with a handler's `Result`: the value as the ack, the error as an error reply.
 #[inline]
-pub fn reply_result<T, A, E>(cx: &mut Context<T>, r: Result<A, E>) -> Result<(), HandlerError>
+pub fn reply_result<T, A, E>(value: Result<A, E>, cx: &mut Context<T>) -> Result<(), HandlerError>
 where
     T: Namespace,
     A: Args,
-    E: Into<HandlerError>,
+    E: ReplyError,
 {
-    match r {
-        Ok(v) => reply(cx, v),
-        Err(e) => Err(e.into()),
+    match value {
+        Ok(v) => reply(v, cx),
+        Err(e) => Err(e.into_handler_error()),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connect
+
+/// What `recv_connect`'s auth parameter can be.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be decoded from the CONNECT auth payload",
+    label = "not deserializable",
+    note = "the auth payload is decoded with serde: derive `serde::Deserialize` for `{Self}`; `Option<_>` accepts a client that sends none"
+)]
+pub trait FromAuth: Sized {
+    /// Decodes the raw JSON auth payload (`null` when absent).
+    fn from_auth(raw: Option<&str>) -> Result<Self, ConnectError>;
+}
+
+impl<A: DeserializeOwned> FromAuth for A {
+    fn from_auth(raw: Option<&str>) -> Result<Self, ConnectError> {
+        serde_json::from_str(raw.unwrap_or("null"))
+            .map_err(|e| ConnectError::new("invalid auth payload").with_data(e.to_string()))
+    }
+}
+
+/// The CONNECT auth payload decoded into `A` (`null` when absent); a payload that does not fit
+/// refuses the connection with `{"message":"invalid auth payload","data":"<serde error>"}`.
+#[inline]
+pub fn auth<A: FromAuth>(raw: Option<&str>) -> Result<A, ConnectError> {
+    A::from_auth(raw)
+}
+
+/// What `recv_connect` can return.
+#[diagnostic::on_unimplemented(
+    message = "`recv_connect` cannot return `{Self}`",
+    label = "expected `()` or `Result<(), ConnectError>`",
+    note = "return `Err(socketio_ns::ConnectError::new(..))` to refuse the connection"
+)]
+pub trait ConnectOutput {
+    /// Whether the socket joins.
+    fn into_connect_result(self) -> Result<(), ConnectError>;
+}
+
+impl ConnectOutput for () {
+    #[inline]
+    fn into_connect_result(self) -> Result<(), ConnectError> {
+        Ok(())
+    }
+}
+
+impl<E: Into<ConnectError>> ConnectOutput for Result<(), E> {
+    #[inline]
+    fn into_connect_result(self) -> Result<(), ConnectError> {
+        self.map_err(Into::into)
+    }
+}
+
+/// `recv_connect`'s return value as the connect decision.
+#[inline]
+pub fn connected<R: ConnectOutput>(r: R) -> Result<(), ConnectError> {
+    r.into_connect_result()
+}
+
+// ---------------------------------------------------------------------------------------------
+// ACL
+
+/// What a user's `get_initial_acl` can return.
+#[diagnostic::on_unimplemented(
+    message = "`get_initial_acl` cannot return `{Self}`",
+    label = "expected `Option<Vec<{M}>>`",
+    note = "return `None` for no restriction, or `Some(vec![...])` of the generated method identifiers"
+)]
+pub trait IntoInitialAcl<M: MethodId> {
+    /// The initial ACL as the trait returns it.
+    fn into_initial_acl(self) -> Option<Cow<'static, [M]>>;
+}
+
+impl<M: MethodId> IntoInitialAcl<M> for Option<Vec<M>> {
+    fn into_initial_acl(self) -> Option<Cow<'static, [M]>> {
+        self.map(Cow::Owned)
+    }
+}
+
+impl<M: MethodId> IntoInitialAcl<M> for Option<&'static [M]> {
+    fn into_initial_acl(self) -> Option<Cow<'static, [M]>> {
+        self.map(Cow::Borrowed)
+    }
+}
+
+impl<M: MethodId> IntoInitialAcl<M> for Option<Cow<'static, [M]>> {
+    fn into_initial_acl(self) -> Option<Cow<'static, [M]>> {
+        self
+    }
+}
+
+/// A user's `get_initial_acl` result as the trait returns it.
+#[inline]
+pub fn initial_acl<M: MethodId, R: IntoInitialAcl<M>>(r: R) -> Option<Cow<'static, [M]>> {
+    r.into_initial_acl()
 }

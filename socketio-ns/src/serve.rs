@@ -9,7 +9,10 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use crate::engine::Body;
 
 /// Accepts connections on `listener` and serves each with `service`, WebSocket upgrades included.
-pub(crate) async fn serve_listener<S>(listener: tokio::net::TcpListener, service: S) -> std::io::Result<()>
+pub(crate) async fn serve_listener<S>(
+    listener: tokio::net::TcpListener,
+    service: S,
+) -> std::io::Result<()>
 where
     S: tower_service::Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
         + Clone
@@ -17,8 +20,31 @@ where
         + 'static,
     S::Future: Send,
 {
+    serve_listener_until(listener, service, std::future::pending()).await
+}
+
+/// Like [`serve_listener`], but stops accepting (and returns) when `shutdown` completes;
+/// connections already accepted are served on.
+pub(crate) async fn serve_listener_until<S>(
+    listener: tokio::net::TcpListener,
+    service: S,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()>
+where
+    S: tower_service::Service<Request<Incoming>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
+    tokio::pin!(shutdown);
     loop {
-        let (stream, remote) = match listener.accept().await {
+        let accepted = tokio::select! {
+            biased;
+            _ = &mut shutdown => return Ok(()),
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, remote) = match accepted {
             Ok(x) => x,
             Err(e) => {
                 // Out of file descriptors and the like: wait a little rather than spin.

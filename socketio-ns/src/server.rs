@@ -10,14 +10,15 @@ use std::time::Duration;
 
 use http::{Request, Response};
 
-use crate::adapter::{AdapterFactory, LocalAdapterFactory};
-use crate::broadcast::{BroadcastOperator, IntoRooms};
+use crate::adapter::{AdapterError, AdapterFactory, LocalAdapterFactory, SocketInfo};
+use crate::broadcast::{BroadcastAcks, BroadcastOperator, IntoRooms};
 use crate::client::IoHandler;
 use crate::engine::{AllowRequest, Body, Cors, Engine, EngineConfig, EngineService, Transport};
 use crate::middleware::Middleware;
 use crate::namespace::{EmitError, Namespace};
 use crate::ns::{IoConfig, IoShared, NsEntry, Pattern, StateMap, TypedStarter};
 use crate::protocol::Args;
+use crate::socket_ref::SocketRef;
 
 /// Builds a [`Server`].
 pub struct Builder {
@@ -37,7 +38,11 @@ impl fmt::Debug for Builder {
             .field("io", &self.io)
             .field(
                 "namespaces",
-                &self.entries.iter().map(|e| &*e.pattern.raw).collect::<Vec<_>>(),
+                &self
+                    .entries
+                    .iter()
+                    .map(|e| &*e.pattern.raw)
+                    .collect::<Vec<_>>(),
             )
             .finish()
     }
@@ -163,7 +168,8 @@ impl Builder {
 
     /// A connect middleware for the namespace registered under `path`.
     pub fn namespace_middleware(mut self, path: &str, m: impl Middleware) -> Self {
-        self.pending_middlewares.push((path.to_owned(), Arc::new(m)));
+        self.pending_middlewares
+            .push((path.to_owned(), Arc::new(m)));
         self
     }
 
@@ -217,19 +223,22 @@ impl Builder {
     pub fn build(mut self) -> Server {
         for (path, m) in self.pending_middlewares.drain(..) {
             let pattern = Pattern::parse(&path);
-            match self.entries.iter_mut().find(|e| e.pattern.raw == pattern.raw) {
+            match self
+                .entries
+                .iter_mut()
+                .find(|e| e.pattern.raw == pattern.raw)
+            {
                 Some(e) => e.middlewares.push(m),
                 None => tracing::warn!(path, "middleware for a namespace that is not registered"),
             }
         }
-        let io = Arc::new(IoShared {
-            config: self.io,
-            entries: self.entries,
-            state: self.state,
-            middlewares: self.middlewares,
-            adapter: self.adapter,
-            engine: Default::default(),
-        });
+        let io = Arc::new(IoShared::new(
+            self.io,
+            self.entries,
+            self.state,
+            self.middlewares,
+            self.adapter,
+        ));
         // Static namespaces exist from the start, so the server handle reaches them.
         for e in &io.entries {
             if e.pattern.is_static() {
@@ -283,9 +292,11 @@ impl Server {
         self.serve_listener(listener).await
     }
 
-    /// Serves connections accepted on `listener` until the future is dropped.
+    /// Serves connections accepted on `listener` until the future is dropped, or until
+    /// [`Io::close`] is called (then it stops accepting and returns `Ok`).
     pub async fn serve_listener(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        crate::serve::serve_listener(listener, self.service()).await
+        let shutdown = self.engine.handler().io.shutdown_signal();
+        crate::serve::serve_listener_until(listener, self.service(), shutdown).await
     }
 }
 
@@ -318,7 +329,21 @@ where
     }
 }
 
-/// The server handle: emit to namespaces and rooms from anywhere. Cheap to clone.
+/// The server handle: emit to namespaces and rooms, query and move sockets, shut down. Cheap to
+/// clone, usable from any task. Given by [`Server::io`] and [`crate::Context::io`].
+///
+/// The shortcuts (`to`, `emit`, `fetch_sockets`, ...) act on the namespace `/`; [`Io::of`]
+/// selects another. Operators started here exclude nobody.
+///
+/// ```no_run
+/// # async fn f(io: socketio_ns::Io) -> Result<(), Box<dyn std::error::Error>> {
+/// io.to("lobby").except("muted").emit("news", "hello").await?;
+/// if let Some(game) = io.of("/game/42") {
+///     let players = game.fetch_sockets().await?;
+///     game.emit("players", players.len()).await?;
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Io {
     pub(crate) shared: Arc<IoShared>,
@@ -335,26 +360,123 @@ impl Io {
         Io { shared }
     }
 
-    /// A namespace by path (a static one, or a dynamic instance that exists).
+    /// Every socket of a namespace: a registered path, or a path matching a registered pattern
+    /// (`/game/42` for `/game/{id}`; its instance is created if no client joined it yet).
+    /// `None` when nothing registered matches.
     pub fn of(&self, path: &str) -> Option<BroadcastOperator> {
-        let ns = self.shared.instance(path)?;
+        let (_, ns) = self.shared.resolve(path)?;
         Some(BroadcastOperator::new(ns, self.shared.clone()))
     }
 
-    fn root(&self) -> Option<BroadcastOperator> {
-        self.of("/")
+    /// The paths of the live namespaces (static ones and instances of dynamic ones).
+    pub fn namespaces(&self) -> Vec<String> {
+        self.shared
+            .instances()
+            .iter()
+            .map(|ns| ns.path.to_string())
+            .collect()
     }
 
-    /// Sockets of `/` in these rooms.
-    pub fn to(&self, rooms: impl IntoRooms) -> Option<BroadcastOperator> {
-        Some(self.root()?.to(rooms))
+    /// Every socket of `/` (none when `/` is not registered).
+    fn root(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.shared.root(), self.shared.clone())
+    }
+
+    /// The sockets of `/` in these rooms.
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.root().to(rooms)
+    }
+
+    /// Same as [`Io::to`].
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.root().to(rooms)
+    }
+
+    /// The sockets of `/` minus those in these rooms.
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.root().except(rooms)
+    }
+
+    /// The sockets of `/` on this process only (with a multi-process adapter).
+    pub fn local(&self) -> BroadcastOperator {
+        self.root().local()
+    }
+
+    /// The sockets of `/`, dropping the packet for those whose transport is not writable.
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.root().volatile()
+    }
+
+    /// The sockets of `/`, with this ack timeout for [`BroadcastOperator::emit_with_ack`].
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.root().timeout(timeout)
     }
 
     /// Emits to every socket of `/`.
-    pub async fn emit<A: Args>(&self, event: &str, args: A) -> Result<(), EmitError> {
-        match self.root() {
-            Some(op) => op.emit(event, args).await,
-            None => Ok(()),
-        }
+    pub fn emit<A: Args>(
+        &self,
+        event: &str,
+        args: A,
+    ) -> impl Future<Output = Result<(), EmitError>> + Send + 'static + use<A> {
+        self.root().emit(event, args)
+    }
+
+    /// Emits to every socket of `/` and gathers their acks.
+    pub fn emit_with_ack<A: Args>(
+        &self,
+        event: &str,
+        args: A,
+    ) -> impl Future<Output = Result<BroadcastAcks, EmitError>> + Send + 'static + use<A> {
+        self.root().emit_with_ack(event, args)
+    }
+
+    /// Every socket of `/`, as plain data.
+    pub fn fetch_sockets(
+        &self,
+    ) -> impl Future<Output = Result<Vec<SocketInfo>, AdapterError>> + Send + 'static {
+        self.root().fetch_sockets()
+    }
+
+    /// Makes every socket of `/` join `rooms`.
+    pub fn sockets_join(
+        &self,
+        rooms: impl IntoRooms,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send + 'static {
+        self.root().sockets_join(rooms)
+    }
+
+    /// Makes every socket of `/` leave `rooms`.
+    pub fn sockets_leave(
+        &self,
+        rooms: impl IntoRooms,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send + 'static {
+        self.root().sockets_leave(rooms)
+    }
+
+    /// Disconnects every socket of `/` (see [`BroadcastOperator::disconnect_sockets`]).
+    pub fn disconnect_sockets(
+        &self,
+        close: bool,
+    ) -> impl Future<Output = Result<(), AdapterError>> + Send + 'static {
+        self.root().disconnect_sockets(close)
+    }
+
+    /// A handle on one local socket, by namespace and id.
+    pub fn socket(&self, namespace: &str, id: &str) -> Option<SocketRef> {
+        let socket = self.shared.instance(namespace)?.get(id)?;
+        Some(SocketRef::new(socket, self.shared.clone()))
+    }
+
+    /// Shuts the server down gracefully: stops accepting connections ([`Server::serve`]
+    /// returns) and refuses new namespace connections; every socket leaves its namespace and
+    /// its `recv_disconnect` runs with [`crate::DisconnectReason::ServerShutdown`] (after the
+    /// handler it may be running); then every transport is closed and the adapters are closed.
+    /// The future completes after all of that. Calling it again waits for the same end.
+    ///
+    /// Do not await it inside a handler: it waits for every socket's actor, that handler's
+    /// included. Spawn it (`tokio::spawn(cx.io().close())`) instead.
+    pub fn close(&self) -> impl Future<Output = ()> + Send + 'static {
+        let shared = self.shared.clone();
+        async move { shared.close().await }
     }
 }

@@ -4,13 +4,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::adapter::AckSink;
 use crate::client::ClientData;
 use crate::engine::{EngineSocket, SendError};
 use crate::namespace::Cmd;
@@ -35,6 +36,23 @@ impl AckResponse {
             args,
             attachments,
         }
+    }
+
+    /// Builds an answer from the JSON array of its arguments and its binary attachments, as a
+    /// multi-process adapter receives it from another process.
+    pub fn from_json(args: String, attachments: Vec<Bytes>) -> Result<Self, serde_json::Error> {
+        let text: Utf8Bytes = args.into();
+        let spans = {
+            let outer = text.as_str();
+            let raw: Vec<&serde_json::value::RawValue> = serde_json::from_str(outer)?;
+            raw.iter()
+                .map(|r| {
+                    let start = r.get().as_ptr() as usize - outer.as_ptr() as usize;
+                    (start as u32, (start + r.get().len()) as u32)
+                })
+                .collect()
+        };
+        Ok(AckResponse::new(text, spans, attachments))
     }
 
     /// The number of arguments the client acked with.
@@ -72,6 +90,11 @@ impl AckResponse {
     /// The binary attachments.
     pub fn attachments(&self) -> &[Bytes] {
         &self.attachments
+    }
+
+    /// The arguments as they came, to send on unchanged (binary included).
+    pub fn into_args(self) -> crate::namespace::RawArgs {
+        crate::namespace::RawArgs::from_spans(&self.text, &self.args, self.attachments)
     }
 }
 
@@ -125,12 +148,23 @@ impl Mailbox {
     pub(crate) async fn pop(&self) -> Cmd {
         loop {
             let notified = self.notify.notified();
-            if let Some(cmd) = self.queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() {
+            if let Some(cmd) = self
+                .queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front()
+            {
                 return cmd;
             }
             notified.await;
         }
     }
+}
+
+/// Who waits for an ack: one emitter, or a broadcast collecting every socket's answer.
+enum AckSlot {
+    One(oneshot::Sender<AckResponse>),
+    Broadcast(AckSink),
 }
 
 /// One socket in one namespace.
@@ -139,7 +173,9 @@ pub(crate) struct SocketShared {
     pub(crate) ns: Arc<NsShared>,
     pub(crate) conn: EngineSocket<ClientData>,
     pub(crate) mailbox: Mailbox,
-    acks: Mutex<HashMap<u64, oneshot::Sender<AckResponse>>>,
+    acks: Mutex<HashMap<u64, AckSlot>>,
+    /// The raw JSON of the CONNECT auth payload, for `fetch_sockets`.
+    pub(crate) auth: OnceLock<Arc<str>>,
     next_ack: AtomicU64,
     connected: AtomicBool,
 }
@@ -154,13 +190,18 @@ impl fmt::Debug for SocketShared {
 }
 
 impl SocketShared {
-    pub(crate) fn new(ns: Arc<NsShared>, conn: EngineSocket<ClientData>, mailbox_limit: usize) -> Self {
+    pub(crate) fn new(
+        ns: Arc<NsShared>,
+        conn: EngineSocket<ClientData>,
+        mailbox_limit: usize,
+    ) -> Self {
         SocketShared {
             id: new_sid(),
             ns,
             conn,
             mailbox: Mailbox::new(mailbox_limit),
             acks: Mutex::new(HashMap::new()),
+            auth: OnceLock::new(),
             next_ack: AtomicU64::new(0),
             connected: AtomicBool::new(false),
         }
@@ -195,21 +236,42 @@ impl SocketShared {
         self.acks
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id, tx);
+            .insert(id, AckSlot::One(tx));
         (id, rx)
     }
 
+    /// Registers the ack id of a broadcast: the answer goes to `sink`. `false` when the id is
+    /// already in use on this socket.
+    pub(crate) fn register_broadcast_ack(&self, id: u64, sink: &AckSink) -> bool {
+        let mut acks = self.acks.lock().unwrap_or_else(|e| e.into_inner());
+        match acks.entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(AckSlot::Broadcast(sink.clone()));
+                true
+            }
+        }
+    }
+
     pub(crate) fn forget_ack(&self, id: u64) {
-        self.acks.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        self.acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
     }
 
     /// An ACK arrived from the client.
     pub(crate) fn resolve_ack(&self, id: u64, response: AckResponse) {
-        let tx = self.acks.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        let tx = self
+            .acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
         match tx {
-            Some(tx) => {
+            Some(AckSlot::One(tx)) => {
                 let _ = tx.send(response);
             }
+            Some(AckSlot::Broadcast(sink)) => sink.ack(self.id.clone(), response),
             None => tracing::debug!(id, "ack for an unknown id, ignored"),
         }
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapter::Room;
-use crate::broadcast::IntoRooms;
+use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::namespace::{Cmd, DisconnectReason, EmitError};
 use crate::ns::IoShared;
 use crate::protocol::Args;
@@ -77,11 +77,7 @@ impl SocketRef {
         let nsp: Box<str> = socket.nsp().into();
         let encoded = {
             let (id, rx) = socket.register_ack();
-            (
-                id,
-                rx,
-                encode::event(&nsp, event, &args, Some(id)),
-            )
+            (id, rx, encode::event(&nsp, event, &args, Some(id)))
         };
         async move {
             let (id, rx, packet) = encoded;
@@ -107,7 +103,7 @@ impl SocketRef {
         }
     }
 
-    /// Joins rooms.
+    /// Joins one or several rooms.
     pub fn join(&self, rooms: impl IntoRooms) {
         self.socket
             .ns
@@ -115,16 +111,37 @@ impl SocketRef {
             .add_all(&self.socket.id, &rooms.into_rooms());
     }
 
-    /// Leaves a room.
-    pub fn leave(&self, room: &str) {
-        self.socket.ns.adapter.del(&self.socket.id, room);
+    /// Leaves one or several rooms.
+    pub fn leave(&self, rooms: impl IntoRooms) {
+        self.socket
+            .ns
+            .adapter
+            .del(&self.socket.id, &rooms.into_rooms());
     }
 
-    /// The rooms this socket is in, its own id room included.
+    /// Leaves every room (but its own id room).
+    pub fn leave_all(&self) {
+        self.socket.ns.adapter.del_all(&self.socket.id);
+    }
+
+    /// The rooms this socket is in, its own id room first.
     pub fn rooms(&self) -> Vec<Room> {
-        let mut rooms = self.socket.ns.adapter.socket_rooms(&self.socket.id);
+        let joined = self.socket.ns.adapter.socket_rooms(&self.socket.id);
+        let mut rooms = Vec::with_capacity(joined.len() + 1);
         rooms.push(Room::Owned(self.socket.id.to_string()));
+        rooms.extend(joined);
         rooms
+    }
+
+    /// A broadcast from this socket: every socket of its namespace but itself.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.socket.ns.clone(), self.io.clone())
+            .except(Room::Owned(self.socket.id.to_string()))
+    }
+
+    /// The other sockets in these rooms (see [`crate::Context::to`]).
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+        self.broadcast().to(rooms)
     }
 
     /// Disconnects the socket from its namespace (after its current handler, if any).

@@ -1,10 +1,23 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
-use super::{Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastOptions, LocalNamespace, Packet, Room};
+use super::{
+    AckSink, Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastOptions, LocalNamespace, Packet, Room,
+    SocketInfo,
+};
+use crate::engine::CloseReason;
+use crate::namespace::{Cmd, DisconnectReason};
 use crate::socket::{Sid, SocketShared};
 
-/// The default adapter: rooms in this process's memory.
+/// The default adapter: rooms in this process's memory, every operation applied to this
+/// process's sockets.
+///
+/// A multi-process adapter can wrap one and delegate to it the part of each operation that
+/// concerns this process.
+///
+/// Lock order: the namespace's socket map (read), then the rooms (read); room changes take the
+/// rooms' write lock alone.
 #[derive(Debug)]
 pub struct LocalAdapter {
     ns: LocalNamespace,
@@ -17,6 +30,50 @@ struct Rooms {
     members: HashMap<Room, HashSet<Sid>>,
     /// socket -> rooms it joined.
     joined: HashMap<Sid, HashSet<Room>>,
+}
+
+impl Rooms {
+    /// Whether `sid` is in `room` (its own id room included).
+    #[inline]
+    fn contains(&self, room: &str, sid: &Sid) -> bool {
+        room == &**sid || self.members.get(room).is_some_and(|m| m.contains(sid))
+    }
+
+    fn add(&mut self, sid: &Sid, rooms: &[Room]) {
+        for r in rooms {
+            if **r == **sid {
+                continue;
+            }
+            self.members.entry(r.clone()).or_default().insert(sid.clone());
+            self.joined.entry(sid.clone()).or_default().insert(r.clone());
+        }
+    }
+
+    fn del(&mut self, sid: &Sid, rooms: &[Room]) {
+        for room in rooms {
+            if let Some(m) = self.members.get_mut(room) {
+                m.remove(sid);
+                if m.is_empty() {
+                    self.members.remove(room);
+                }
+            }
+            if let Some(j) = self.joined.get_mut(sid) {
+                j.remove(room);
+                if j.is_empty() {
+                    self.joined.remove(sid);
+                }
+            }
+        }
+    }
+
+    /// The rooms of a socket, its own id room first.
+    fn of(&self, sid: &Sid) -> Vec<Room> {
+        let joined = self.joined.get(sid);
+        let mut out = Vec::with_capacity(1 + joined.map_or(0, HashSet::len));
+        out.push(Room::Owned(sid.to_string()));
+        out.extend(joined.into_iter().flatten().cloned());
+        out
+    }
 }
 
 /// Builds [`LocalAdapter`]s.
@@ -38,6 +95,11 @@ impl LocalAdapter {
         }
     }
 
+    /// The namespace it serves.
+    pub fn namespace(&self) -> &LocalNamespace {
+        &self.ns
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Rooms> {
         self.rooms.read().unwrap_or_else(|x| x.into_inner())
     }
@@ -46,80 +108,144 @@ impl LocalAdapter {
         self.rooms.write().unwrap_or_else(|x| x.into_inner())
     }
 
-    /// Calls `f` for each local socket `opts` selects, each once.
-    pub(crate) fn for_each_target(
-        &self,
-        opts: &BroadcastOptions,
-        mut f: impl FnMut(&Sid, &Arc<SocketShared>),
-    ) {
+    /// Calls `f` for each local socket `opts` selects, each once, under the socket map's and
+    /// the rooms' read locks (in that order). `f` must not take either again. Allocates
+    /// nothing.
+    fn for_each_target(&self, opts: &BroadcastOptions, mut f: impl FnMut(&Sid, &Arc<SocketShared>, &Rooms)) {
         self.ns.with_sockets(|sockets| {
             let rooms = self.read();
-            let excluded = |sid: &Sid| {
-                opts.except.iter().any(|r| {
-                    **r == **sid || rooms.members.get(r).is_some_and(|m| m.contains(sid))
-                })
-            };
+            let excluded = |sid: &Sid| opts.except.iter().any(|r| rooms.contains(r, sid));
             if opts.rooms.is_empty() {
                 for (sid, s) in sockets {
                     if !excluded(sid) {
-                        f(sid, s);
+                        f(sid, s, &rooms);
                     }
                 }
                 return;
             }
-            let single = opts.rooms.len() == 1;
-            let mut seen: HashSet<&str> = HashSet::new();
-            for r in &opts.rooms {
+            for (i, r) in opts.rooms.iter().enumerate() {
+                // A socket in several target rooms is reached through the first of them.
+                let first = |sid: &Sid| !opts.rooms[..i].iter().any(|p| rooms.contains(p, sid));
                 match rooms.members.get(r) {
                     Some(members) => {
                         for sid in members {
-                            if (single || seen.insert(sid)) && !excluded(sid) {
-                                if let Some(s) = sockets.get(sid) {
-                                    f(sid, s);
-                                }
+                            if first(sid)
+                                && !excluded(sid)
+                                && let Some(s) = sockets.get(sid)
+                            {
+                                f(sid, s, &rooms);
                             }
                         }
                     }
                     // A socket id is a room holding that socket.
                     None => {
-                        if let Some((sid, s)) = sockets.get_key_value(&**r) {
-                            if (single || seen.insert(sid)) && !excluded(sid) {
-                                f(sid, s);
-                            }
+                        if let Some((sid, s)) = sockets.get_key_value(&**r)
+                            && first(sid)
+                            && !excluded(sid)
+                        {
+                            f(sid, s, &rooms);
                         }
                     }
                 }
             }
         });
     }
+
+    /// The selected local sockets, collected so that the locks are released before acting on
+    /// them.
+    fn targets(&self, opts: &BroadcastOptions) -> Vec<Arc<SocketShared>> {
+        let mut out = Vec::new();
+        self.for_each_target(opts, |_, s, _| out.push(s.clone()));
+        out
+    }
+
+    /// Sends `packet` to the selected local sockets; returns how many it was queued for.
+    pub fn broadcast_local(&self, packet: &Packet, opts: &BroadcastOptions) -> usize {
+        let mut n = 0;
+        self.for_each_target(opts, |_, s, _| {
+            let res = if opts.volatile {
+                s.send_volatile(&packet.encoded)
+            } else {
+                s.send(&packet.encoded)
+            };
+            n += usize::from(res.is_ok());
+        });
+        n
+    }
+
+    /// Sends `packet` to the selected local sockets, registering its ack id on each, and
+    /// reports them to `acks` ([`AckSink::expect`], called once).
+    pub fn broadcast_with_ack_local(&self, packet: &Packet, opts: &BroadcastOptions, acks: &AckSink) {
+        let mut expected = Vec::new();
+        if let Some(id) = packet.ack_id() {
+            self.for_each_target(opts, |sid, s, _| {
+                if !s.register_broadcast_ack(id, acks) {
+                    return;
+                }
+                let res = if opts.volatile {
+                    s.send_volatile(&packet.encoded)
+                } else {
+                    s.send(&packet.encoded)
+                };
+                match res {
+                    Ok(()) => expected.push(sid.clone()),
+                    Err(_) => s.forget_ack(id),
+                }
+            });
+        }
+        acks.expect(expected);
+    }
+
+    /// The selected local sockets, as plain data.
+    pub fn fetch_sockets_local(&self, opts: &BroadcastOptions) -> Vec<SocketInfo> {
+        let mut out = Vec::new();
+        self.for_each_target(opts, |sid, s, rooms| out.push(SocketInfo::of(s, rooms.of(sid))));
+        out
+    }
+
+    /// Makes the selected local sockets join `rooms`.
+    pub fn add_sockets_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        let sids = self.local_sockets(opts);
+        let mut st = self.write();
+        for sid in &sids {
+            st.add(sid, rooms);
+        }
+    }
+
+    /// Makes the selected local sockets leave `rooms`.
+    pub fn del_sockets_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
+        let sids = self.local_sockets(opts);
+        let mut st = self.write();
+        for sid in &sids {
+            st.del(sid, rooms);
+        }
+    }
+
+    /// Disconnects the selected local sockets (or closes their connections).
+    pub fn disconnect_sockets_local(&self, opts: &BroadcastOptions, close: bool) {
+        for s in self.targets(opts) {
+            if close {
+                s.conn.close(CloseReason::ServerClose);
+            } else {
+                let _ = s
+                    .mailbox
+                    .push(Cmd::Disconnect(DisconnectReason::ServerNamespaceDisconnect, false));
+            }
+        }
+    }
+}
+
+fn ready<T: Send + 'static>(v: T) -> BoxFuture<'static, T> {
+    Box::pin(std::future::ready(v))
 }
 
 impl Adapter for LocalAdapter {
     fn add_all(&self, sid: &Sid, rooms: &[Room]) {
-        let mut st = self.write();
-        for r in rooms {
-            if **r == **sid {
-                continue;
-            }
-            st.members.entry(r.clone()).or_default().insert(sid.clone());
-            st.joined.entry(sid.clone()).or_default().insert(r.clone());
-        }
+        self.write().add(sid, rooms);
     }
 
-    fn del(&self, sid: &Sid, room: &str) {
-        let mut st = self.write();
-        if let Some(m) = st.members.get_mut(room) {
-            m.remove(sid);
-            if m.is_empty() {
-                st.members.remove(room);
-            }
-        }
-        if let Some(j) = st.joined.get_mut(sid) {
-            j.remove(room);
-            if j.is_empty() {
-                st.joined.remove(sid);
-            }
-        }
+    fn del(&self, sid: &Sid, rooms: &[Room]) {
+        self.write().del(sid, rooms);
     }
 
     fn del_all(&self, sid: &Sid) {
@@ -146,18 +272,258 @@ impl Adapter for LocalAdapter {
 
     fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
         let mut out = Vec::new();
-        self.for_each_target(opts, |sid, _| out.push(sid.clone()));
+        self.for_each_target(opts, |sid, _, _| out.push(sid.clone()));
         out
     }
 
     fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> BoxFuture<'_, Result<(), AdapterError>> {
-        self.for_each_target(&opts, |_, s| {
-            let _ = if opts.volatile {
-                s.send_volatile(&packet.0)
-            } else {
-                s.send(&packet.0)
-            };
-        });
-        Box::pin(std::future::ready(Ok(())))
+        self.broadcast_local(&packet, &opts);
+        ready(Ok(()))
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        _timeout: Duration,
+        acks: AckSink,
+    ) -> BoxFuture<'_, Result<(), AdapterError>> {
+        self.broadcast_with_ack_local(&packet, &opts, &acks);
+        ready(Ok(()))
+    }
+
+    fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Result<Vec<SocketInfo>, AdapterError>> {
+        ready(Ok(self.fetch_sockets_local(&opts)))
+    }
+
+    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> BoxFuture<'_, Result<(), AdapterError>> {
+        self.add_sockets_local(&opts, &rooms);
+        ready(Ok(()))
+    }
+
+    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> BoxFuture<'_, Result<(), AdapterError>> {
+        self.del_sockets_local(&opts, &rooms);
+        ready(Ok(()))
+    }
+
+    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> BoxFuture<'_, Result<(), AdapterError>> {
+        self.disconnect_sockets_local(&opts, close);
+        ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use bytes::Bytes;
+    use futures_util::FutureExt;
+
+    use super::*;
+    use crate::client::ClientData;
+    use crate::engine::packet::Frame;
+    use crate::engine::{EngineSocket, HandshakeInfo, Transport};
+    use crate::ns::NsShared;
+    use crate::protocol::encode;
+
+    fn namespace() -> Arc<NsShared> {
+        let factory: Arc<dyn AdapterFactory> = Arc::new(LocalAdapterFactory);
+        NsShared::new("/", Vec::new(), &factory, Arc::new(AtomicBool::new(false)))
+    }
+
+    fn socket(ns: &Arc<NsShared>, transport: Transport) -> Arc<SocketShared> {
+        let conn = EngineSocket::new(
+            crate::socket::new_sid().to_string().into(),
+            ClientData::default(),
+            HandshakeInfo {
+                uri: "/socket.io/?EIO=4".parse().unwrap(),
+                headers: http::HeaderMap::new(),
+                remote: None,
+            },
+            transport,
+            64,
+        );
+        let s = Arc::new(SocketShared::new(ns.clone(), conn, 64));
+        ns.insert(s.clone());
+        s
+    }
+
+    fn drain(s: &SocketShared) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        s.conn.drain(&mut frames);
+        frames
+    }
+
+    fn text(f: &Frame) -> &str {
+        match f {
+            Frame::Text(t) => t.as_str(),
+            Frame::Binary(_) => panic!("expected a text frame"),
+        }
+    }
+
+    fn binary(f: &Frame) -> &Bytes {
+        match f {
+            Frame::Binary(b) => b,
+            Frame::Text(_) => panic!("expected a binary frame"),
+        }
+    }
+
+    fn broadcast(ns: &NsShared, packet: &Packet, opts: BroadcastOptions) {
+        ns.adapter
+            .broadcast(packet.clone(), opts)
+            .now_or_never()
+            .expect("the local adapter completes at once")
+            .unwrap();
+    }
+
+    fn opts(rooms: &[&'static str], except: &[&'static str]) -> BroadcastOptions {
+        BroadcastOptions {
+            rooms: rooms.iter().map(|r| Room::Borrowed(*r)).collect(),
+            except: except.iter().map(|r| Room::Borrowed(*r)).collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Point 6 of the broadcast design: one encoding, shared by every recipient's queue, on
+    /// both transports. Each queued frame points into the very buffers of the packet.
+    #[test]
+    fn fan_out_shares_one_encoding() {
+        let ns = namespace();
+        let recipients = [
+            socket(&ns, Transport::WebSocket),
+            socket(&ns, Transport::Polling),
+            socket(&ns, Transport::WebSocket),
+        ];
+        let outsider = socket(&ns, Transport::Polling);
+        for s in &recipients {
+            ns.adapter.add_all(&s.id, &[Room::Borrowed("r")]);
+        }
+        let payload = Bytes::from(vec![7u8; 4096]);
+        let encoded = encode::event("/", "ev", &("hello", payload.clone()), None).unwrap();
+        let packet = Packet::new(encoded, None);
+        assert_eq!(packet.attachments().len(), 1);
+        broadcast(&ns, &packet, opts(&["r"], &[]));
+
+        for s in &recipients {
+            let frames = drain(s);
+            assert_eq!(frames.len(), 2, "the packet and its attachment");
+            assert_eq!(text(&frames[0]), packet.text());
+            assert_eq!(
+                text(&frames[0]).as_ptr(),
+                packet.text().as_ptr(),
+                "the text frame is the shared encoding, not a copy"
+            );
+            assert_eq!(binary(&frames[1]), &payload);
+            assert_eq!(
+                binary(&frames[1]).as_ptr(),
+                packet.attachments()[0].as_ptr(),
+                "the attachment is the packet's buffer, not a copy"
+            );
+        }
+        assert!(drain(&outsider).is_empty());
+    }
+
+    #[test]
+    fn rooms_select_each_socket_once() {
+        let ns = namespace();
+        let [a, b, c, d] = [(); 4].map(|_| socket(&ns, Transport::WebSocket));
+        ns.adapter.add_all(&a.id, &["r1".into(), "r2".into()]);
+        ns.adapter.add_all(&b.id, &["r2".into()]);
+        ns.adapter.add_all(&c.id, &["r3".into(), "muted".into()]);
+        let packet = Packet::new(encode::event("/", "ev", &1, None).unwrap(), None);
+
+        // Several rooms: a socket in two of them gets the packet once; a socket id is a room.
+        let mut o = opts(&["r1", "r2"], &[]);
+        o.rooms.push(Room::Owned(d.id.to_string()));
+        o.rooms.push(Room::Owned(a.id.to_string()));
+        broadcast(&ns, &packet, o);
+        assert_eq!(drain(&a).len(), 1);
+        assert_eq!(drain(&b).len(), 1);
+        assert_eq!(drain(&c).len(), 0);
+        assert_eq!(drain(&d).len(), 1);
+
+        // except: by room and by socket id; everyone when no room is given.
+        let mut o = opts(&[], &["muted"]);
+        o.except.push(Room::Owned(b.id.to_string()));
+        broadcast(&ns, &packet, o);
+        assert_eq!(
+            [&a, &b, &c, &d].map(|s| drain(s).len()),
+            [1, 0, 0, 1]
+        );
+
+        // Rooms of a socket, and leaving them.
+        let mut rooms = ns.adapter.socket_rooms(&a.id);
+        rooms.sort();
+        assert_eq!(rooms, ["r1", "r2"]);
+        ns.adapter.del(&a.id, &["r1".into()]);
+        assert_eq!(ns.adapter.socket_rooms(&a.id), ["r2"]);
+        ns.adapter.del_all(&a.id);
+        assert!(ns.adapter.socket_rooms(&a.id).is_empty());
+        assert_eq!(ns.adapter.local_sockets(&opts(&["r2"], &[])), [b.id.clone()]);
+    }
+
+    #[test]
+    fn volatile_is_dropped_when_not_writable() {
+        let ns = namespace();
+        let ws = socket(&ns, Transport::WebSocket);
+        let polling = socket(&ns, Transport::Polling);
+        let packet = Packet::new(encode::event("/", "ev", &1, None).unwrap(), None);
+        let volatile = BroadcastOptions {
+            volatile: true,
+            ..Default::default()
+        };
+
+        // WebSocket with nothing queued, polling with a GET pending: writable.
+        polling.conn.inner.get_active.store(true, Ordering::Release);
+        broadcast(&ns, &packet, volatile.clone());
+        assert_eq!(drain(&ws).len(), 1);
+        assert_eq!(drain(&polling).len(), 1);
+
+        // A backlog, or no pending GET: dropped.
+        broadcast(&ns, &packet, BroadcastOptions::default());
+        polling.conn.inner.get_active.store(false, Ordering::Release);
+        drain(&polling);
+        broadcast(&ns, &packet, volatile);
+        assert_eq!(drain(&ws).len(), 1, "only the non-volatile packet");
+        assert_eq!(drain(&polling).len(), 0);
+    }
+
+    #[test]
+    fn socket_operations() {
+        let ns = namespace();
+        let [a, b] = [(); 2].map(|_| socket(&ns, Transport::WebSocket));
+        ns.adapter.add_all(&a.id, &["r".into()]);
+        let adapter = &ns.adapter;
+        adapter
+            .add_sockets(opts(&["r"], &[]), vec!["x".into(), "y".into()])
+            .now_or_never()
+            .unwrap()
+            .unwrap();
+        let info = adapter
+            .fetch_sockets(opts(&["x"], &[]))
+            .now_or_never()
+            .unwrap()
+            .unwrap();
+        assert_eq!(info.len(), 1);
+        assert_eq!(info[0].id, *a.id);
+        assert_eq!(info[0].rooms[0], *a.id, "its own id room first");
+        let mut rooms = info[0].rooms[1..].to_vec();
+        rooms.sort();
+        assert_eq!(rooms, ["r", "x", "y"]);
+        assert_eq!(info[0].handshake.query(), Some("EIO=4"));
+        adapter
+            .del_sockets(BroadcastOptions::default(), vec!["x".into()])
+            .now_or_never()
+            .unwrap()
+            .unwrap();
+        let all = adapter
+            .fetch_sockets(BroadcastOptions::default())
+            .now_or_never()
+            .unwrap()
+            .unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(all.iter().all(|s| !s.rooms.iter().any(|r| r == "x")));
+        assert!(all.iter().any(|s| s.id == *b.id));
     }
 }

@@ -1,78 +1,246 @@
 //! Rooms and fan-out: the [`Adapter`] trait and the in-memory [`LocalAdapter`].
 //!
-//! An adapter keeps which local sockets are in which rooms, and carries broadcasts. The
-//! trait's fan-out operations are asynchronous and take plain-data options so that an
-//! implementation can forward them to other server processes (through Redis, say) and
-//! answer with what those processes report.
+//! An adapter keeps which local sockets are in which rooms, and carries every operation that
+//! selects sockets: broadcasts (with or without acks), `fetch_sockets`, making sockets join or
+//! leave rooms, disconnecting them. There is one adapter per live namespace, built by an
+//! [`AdapterFactory`] given to [`crate::Builder::adapter`].
+//!
+//! # Shaped for several processes
+//!
+//! Room membership of a *local* socket (`add_all`, `del`, `del_all`, `socket_rooms`) is
+//! synchronous state of this process. Every operation that selects sockets is asynchronous,
+//! takes plain-data [`BroadcastOptions`] and answers with plain data ([`SocketInfo`], socket
+//! ids), so that an implementation can forward it to the other server processes (through Redis,
+//! say) and merge what they report. Such an adapter typically wraps a [`LocalAdapter`]: it
+//! applies each operation to this process's sockets through the wrapped adapter and publishes
+//! it for the others, which apply it to theirs the same way.
+//!
+//! Broadcasts with acks follow the Socket.IO cluster protocol: the emitting process asks
+//! [`Adapter::server_count`] how many processes will answer; each process (this one included)
+//! reports, once, the sockets it sent the packet to with [`AckSink::expect`], then forwards each
+//! answer with [`AckSink::ack`]. The emitter completes when every process reported and every
+//! expected socket answered, or when the timeout expires.
 
 mod local;
 
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
 
 pub use local::{LocalAdapter, LocalAdapterFactory};
 
 use crate::ns::NsShared;
 use crate::protocol::encode::Encoded;
-use crate::socket::{Sid, SocketShared};
+pub use crate::socket::Sid;
+use crate::socket::{AckResponse, SocketShared};
 
-/// A room name.
+/// A room name. Every socket is also in the room named by its id.
 pub type Room = Cow<'static, str>;
 
 /// A boxed future, as adapter methods return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Which sockets a fan-out operation reaches.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Which sockets of a namespace an operation reaches. Plain data, serializable, so that an
+/// adapter can send it to other processes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BroadcastOptions {
     /// Sockets in any of these rooms; every socket of the namespace when empty.
     pub rooms: Vec<Room>,
-    /// Minus the sockets in any of these rooms (a socket id is a room too).
+    /// Minus the sockets in any of these rooms (a socket id excludes that socket).
     pub except: Vec<Room>,
-    /// Only this process's sockets.
+    /// Only this process's sockets: an adapter does not forward the operation.
     pub local: bool,
-    /// Drop rather than queue for a socket whose transport is backed up.
+    /// Drop the packet for a socket whose transport is not writable instead of queueing it.
     pub volatile: bool,
 }
 
-/// An error from an adapter.
+/// An error from an adapter (typically: the other processes could not be reached).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("adapter error: {0}")]
 pub struct AdapterError(pub String);
 
-/// An encoded packet ready for many sockets: encoded once, shared by reference count.
+/// An encoded packet ready for many sockets: encoded once, shared by reference count. Queueing
+/// it for a socket clones reference counts, never the payload.
 #[derive(Clone)]
-pub struct Packet(pub(crate) Encoded);
+pub struct Packet {
+    pub(crate) encoded: Encoded,
+    ack_id: Option<u64>,
+}
 
 impl fmt::Debug for Packet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Packet")
-            .field("text", &self.0.text.as_str())
-            .field("attachments", &self.0.attachments.len())
+            .field("text", &self.encoded.text.as_str())
+            .field("attachments", &self.encoded.attachments.len())
+            .field("ack_id", &self.ack_id)
             .finish()
     }
 }
 
 impl Packet {
-    /// The Engine.IO message text (`4` + the Socket.IO packet).
+    pub(crate) fn new(encoded: Encoded, ack_id: Option<u64>) -> Self {
+        Packet { encoded, ack_id }
+    }
+
+    /// The Engine.IO message text: `4` followed by the Socket.IO packet.
     pub fn text(&self) -> &str {
-        self.0.text.as_str()
+        self.encoded.text.as_str()
     }
 
-    /// The binary attachments.
+    /// The binary attachments, in order.
     pub fn attachments(&self) -> &[bytes::Bytes] {
-        &self.0.attachments
+        &self.encoded.attachments
     }
 
-    /// Rebuilds a packet from its parts (what a remote adapter received).
-    pub fn from_parts(text: String, attachments: Vec<bytes::Bytes>) -> Self {
-        Packet(Encoded {
-            text: text.into(),
-            attachments,
+    /// The ack id the packet carries (broadcasts with acks).
+    pub fn ack_id(&self) -> Option<u64> {
+        self.ack_id
+    }
+
+    /// Rebuilds a packet from [`Packet::text`] and [`Packet::attachments`], as another process
+    /// received them. Checks that it is an EVENT (or BINARY_EVENT) with that many attachments.
+    pub fn from_parts(text: String, attachments: Vec<bytes::Bytes>) -> Result<Self, AdapterError> {
+        use crate::protocol::packet::{self, PacketType};
+        let bad = |why: &str| AdapterError(format!("invalid packet: {why}"));
+        let body = text.strip_prefix('4').ok_or_else(|| bad("not an Engine.IO message"))?;
+        let p = packet::decode(body, attachments.len()).map_err(|e| bad(&e.to_string()))?;
+        if !matches!(p.kind, PacketType::Event | PacketType::BinaryEvent) {
+            return Err(bad("not an event"));
+        }
+        if p.attachments != attachments.len() {
+            return Err(bad("attachment count"));
+        }
+        let ack_id = p.id;
+        Ok(Packet {
+            encoded: Encoded {
+                text: text.into(),
+                attachments,
+            },
+            ack_id,
         })
+    }
+}
+
+/// What a client sent when it connected, as plain data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HandshakeData {
+    /// The path and query of the connection's first HTTP request.
+    pub url: String,
+    /// The headers of that request (values that are not UTF-8 are converted lossily).
+    pub headers: Vec<(String, String)>,
+    /// The client's address, when known.
+    pub address: Option<SocketAddr>,
+    /// The raw JSON of the CONNECT auth payload, if any.
+    pub auth: Option<String>,
+    /// The Engine.IO session id of the connection.
+    pub engine_id: String,
+}
+
+impl HandshakeData {
+    /// The query string of [`HandshakeData::url`].
+    pub fn query(&self) -> Option<&str> {
+        self.url.split_once('?').map(|(_, q)| q)
+    }
+
+    /// The first header of that (case-insensitive) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A socket as [`Adapter::fetch_sockets`] reports it: plain data, wherever the socket lives.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SocketInfo {
+    /// The Socket.IO id.
+    pub id: String,
+    /// The namespace path.
+    pub ns: String,
+    /// The rooms it is in, its own id room included.
+    pub rooms: Vec<Room>,
+    /// Its handshake.
+    pub handshake: HandshakeData,
+}
+
+impl SocketInfo {
+    pub(crate) fn of(socket: &SocketShared, rooms: Vec<Room>) -> Self {
+        let conn = &socket.conn;
+        SocketInfo {
+            id: socket.id.to_string(),
+            ns: socket.nsp().to_owned(),
+            rooms,
+            handshake: HandshakeData {
+                url: conn
+                    .uri()
+                    .path_and_query()
+                    .map_or_else(|| conn.uri().to_string(), |p| p.to_string()),
+                headers: conn
+                    .headers()
+                    .iter()
+                    .map(|(n, v)| {
+                        (
+                            n.as_str().to_owned(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
+                    .collect(),
+                address: conn.remote_addr(),
+                auth: socket.auth.get().map(|a| a.to_string()),
+                engine_id: conn.sid().to_owned(),
+            },
+        }
+    }
+}
+
+pub(crate) enum AckEvent {
+    Expect(Vec<Sid>),
+    Ack(Sid, AckResponse),
+}
+
+/// Where the processes taking part in a broadcast with acks report to the emitter. Cheap to
+/// clone (a channel sender).
+#[derive(Clone)]
+pub struct AckSink {
+    tx: mpsc::UnboundedSender<AckEvent>,
+}
+
+impl fmt::Debug for AckSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AckSink")
+            .field("closed", &self.tx.is_closed())
+            .finish()
+    }
+}
+
+impl AckSink {
+    pub(crate) fn channel() -> (Self, mpsc::UnboundedReceiver<AckEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (AckSink { tx }, rx)
+    }
+
+    /// Reports, once per process, the sockets this process sent the packet to and expects an
+    /// answer from (possibly none).
+    pub fn expect(&self, sockets: Vec<Sid>) {
+        let _ = self.tx.send(AckEvent::Expect(sockets));
+    }
+
+    /// Forwards the answer of one socket.
+    pub fn ack(&self, socket: Sid, response: AckResponse) {
+        let _ = self.tx.send(AckEvent::Ack(socket, response));
+    }
+
+    /// Whether the emitter stopped listening (it completed or timed out): answers arriving
+    /// later can be dropped.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
     }
 }
 
@@ -84,7 +252,9 @@ pub struct LocalNamespace {
 
 impl fmt::Debug for LocalNamespace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalNamespace").finish_non_exhaustive()
+        f.debug_struct("LocalNamespace")
+            .field("path", &self.path())
+            .finish()
     }
 }
 
@@ -98,6 +268,7 @@ impl LocalNamespace {
         self.ns.upgrade().map(|n| n.path.to_string()).unwrap_or_default()
     }
 
+    /// Runs `f` under the read lock of the namespace's socket map.
     pub(crate) fn with_sockets<R>(
         &self,
         f: impl FnOnce(&std::collections::HashMap<Sid, Arc<SocketShared>>) -> R,
@@ -107,55 +278,91 @@ impl LocalNamespace {
         Some(f(&sockets))
     }
 
-    /// Calls `f` with every connected local socket's id.
-    pub fn for_each_socket(&self, mut f: impl FnMut(&Sid)) {
-        if let Some(ns) = self.ns.upgrade() {
-            for sid in ns.sockets.read().unwrap_or_else(|x| x.into_inner()).keys() {
-                f(sid);
-            }
-        }
+    /// The ids of every connected local socket.
+    pub fn socket_ids(&self) -> Vec<Sid> {
+        self.with_sockets(|s| s.keys().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Queues `packet` for the local socket `sid`; returns whether it was queued.
     pub fn deliver(&self, sid: &str, packet: &Packet, volatile: bool) -> bool {
-        let Some(ns) = self.ns.upgrade() else {
+        let Some(socket) = self.ns.upgrade().and_then(|ns| ns.get(sid)) else {
             return false;
         };
-        let sockets = ns.sockets.read().unwrap_or_else(|x| x.into_inner());
-        match sockets.get(sid) {
-            Some(s) if volatile => s.send_volatile(&packet.0).is_ok(),
-            Some(s) => s.send(&packet.0).is_ok(),
-            None => false,
-        }
+        let res = if volatile {
+            socket.send_volatile(&packet.encoded)
+        } else {
+            socket.send(&packet.encoded)
+        };
+        res.is_ok()
     }
 }
 
 /// Builds one adapter per namespace.
 pub trait AdapterFactory: Send + Sync + 'static {
-    /// The adapter of a new namespace.
+    /// The adapter of a new namespace (static namespaces are created when the server is built,
+    /// instances of dynamic ones on their first connection).
     fn create(&self, ns: LocalNamespace) -> Arc<dyn Adapter>;
 }
 
-/// Rooms and fan-out for one namespace.
+/// Rooms and fan-out for one namespace. See the [module documentation](self).
 ///
-/// Room membership of *local* sockets is synchronous state of this process; every operation
-/// that may involve other processes is asynchronous.
+/// Implementations must not call back into the server while holding their own locks; the
+/// in-memory implementation takes the namespace's socket map (read), then its rooms (read),
+/// never the reverse.
 pub trait Adapter: Send + Sync + 'static {
-    /// Adds a local socket to rooms.
+    /// Adds a local socket to rooms (its own id room is implicit and ignored here).
     fn add_all(&self, sid: &Sid, rooms: &[Room]);
 
-    /// Removes a local socket from a room.
-    fn del(&self, sid: &Sid, room: &str);
+    /// Removes a local socket from rooms.
+    fn del(&self, sid: &Sid, rooms: &[Room]);
 
-    /// Removes a local socket from every room.
+    /// Removes a local socket from every room (it left the namespace).
     fn del_all(&self, sid: &Sid);
 
-    /// The rooms a local socket is in (its own id room excluded).
+    /// The rooms a local socket joined (its own id room excluded).
     fn socket_rooms(&self, sid: &Sid) -> Vec<Room>;
 
-    /// The local sockets that `opts` selects.
+    /// The local sockets `opts` selects.
     fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid>;
 
-    /// Sends `packet` to every socket `opts` selects, on every node.
+    /// How many processes serve this namespace (this one included). Default 1.
+    fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>> {
+        Box::pin(std::future::ready(Ok(1)))
+    }
+
+    /// Sends `packet` to every socket `opts` selects, on every process.
     fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> BoxFuture<'_, Result<(), AdapterError>>;
+
+    /// Sends `packet` (which carries an ack id, [`Packet::ack_id`]) to every socket `opts`
+    /// selects, on every process, and reports to `acks`: each process calls
+    /// [`AckSink::expect`] once with the sockets it sent to, then [`AckSink::ack`] for each
+    /// answer. `timeout` is how long the emitter waits; after it, pending answers may be
+    /// forgotten.
+    fn broadcast_with_ack(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+        timeout: Duration,
+        acks: AckSink,
+    ) -> BoxFuture<'_, Result<(), AdapterError>>;
+
+    /// The sockets `opts` selects, on every process.
+    fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Result<Vec<SocketInfo>, AdapterError>>;
+
+    /// Makes the sockets `opts` selects join `rooms`, on every process.
+    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> BoxFuture<'_, Result<(), AdapterError>>;
+
+    /// Makes the sockets `opts` selects leave `rooms`, on every process.
+    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> BoxFuture<'_, Result<(), AdapterError>>;
+
+    /// Disconnects the sockets `opts` selects from the namespace, on every process (the
+    /// clients receive DISCONNECT); with `close`, closes their whole connection instead.
+    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> BoxFuture<'_, Result<(), AdapterError>>;
+
+    /// The server is shutting down: release resources (subscriptions, connections). Default:
+    /// nothing to do.
+    fn close(&self) -> BoxFuture<'_, Result<(), AdapterError>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
 }

@@ -232,64 +232,66 @@ impl<H: EngineHandler> Engine<H> {
         }
         let query = req.uri().query().unwrap_or("").to_owned();
         let q = Query::parse(&query);
-        if q.eio != Some("4") {
-            return error(ErrorCode::UnsupportedProtocolVersion);
-        }
+        // The checks run in the reference server's order: transport, session id, method,
+        // then protocol version.
         let transport = match q.transport {
             Some("polling") if config.allows(Transport::Polling) => Transport::Polling,
             Some("websocket") if config.allows(Transport::WebSocket) => Transport::WebSocket,
             _ => return error(ErrorCode::UnknownTransport),
         };
         let is_upgrade = is_websocket_upgrade(&req);
-        if transport == Transport::WebSocket && !is_upgrade {
+        let Some(sid) = q.sid else {
+            if req.method() != Method::GET {
+                return error(ErrorCode::BadHandshakeMethod);
+            }
+            if transport == Transport::WebSocket && !is_upgrade {
+                return error(ErrorCode::BadRequest);
+            }
+            if q.eio != Some("4") {
+                return error(ErrorCode::UnsupportedProtocolVersion);
+            }
+            if let Some(allow) = &config.allow_request {
+                let (parts, body) = req.into_parts();
+                if let Err(why) = allow(&parts) {
+                    tracing::debug!(%why, "handshake refused by allow_request");
+                    return error(ErrorCode::Forbidden);
+                }
+                req = Request::from_parts(parts, body);
+            }
+            return match transport {
+                Transport::Polling => self.open_polling(req, remote),
+                Transport::WebSocket => self.accept_websocket(req, remote, None),
+            };
+        };
+        let Some(socket) = self.shared.get(sid) else {
+            return error(ErrorCode::UnknownSid);
+        };
+        let current = socket.inner.transport.load(Ordering::Acquire);
+        if q.eio != Some("4") {
             return error(ErrorCode::BadRequest);
         }
-        match q.sid {
-            None => {
-                if req.method() != Method::GET {
-                    return error(ErrorCode::BadHandshakeMethod);
+        match transport {
+            Transport::WebSocket => {
+                if !is_upgrade || current != POLLING {
+                    return error(ErrorCode::BadRequest);
                 }
                 if let Some(allow) = &config.allow_request {
                     let (parts, body) = req.into_parts();
-                    if let Err(why) = allow(&parts) {
-                        tracing::debug!(%why, "handshake refused by allow_request");
+                    if allow(&parts).is_err() {
                         return error(ErrorCode::Forbidden);
                     }
                     req = Request::from_parts(parts, body);
                 }
-                match transport {
-                    Transport::Polling => self.open_polling(req, remote),
-                    Transport::WebSocket => self.accept_websocket(req, remote, None),
-                }
+                self.accept_websocket(req, remote, Some(socket))
             }
-            Some(sid) => {
-                let Some(socket) = self.shared.get(sid) else {
-                    return error(ErrorCode::UnknownSid);
-                };
-                match transport {
-                    Transport::WebSocket => {
-                        if socket.inner.transport.load(Ordering::Acquire) != POLLING {
-                            return error(ErrorCode::BadRequest);
-                        }
-                        if let Some(allow) = &config.allow_request {
-                            let (parts, body) = req.into_parts();
-                            if allow(&parts).is_err() {
-                                return error(ErrorCode::Forbidden);
-                            }
-                            req = Request::from_parts(parts, body);
-                        }
-                        self.accept_websocket(req, remote, Some(socket))
-                    }
-                    Transport::Polling => {
-                        if socket.inner.transport.load(Ordering::Acquire) == WEBSOCKET {
-                            return error(ErrorCode::BadRequest);
-                        }
-                        match *req.method() {
-                            Method::GET => self.poll(socket).await,
-                            Method::POST => self.post(socket, req).await,
-                            _ => error(ErrorCode::BadRequest),
-                        }
-                    }
+            Transport::Polling => {
+                if current == WEBSOCKET {
+                    return error(ErrorCode::BadRequest);
+                }
+                match *req.method() {
+                    Method::GET => self.poll(socket).await,
+                    Method::POST => self.post(socket, req).await,
+                    _ => error(ErrorCode::BadRequest),
                 }
             }
         }
@@ -354,7 +356,7 @@ impl<H: EngineHandler> Engine<H> {
         if socket.inner.get_active.swap(true, Ordering::AcqRel) {
             tracing::debug!(sid = %socket.sid(), "overlapping GET, closing the session");
             socket.close(CloseReason::TransportError);
-            return error(ErrorCode::BadRequest);
+            return empty(StatusCode::BAD_REQUEST);
         }
         // Clears the flag, and closes the session if the request is dropped unanswered.
         struct Guard<'a, D> {
@@ -411,7 +413,7 @@ impl<H: EngineHandler> Engine<H> {
             .and_then(|v| v.parse::<usize>().ok())
             .is_some_and(|n| n > max);
         if too_large {
-            return plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
+            return empty(StatusCode::PAYLOAD_TOO_LARGE);
         }
         if socket.inner.post_active.swap(true, Ordering::AcqRel) {
             tracing::debug!(sid = %socket.sid(), "overlapping POST, closing the session");
@@ -524,11 +526,20 @@ impl<H: EngineHandler> Engine<H> {
 type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 impl<H: EngineHandler> Shared<H> {
+    /// Every open session (for a server shutdown).
+    pub(crate) fn sockets(&self) -> Vec<EngineSocket<H::Data>> {
+        let map = self.sessions.read().unwrap_or_else(|e| e.into_inner());
+        map.values().cloned().collect()
+    }
+
+    /// An open session by id. A closed one is unknown at once, though its heartbeat task
+    /// may not have removed it from the table yet.
     fn get(&self, sid: &str) -> Option<EngineSocket<H::Data>> {
         self.sessions
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(sid)
+            .filter(|s| !s.is_closed())
             .cloned()
     }
 
@@ -748,10 +759,18 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
 
 fn text_response(body: Bytes) -> Response<Body> {
     let mut res = Response::new(Full::new(body));
-    res.headers_mut().insert(
+    let h = res.headers_mut();
+    h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=UTF-8"),
     );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn empty(status: StatusCode) -> Response<Body> {
+    let mut res = Response::new(Full::new(Bytes::new()));
+    *res.status_mut() = status;
     res
 }
 

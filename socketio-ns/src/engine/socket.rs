@@ -221,17 +221,27 @@ impl<D> EngineSocket<D> {
         self.push(frames, false)
     }
 
-    /// Queues frames only if nothing is waiting to be written; otherwise drops them.
+    /// Queues frames only if the transport is writable (nothing waiting, and a WebSocket or a
+    /// pending polling GET to carry them); otherwise drops them.
     pub fn send_volatile(&self, frames: impl IntoIterator<Item = Frame>) -> Result<(), SendError> {
         self.push(frames, true)
     }
 
-    fn push(&self, frames: impl IntoIterator<Item = Frame>, volatile: bool) -> Result<(), SendError> {
+    fn push(
+        &self,
+        frames: impl IntoIterator<Item = Frame>,
+        volatile: bool,
+    ) -> Result<(), SendError> {
         let mut out = self.inner.outbox.lock().unwrap_or_else(|e| e.into_inner());
         if out.reason.is_some() {
             return Err(SendError::Closed);
         }
-        if volatile && !out.queue.is_empty() {
+        // Writable: nothing waiting, and a writer ready (the WebSocket task, or a pending GET).
+        if volatile
+            && (!out.queue.is_empty()
+                || (self.inner.transport.load(Ordering::Acquire) != WEBSOCKET
+                    && !self.inner.get_active.load(Ordering::Acquire)))
+        {
             return Err(SendError::Dropped);
         }
         if out.queue.len() >= self.inner.max_buffered {

@@ -9,7 +9,7 @@ use tracing::Instrument;
 
 use super::acl::{Acl, MethodId};
 use super::{ConnectError, Context, DisconnectReason, Event, Namespace};
-use crate::engine::CloseReason;
+use crate::client::arm_connect_timer;
 use crate::middleware::Middleware;
 use crate::ns::IoShared;
 use crate::protocol::encode;
@@ -33,7 +33,16 @@ pub(crate) fn spawn_socket<T: Namespace>(
     auth: Option<String>,
 ) {
     let span = tracing::debug_span!("socket", ns = %socket.nsp(), id = %socket.id);
-    tokio::spawn(run(value, socket, io, middlewares, auth).instrument(span));
+    // Counted from now until the actor ends, so that a server shutdown can wait for it.
+    let live = io.track_actor();
+    let actor = run(value, socket, io, middlewares, auth);
+    tokio::spawn(
+        async move {
+            actor.await;
+            drop(live);
+        }
+        .instrument(span),
+    );
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
@@ -60,16 +69,18 @@ async fn run<T: Namespace>(
             socket.nsp(),
             Some(&e.to_json()),
         ));
-        socket.conn.data().remove(&socket);
+        forget(&socket, &io);
         return;
     }
 
     socket.ns.insert(socket.clone());
     socket.set_connected(true);
     let reply = format!(r#"{{"sid":"{}"}}"#, socket.id);
-    let _ = socket
-        .conn
-        .send_frame(encode::simple(PacketType::Connect, socket.nsp(), Some(&reply)));
+    let _ = socket.conn.send_frame(encode::simple(
+        PacketType::Connect,
+        socket.nsp(),
+        Some(&reply),
+    ));
     for packet in cx.release_held() {
         let _ = socket.send(&packet);
     }
@@ -82,7 +93,8 @@ async fn run<T: Namespace>(
         match socket.mailbox.pop().await {
             Cmd::Event(event) => {
                 cx.begin_event(event.ack_id());
-                let name_for_log = tracing::enabled!(tracing::Level::TRACE).then(|| event.name().to_owned());
+                let name_for_log =
+                    tracing::enabled!(tracing::Level::TRACE).then(|| event.name().to_owned());
                 let res = AssertUnwindSafe(ns.process_packet(&mut cx, event))
                     .catch_unwind()
                     .await;
@@ -118,9 +130,14 @@ async fn run<T: Namespace>(
     socket.ns.adapter.del_all(&socket.id);
     socket.ns.remove(&socket.id);
     socket.clear_acks();
-    let none_left = socket.conn.data().remove(&socket);
-    if none_left && !socket.conn.is_closed() {
-        socket.conn.close(CloseReason::ServerClose);
+    forget(&socket, &io);
+}
+
+/// Drops the socket from its connection; a connection left with no namespace gets the
+/// connect timeout again.
+fn forget(socket: &Arc<SocketShared>, io: &IoShared) {
+    if socket.conn.data().remove(socket) && !socket.conn.is_closed() {
+        arm_connect_timer(&socket.conn, io.config.connect_timeout);
     }
 }
 
@@ -133,7 +150,10 @@ async fn connect<T: Namespace>(
 ) -> Result<(), ConnectError> {
     let handshake = cx.handshake();
     for m in io.middlewares.iter().chain(middlewares) {
-        match AssertUnwindSafe(m.call(handshake.clone())).catch_unwind().await {
+        match AssertUnwindSafe(m.call(handshake.clone()))
+            .catch_unwind()
+            .await
+        {
             Ok(r) => r?,
             Err(_) => return Err(ConnectError::new("middleware failed")),
         }

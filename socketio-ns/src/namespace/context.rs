@@ -47,7 +47,10 @@ impl Session {
 
     /// A copy of the value of type `V`.
     pub fn get<V: Clone + Send + 'static>(&self) -> Option<V> {
-        self.map().get(&TypeId::of::<V>())?.downcast_ref::<V>().cloned()
+        self.map()
+            .get(&TypeId::of::<V>())?
+            .downcast_ref::<V>()
+            .cloned()
     }
 
     /// Removes the value of type `V`.
@@ -60,7 +63,9 @@ impl Session {
     /// Runs `f` on the value of type `V`, if any, under the session's lock.
     pub fn with<V: Send + 'static, R>(&self, f: impl FnOnce(Option<&mut V>) -> R) -> R {
         let mut map = self.map();
-        f(map.get_mut(&TypeId::of::<V>()).and_then(|b| b.downcast_mut()))
+        f(map
+            .get_mut(&TypeId::of::<V>())
+            .and_then(|b| b.downcast_mut()))
     }
 }
 
@@ -194,7 +199,11 @@ impl<T: Namespace> fmt::Debug for Context<T> {
 }
 
 impl<T: Namespace> Context<T> {
-    pub(crate) fn new(socket: Arc<SocketShared>, io: Arc<IoShared>, auth: Option<Arc<str>>) -> Self {
+    pub(crate) fn new(
+        socket: Arc<SocketShared>,
+        io: Arc<IoShared>,
+        auth: Option<Arc<str>>,
+    ) -> Self {
         Context {
             socket,
             io,
@@ -301,7 +310,8 @@ impl<T: Namespace> Context<T> {
         args: A,
         timeout: Duration,
     ) -> impl Future<Output = Result<AckResponse, AckError>> + Send + 'static + use<T, A> {
-        SocketRef::new(self.socket.clone(), self.io.clone()).emit_with_ack_timeout(event, args, timeout)
+        SocketRef::new(self.socket.clone(), self.io.clone())
+            .emit_with_ack_timeout(event, args, timeout)
     }
 
     /// Emits the `message` event (gevent's `send`).
@@ -445,7 +455,8 @@ impl<T: Namespace> Context<T> {
 
     // ----- rooms -----
 
-    /// Joins one or several rooms.
+    /// Joins one or several rooms. Every socket is also in the room named by its id; the rooms
+    /// are left when the socket leaves the namespace, after `recv_disconnect` has run.
     pub fn join(&mut self, rooms: impl IntoRooms) {
         self.socket
             .ns
@@ -453,25 +464,39 @@ impl<T: Namespace> Context<T> {
             .add_all(&self.socket.id, &rooms.into_rooms());
     }
 
-    /// Leaves a room.
-    pub fn leave(&mut self, room: &str) {
-        self.socket.ns.adapter.del(&self.socket.id, room);
+    /// Leaves one or several rooms.
+    pub fn leave(&mut self, rooms: impl IntoRooms) {
+        self.socket
+            .ns
+            .adapter
+            .del(&self.socket.id, &rooms.into_rooms());
     }
 
-    /// The rooms this socket is in, its own id room included.
+    /// Leaves every room (but its own id room).
+    pub fn leave_all(&mut self) {
+        self.socket.ns.adapter.del_all(&self.socket.id);
+    }
+
+    /// The rooms this socket is in, its own id room first.
     pub fn rooms(&self) -> Vec<Room> {
-        let mut rooms = self.socket.ns.adapter.socket_rooms(&self.socket.id);
+        let joined = self.socket.ns.adapter.socket_rooms(&self.socket.id);
+        let mut rooms = Vec::with_capacity(joined.len() + 1);
         rooms.push(Room::Owned(self.socket.id.to_string()));
+        rooms.extend(joined);
         rooms
     }
 
     // ----- broadcasting -----
+    //
+    // Every operator started here excludes this socket, as `socket.to(..)`,
+    // `socket.broadcast` and `socket.except(..)` do in the JavaScript server.
 
     fn operator(&self) -> BroadcastOperator {
-        BroadcastOperator::new(self.socket.ns.clone(), self.io.clone()).except(self.socket.id.to_string())
+        BroadcastOperator::new(self.socket.ns.clone(), self.io.clone())
+            .except(Room::Owned(self.socket.id.to_string()))
     }
 
-    /// Every other socket in these rooms.
+    /// Every other socket in these rooms: `cx.to("lobby").emit("msg", text).await`.
     pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
         self.operator().to(rooms)
     }
@@ -491,17 +516,22 @@ impl<T: Namespace> Context<T> {
         self.operator()
     }
 
-    /// Only this process's sockets (with a multi-node adapter).
+    /// Every other socket of the namespace on this process only (with a multi-process adapter);
+    /// same as `cx.broadcast().local()`.
     pub fn local(&self) -> BroadcastOperator {
         self.operator().local()
     }
 
-    /// Emits dropped rather than queued for clients that are not keeping up.
+    /// Every other socket of the namespace, dropping the packet for those whose transport is
+    /// not writable; same as `cx.broadcast().volatile()`. (This is a broadcast: to emit to this
+    /// socket only, use [`Context::emit`].)
     pub fn volatile(&self) -> BroadcastOperator {
         self.operator().volatile()
     }
 
-    /// Sets the ack timeout of a broadcast with acks.
+    /// Every other socket of the namespace, with this ack timeout for
+    /// [`BroadcastOperator::emit_with_ack`]; same as `cx.broadcast().timeout(t)`. (For this
+    /// socket only, use [`Context::emit_with_ack_timeout`].)
     pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
         self.operator().timeout(timeout)
     }

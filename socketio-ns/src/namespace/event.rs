@@ -40,7 +40,12 @@ fn span(outer: &str, inner: &str) -> (u32, u32) {
 
 impl Event {
     /// Builds an event from the packet text it was parsed from. `data` borrows from `text`.
-    pub(crate) fn new(text: &Utf8Bytes, data: EventData<'_>, attachments: Vec<Bytes>, ack: Option<u64>) -> Self {
+    pub(crate) fn new(
+        text: &Utf8Bytes,
+        data: EventData<'_>,
+        attachments: Vec<Bytes>,
+        ack: Option<u64>,
+    ) -> Self {
         let outer = text.as_str();
         let name = match data.name {
             std::borrow::Cow::Borrowed(n) => {
@@ -62,7 +67,11 @@ impl Event {
     /// The event name.
     pub fn name(&self) -> &str {
         match &self.name {
-            Name::Span(a, b) => self.text.as_str().get(*a as usize..*b as usize).unwrap_or(""),
+            Name::Span(a, b) => self
+                .text
+                .as_str()
+                .get(*a as usize..*b as usize)
+                .unwrap_or(""),
             Name::Owned(n) => n,
         }
     }
@@ -119,16 +128,7 @@ impl Event {
 
     /// The arguments as they came, to send on unchanged (binary included).
     pub fn into_args(self) -> RawArgs {
-        let text = self.text.as_str();
-        let json = match (self.args.first(), self.args.last()) {
-            (Some(&(a, _)), Some(&(_, b))) => text.get(a as usize..b as usize).unwrap_or(""),
-            _ => "",
-        };
-        RawArgs {
-            json: json.to_owned(),
-            count: self.args.len(),
-            attachments: self.attachments,
-        }
+        RawArgs::from_spans(&self.text, &self.args, self.attachments)
     }
 }
 
@@ -142,6 +142,24 @@ pub struct RawArgs {
 }
 
 impl RawArgs {
+    pub(crate) fn from_spans(
+        text: &Utf8Bytes,
+        args: &[(u32, u32)],
+        attachments: Vec<Bytes>,
+    ) -> Self {
+        let json = match (args.first(), args.last()) {
+            (Some(&(a, _)), Some(&(_, b))) => {
+                text.as_str().get(a as usize..b as usize).unwrap_or("")
+            }
+            _ => "",
+        };
+        RawArgs {
+            json: json.to_owned(),
+            count: args.len(),
+            attachments,
+        }
+    }
+
     /// The number of arguments.
     pub fn len(&self) -> usize {
         self.count

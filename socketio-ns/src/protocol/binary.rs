@@ -31,7 +31,8 @@ use serde_json::value::RawValue;
 ///
 /// A value that serializes as a tuple (`(a, b)`, `[T; N]`) spreads into one argument per
 /// element, unit `()` into none, and anything else (a struct, a `Vec`, a string, a unit struct,
-/// a newtype, ...) is one argument. With `leading_comma`, every argument is preceded by a comma
+/// a newtype, `serde_json::Value::Null`, ...) is one argument. (`()` is told apart from other
+/// values that serialize as a unit, such as `Value::Null`, by being zero-sized.) With `leading_comma`, every argument is preceded by a comma
 /// (to follow the event name); otherwise the first is not.
 ///
 /// Every byte buffer at any depth is pushed to `attachments` and written as
@@ -83,7 +84,8 @@ pub fn write_args<T: Serialize + ?Sized>(
     }
     let count = match shape {
         Shape::One => 1,
-        Shape::Unit => 0,
+        Shape::Unit if std::mem::size_of_val(value) == 0 => 0,
+        Shape::Unit => 1,
         Shape::Tuple => count,
     };
     if count == 0 {
@@ -119,7 +121,7 @@ impl Ctx {
 enum Shape {
     /// One argument.
     One,
-    /// `()`: no argument.
+    /// A unit: no argument if the value is `()` (zero-sized), else one `null`.
     Unit,
     /// A tuple: one argument per element.
     Tuple,
@@ -1204,6 +1206,9 @@ mod tests {
         assert_eq!(text(&json!({"a": 1})), (r#"{"a":1}"#.into(), 1));
         assert_eq!(text(&Unit), ("null".into(), 1));
         assert_eq!(text(&None::<i32>), ("null".into(), 1));
+        assert_eq!(text(&serde_json::Value::Null), ("null".into(), 1));
+        assert_eq!(args(&serde_json::Value::Null, true).0, ",null");
+        assert_eq!(text(&(serde_json::Value::Null,)), ("null".into(), 1));
         assert_eq!(text(&Some((1, 2))), ("[1,2]".into(), 1));
         assert_eq!(text(&Pair(1, 2)), ("[1,2]".into(), 1));
         assert_eq!(text(&Wrapper((1, 2))), ("[1,2]".into(), 1));

@@ -128,7 +128,11 @@ pub(crate) fn event<A: Args + ?Sized>(
 }
 
 /// `43<nsp>,<id>[...args]` (or its binary form).
-pub(crate) fn ack<A: Args + ?Sized>(nsp: &str, id: u64, args: &A) -> Result<Encoded, serde_json::Error> {
+pub(crate) fn ack<A: Args + ?Sized>(
+    nsp: &str,
+    id: u64,
+    args: &A,
+) -> Result<Encoded, serde_json::Error> {
     let mut buf = Vec::with_capacity(64);
     buf.push(b'4');
     write_header(&mut buf, PacketType::Ack, nsp, 0, Some(id));
