@@ -1,0 +1,48 @@
+//! Binary attachments: `placeholder_num` and `from_arg` on any JSON value, with two
+//! attachments; `write_args` on the parsed value.
+#![no_main]
+
+use bytes::Bytes;
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use socketio_ns::protocol::binary::{from_arg, placeholder_num, write_args};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(raw) = serde_json::from_str::<&RawValue>(text) else {
+        return;
+    };
+    let attachments = [Bytes::from_static(b"zero"), Bytes::from_static(b"one")];
+
+    // A target that never asks for bytes sees the JSON as serde_json does.
+    let plain = serde_json::from_str::<Value>(raw.get()).ok();
+    let value = from_arg::<Value>(raw, &attachments).ok();
+    assert_eq!(value, plain);
+
+    // A placeholder is an object with exactly its two keys, and gives its attachment.
+    let num = placeholder_num(raw);
+    if let Some(n) = num {
+        let Some(Value::Object(map)) = &value else {
+            panic!("placeholder that is not an object");
+        };
+        assert_eq!(map.get("_placeholder"), Some(&Value::Bool(true)));
+        assert_eq!(map.len(), 2);
+        let bytes = from_arg::<Bytes>(raw, &attachments).ok();
+        assert_eq!(bytes.as_ref(), attachments.get(n));
+    }
+    let _ = from_arg::<(String, Bytes)>(raw, &attachments);
+    let _ = from_arg::<Vec<Option<Bytes>>>(raw, &attachments);
+
+    // Without bytes, write_args writes what serde_json writes.
+    if let Some(value) = value {
+        let mut out = Vec::new();
+        let mut out_attachments = Vec::new();
+        let n = write_args(&value, &mut out, &mut out_attachments, false).expect("write_args");
+        assert_eq!(n, 1);
+        assert!(out_attachments.is_empty());
+        assert_eq!(out, serde_json::to_vec(&value).expect("to_vec"));
+    }
+});

@@ -1,0 +1,62 @@
+//! Socket.IO packets: `decode` on any UTF-8, then `parse_event` / `parse_ack` on the data.
+//! A decoded packet must survive `write_header` + data; `parse_event` and `parse_ack` must
+//! agree with a full `serde_json::Value` parse.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+use socketio_ns::protocol::binary::placeholder_num;
+use socketio_ns::protocol::packet::{PacketType, decode, parse_ack, parse_event, write_header};
+
+const MAX_ATTACHMENTS: usize = 8;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(packet) = decode(text, MAX_ATTACHMENTS) else {
+        return;
+    };
+    assert!(packet.attachments <= MAX_ATTACHMENTS);
+    assert!(packet.nsp.starts_with('/'));
+
+    let mut out = Vec::new();
+    write_header(&mut out, packet.kind, packet.nsp, packet.attachments, packet.id);
+    out.extend_from_slice(packet.data.unwrap_or("").as_bytes());
+    let encoded = std::str::from_utf8(&out).expect("UTF-8");
+    assert_eq!(decode(encoded, MAX_ATTACHMENTS).as_ref(), Ok(&packet));
+
+    let Some(data) = packet.data else {
+        return;
+    };
+    let value = serde_json::from_str::<Value>(data).ok();
+    match packet.kind {
+        PacketType::Event | PacketType::BinaryEvent => {
+            let expected = match &value {
+                Some(Value::Array(items)) => match items.first() {
+                    Some(Value::String(name)) => Some((name.clone(), items.len() - 1)),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let got = parse_event(data).ok();
+            for arg in got.iter().flat_map(|event| &event.args) {
+                let _ = placeholder_num(arg);
+            }
+            let got = got.map(|event| (event.name.into_owned(), event.args.len()));
+            assert_eq!(got, expected);
+        }
+        PacketType::Ack | PacketType::BinaryAck => {
+            let expected = match &value {
+                Some(Value::Array(items)) => Some(items.len()),
+                _ => None,
+            };
+            assert_eq!(parse_ack(data).ok().map(|args| args.len()), expected);
+        }
+        PacketType::Connect => assert!(matches!(value, Some(Value::Object(_)))),
+        PacketType::ConnectError => {
+            assert!(matches!(value, Some(Value::Object(_) | Value::String(_))))
+        }
+        PacketType::Disconnect => unreachable!("DISCONNECT with data"),
+    }
+});
