@@ -34,8 +34,8 @@ pub use broadcast::{BroadcastAcks, BroadcastOperator, IntoRooms};
 pub use middleware::Middleware;
 pub use namespace::{
     Acl, ConnectError, Context, DisconnectReason, EmitError, Event, HandlerError, Handshake,
-    MethodId, Namespace, NoMethods, RawArgs, Session, UnknownMethod, default_call_method, default_call_method_with_acl,
-    default_process_packet,
+    MethodId, Namespace, NoMethods, RawArgs, Session, UnknownMethod, default_call_method,
+    default_call_method_with_acl, default_process_packet,
 };
 pub use protocol::Args;
 pub use server::{Builder, Io, Server, SocketIoService};
@@ -44,5 +44,176 @@ pub use socket_ref::SocketRef;
 
 pub use bytes::Bytes;
 
+/// Turns an `impl` block into a Socket.IO namespace: one struct per namespace, one method
+/// per event, as gevent-socketio's `BaseNamespace` had it.
+///
+/// ```no_run
+/// # #![deny(warnings)]
+/// use serde::{Deserialize, Serialize};
+/// use socketio_ns::{
+///     Bytes, ConnectError, Context, DisconnectReason, Event, HandlerError, Server, namespace,
+/// };
+///
+/// #[derive(Deserialize)]
+/// struct Auth {
+///     token: String,
+/// }
+///
+/// #[derive(Serialize)]
+/// struct Login {
+///     nick: String,
+/// }
+///
+/// #[derive(Default)]
+/// struct Chat {
+///     nick: Option<String>,
+/// }
+///
+/// // Until a handler lifts the ACL, only `on_login` may run.
+/// #[namespace("/chat", acl = [on_login])]
+/// impl Chat {
+///     // CONNECT: the auth payload decoded with serde; an `Err` refuses (CONNECT_ERROR).
+///     async fn recv_connect(&mut self, _cx: &mut Context<Self>, auth: Auth) -> Result<(), ConnectError> {
+///         if auth.token.is_empty() {
+///             return Err(ConnectError::new("no token"));
+///         }
+///         Ok(())
+///     }
+///
+///     // The event `login`: its first argument decoded into `nick`; the `Ok` value answers
+///     // the client's ack, the `Err` is sent as an error.
+///     async fn on_login(&mut self, cx: &mut Context<Self>, nick: String) -> Result<Login, HandlerError> {
+///         self.nick = Some(nick.clone());
+///         cx.lift_acl_restrictions();
+///         Ok(Login { nick })
+///     }
+///
+///     // Event names that are not identifiers; a plain `fn` is fine too.
+///     #[event("chat message")]
+///     fn on_chat_message(&mut self, cx: &mut Context<Self>, text: String) {
+///         let _ = cx.emit("echo", (&self.nick, text));
+///     }
+///
+///     // `Bytes` parameters take binary attachments; returning `Bytes` sends one.
+///     fn on_upload(&mut self, _cx: &mut Context<Self>, name: String, data: Bytes) -> (String, usize) {
+///         (name, data.len())
+///     }
+///
+///     // Events no other handler takes.
+///     #[fallback]
+///     fn unknown(&mut self, _cx: &mut Context<Self>, event: Event) -> Result<(), HandlerError> {
+///         Err(HandlerError::new("unknown_event", event.name()))
+///     }
+///
+///     async fn recv_disconnect(&mut self, _cx: &mut Context<Self>, _reason: DisconnectReason) {}
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> std::io::Result<()> {
+///     Server::builder().namespace::<Chat>().serve("127.0.0.1:3000").await
+/// }
+/// ```
+///
+/// # The attribute
+///
+/// `#[namespace("/path", acl = [method, ...], crate = "...", vis = ...)]`, every part optional:
+///
+/// - the path, `/` when left out;
+/// - `acl = [...]`: the initial ACL, the event handlers a new socket may call (checked at
+///   compile time: a name that is not an event handler of the impl is an error at that name);
+/// - `crate = "my_socketio"`: where this crate is, for a renamed dependency;
+/// - `vis = pub(crate)`: the visibility of the generated method enum (`pub` by default).
+///
+/// # Event handlers
+///
+/// A method named `on_<event>`, or any method marked `#[event("event name")]`, handles that
+/// event; `recv_message` takes `message` events whose first argument is a string and
+/// `recv_json` the other `message` events (or `on_message` takes them all); `recv_error` takes
+/// an `error` event sent by the client. An optional `#[fallback]` method takes every other
+/// event as an [`Event`]; without one, such events are answered `no_such_method`.
+///
+/// A handler is `fn` or `async fn`, takes `(&mut self, cx: &mut Context<Self>, args...)`,
+/// and runs with exclusive access to the socket's value, one event at a time:
+///
+/// - each parameter after the context is the next argument of the event, decoded with serde
+///   (a missing argument decodes as `null`, so `Option<T>` parameters may be left out; extra
+///   arguments are ignored; [`Bytes`] anywhere in a parameter takes a binary attachment).
+///   Arguments that do not decode run nothing and answer `invalid_arguments`;
+/// - the return value answers the client's ack, when it asked for one: any `Serialize` value
+///   (a tuple is several arguments, `()` none, [`Bytes`] travels as an attachment);
+/// - a return type spelled `Result<T, E>` (any path ending in `Result`) answers `Ok` with `T`
+///   and `Err` as an error: `{"error": name, "message": message}` as the ack's argument, or
+///   the event `error` with `[name, message]` when no ack was asked for. `E` is a
+///   [`HandlerError`] (which names the error) or any `std::error::Error` (named
+///   `handler_error`);
+/// - a handler that panics answers `handler_error`; its socket is disconnected and the server
+///   goes on.
+///
+/// The ACL refuses what it does not allow with `method_access_denied`, before any argument is
+/// decoded.
+///
+/// # Reserved methods
+///
+/// | method | signature | when |
+/// | --- | --- | --- |
+/// | `initialize` | `fn(&mut self, cx)` | once per socket, after it is built |
+/// | `recv_connect` | `[async] fn(&mut self, cx[, auth: A]) [-> Result<(), ConnectError>]` | CONNECT: `auth` is the payload decoded with serde (`Option<A>` accepts none; one that does not decode refuses with `invalid auth payload`); an `Err` refuses the socket with CONNECT_ERROR `{"message", "data"}` |
+/// | `recv_disconnect` | `[async] fn(&mut self, cx[, reason: DisconnectReason])` | the socket left the namespace, for any reason |
+/// | `get_initial_acl` | `fn(&self) -> Option<Vec<ChatMethod>>` | the ACL a new socket starts with; overrides `acl = [...]`, which it may read as `Self::INITIAL_ACL` |
+/// | `process_packet`, `call_method_with_acl`, `call_method` | `async fn(&mut self, cx, event: Event)` | replace the [`Namespace`] trait's defaults, which they can call: [`default_process_packet`], [`default_call_method_with_acl`], [`default_call_method`] (the generated dispatch) |
+///
+/// `recv_connect` and `recv_disconnect` always run, whatever the ACL says. The event names
+/// Socket.IO reserves (`connect`, `disconnect`, `connect_error`, `disconnecting`,
+/// `newListener`, `removeListener`) cannot be handled with `on_*` or `#[event]`.
+///
+/// # The ACL
+///
+/// The macro generates `enum <Type>Method` with one variant per event handler, named after the
+/// method (`ChatMethod::on_login`), so that [`Context::add_acl_method`],
+/// [`Context::del_acl_method`] and [`Context::is_method_allowed`] are checked at compile
+/// time. There can be at most 128 event handlers.
+///
+/// # Registration
+///
+/// [`Builder::namespace`] registers a `Default` type, [`Builder::namespace_with`] a type built
+/// by a factory; [`Builder::registered_namespaces`] registers every non-generic `#[namespace]`
+/// type with `Default` linked into the binary.
+///
+/// # What is generated
+///
+/// The impl is kept as written (the macro only removes `#[event]` and `#[fallback]`, and allows
+/// `clippy::unused_self` and `clippy::needless_pass_by_value` on the methods whose signature it
+/// dictates); next to it, the method enum, and `impl Namespace for Type`: `PATH`, `METHODS`,
+/// `INITIAL_ACL`, `method_of` (one `match` from event names to method identifiers), the
+/// dispatch (one `match` from method identifiers to handler calls), and the reserved
+/// methods. A method under `#[cfg]` carries it into everything generated for it. Two handlers
+/// of one event are allowed only under `#[cfg]`s that exclude each other.
+///
+/// Problems are compile errors at the offending token, all reported at once; the impl and a
+/// stub `Namespace` impl are still emitted, so the rest of the crate keeps compiling.
+///
+/// ```
+/// use socketio_ns::{Context, MethodId, Namespace, namespace};
+///
+/// #[derive(Default)]
+/// struct Chat;
+///
+/// #[namespace("/chat", acl = [on_login])]
+/// impl Chat {
+///     fn on_login(&mut self, cx: &mut Context<Self>, _nick: String) {
+///         cx.add_acl_method(ChatMethod::on_say);
+///     }
+///
+///     #[event("say it")]
+///     fn on_say(&mut self, _cx: &mut Context<Self>, text: String) -> String {
+///         text
+///     }
+/// }
+///
+/// assert_eq!(Chat::PATH, "/chat");
+/// assert_eq!(Chat::METHODS, ["on_login", "on_say"]);
+/// assert_eq!(Chat::INITIAL_ACL, Some(&[ChatMethod::on_login][..]));
+/// assert_eq!(ChatMethod::on_say.name::<Chat>(), "on_say");
+/// ```
 #[doc(inline)]
 pub use socketio_ns_derive::namespace;

@@ -71,7 +71,7 @@ pub(crate) struct IoShared {
     pub(crate) engine: OnceLock<Weak<EngineShared<IoHandler>>>,
     /// Set by `close()`: no new socket is accepted, new namespace members are told to leave.
     closing: Arc<AtomicBool>,
-    /// Turns `true` when `close()` starts: serve loops stop accepting.
+    /// Turns `true` when `close()` has closed everything: serve loops stop accepting.
     shutdown: watch::Sender<bool>,
     /// Socket actors running (connecting or connected), and the wake-up when none is left.
     live_actors: AtomicUsize,
@@ -141,7 +141,7 @@ impl IoShared {
         self.closing.load(Ordering::SeqCst)
     }
 
-    /// Completes when `close()` is called.
+    /// Completes when `close()` has closed every transport.
     pub(crate) fn shutdown_signal(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
         let mut rx = self.shutdown.subscribe();
         async move {
@@ -169,11 +169,12 @@ impl IoShared {
             .unwrap_or_default()
     }
 
-    /// Graceful shutdown: stop accepting, run every socket's `recv_disconnect` with
-    /// [`DisconnectReason::ServerShutdown`], close every transport, close the adapters.
+    /// Graceful shutdown: refuse new sockets, run every socket's `recv_disconnect` with
+    /// [`DisconnectReason::ServerShutdown`], close every transport, close the adapters, then
+    /// stop accepting connections (last: a polling client may need a new HTTP connection to
+    /// fetch its close packet).
     pub(crate) async fn close(self: &Arc<Self>) {
         let first = !self.closing.swap(true, Ordering::SeqCst);
-        self.shutdown.send_replace(true);
         // The sessions open now: their last socket's actor may close them before step 3.
         let mut sessions = self.engine_sessions();
         if first {
@@ -203,6 +204,7 @@ impl IoShared {
                 tracing::warn!(ns = %ns.path, error = %e, "adapter close failed");
             }
         }
+        self.shutdown.send_replace(true);
     }
 
     /// The namespace `/`, or an empty stand-in when it is not registered.
@@ -234,7 +236,9 @@ impl IoShared {
                 let mut map = e.instances.write().unwrap_or_else(|x| x.into_inner());
                 let ns = map
                     .entry(path.into())
-                    .or_insert_with(|| NsShared::new(path, params, &self.adapter, self.closing.clone()))
+                    .or_insert_with(|| {
+                        NsShared::new(path, params, &self.adapter, self.closing.clone())
+                    })
                     .clone();
                 return Some((e, ns));
             }

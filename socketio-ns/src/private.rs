@@ -148,10 +148,8 @@ impl<E: Into<HandlerError>> ReplyError for E {
 }
 
 /// Answers the event's ack with a handler's return value, if the client asked for one.
-///
-/// The value comes first so that the handler's borrow of `cx` ends before this one begins.
 #[inline]
-pub fn reply<T: Namespace, A: Args>(value: A, cx: &mut Context<T>) -> Result<(), HandlerError> {
+pub fn reply<T: Namespace, A: Args>(cx: &mut Context<T>, value: A) -> Result<(), HandlerError> {
     cx.ack(value)
         .map(drop)
         .map_err(|e| HandlerError::new("handler_error", e.to_string()))
@@ -159,14 +157,14 @@ pub fn reply<T: Namespace, A: Args>(value: A, cx: &mut Context<T>) -> Result<(),
 
 /// Answers with a handler's `Result`: the value as the ack, the error as an error reply.
 #[inline]
-pub fn reply_result<T, A, E>(value: Result<A, E>, cx: &mut Context<T>) -> Result<(), HandlerError>
+pub fn reply_result<T, A, E>(cx: &mut Context<T>, value: Result<A, E>) -> Result<(), HandlerError>
 where
     T: Namespace,
     A: Args,
     E: ReplyError,
 {
     match value {
-        Ok(v) => reply(v, cx),
+        Ok(v) => reply(cx, v),
         Err(e) => Err(e.into_handler_error()),
     }
 }

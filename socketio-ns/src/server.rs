@@ -293,7 +293,7 @@ impl Server {
     }
 
     /// Serves connections accepted on `listener` until the future is dropped, or until
-    /// [`Io::close`] is called (then it stops accepting and returns `Ok`).
+    /// [`Io::close`] has closed every session (then it stops accepting and returns `Ok`).
     pub async fn serve_listener(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         let shutdown = self.engine.handler().io.shutdown_signal();
         crate::serve::serve_listener_until(listener, self.service(), shutdown).await
@@ -339,7 +339,7 @@ where
 /// # async fn f(io: socketio_ns::Io) -> Result<(), Box<dyn std::error::Error>> {
 /// io.to("lobby").except("muted").emit("news", "hello").await?;
 /// if let Some(game) = io.of("/game/42") {
-///     let players = game.fetch_sockets().await?;
+///     let players = game.clone().fetch_sockets().await?;
 ///     game.emit("players", players.len()).await?;
 /// }
 /// # Ok(()) }
@@ -467,10 +467,11 @@ impl Io {
         Some(SocketRef::new(socket, self.shared.clone()))
     }
 
-    /// Shuts the server down gracefully: stops accepting connections ([`Server::serve`]
-    /// returns) and refuses new namespace connections; every socket leaves its namespace and
-    /// its `recv_disconnect` runs with [`crate::DisconnectReason::ServerShutdown`] (after the
-    /// handler it may be running); then every transport is closed and the adapters are closed.
+    /// Shuts the server down gracefully: new namespace connections are refused; every socket
+    /// leaves its namespace and its `recv_disconnect` runs with
+    /// [`crate::DisconnectReason::ServerShutdown`] (after the handler it may be running); then
+    /// every transport is closed (clients get a close packet), the adapters are closed, and
+    /// the crate's serve loop stops accepting connections ([`Server::serve`] returns `Ok`).
     /// The future completes after all of that. Calling it again waits for the same end.
     ///
     /// Do not await it inside a handler: it waits for every socket's actor, that handler's

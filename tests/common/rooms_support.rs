@@ -120,7 +120,12 @@ pub struct Script {
 impl Script {
     /// An empty scenario.
     pub fn new(mix: Mix) -> Script {
-        Script { mix, connections: 0, steps: Vec::new(), transports: HashMap::new() }
+        Script {
+            mix,
+            connections: 0,
+            steps: Vec::new(),
+            transports: HashMap::new(),
+        }
     }
 
     /// Connects client `name` to `nsp`; `extra` adds fields to the step (`auth`, `same_as`,

@@ -3,8 +3,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use super::{
-    AckSink, Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastOptions, LocalNamespace, Packet, Room,
-    SocketInfo,
+    AckSink, Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastOptions, LocalNamespace,
+    Packet, Room, SocketInfo,
 };
 use crate::engine::CloseReason;
 use crate::namespace::{Cmd, DisconnectReason};
@@ -44,8 +44,14 @@ impl Rooms {
             if **r == **sid {
                 continue;
             }
-            self.members.entry(r.clone()).or_default().insert(sid.clone());
-            self.joined.entry(sid.clone()).or_default().insert(r.clone());
+            self.members
+                .entry(r.clone())
+                .or_default()
+                .insert(sid.clone());
+            self.joined
+                .entry(sid.clone())
+                .or_default()
+                .insert(r.clone());
         }
     }
 
@@ -111,7 +117,11 @@ impl LocalAdapter {
     /// Calls `f` for each local socket `opts` selects, each once, under the socket map's and
     /// the rooms' read locks (in that order). `f` must not take either again. Allocates
     /// nothing.
-    fn for_each_target(&self, opts: &BroadcastOptions, mut f: impl FnMut(&Sid, &Arc<SocketShared>, &Rooms)) {
+    fn for_each_target(
+        &self,
+        opts: &BroadcastOptions,
+        mut f: impl FnMut(&Sid, &Arc<SocketShared>, &Rooms),
+    ) {
         self.ns.with_sockets(|sockets| {
             let rooms = self.read();
             let excluded = |sid: &Sid| opts.except.iter().any(|r| rooms.contains(r, sid));
@@ -175,7 +185,12 @@ impl LocalAdapter {
 
     /// Sends `packet` to the selected local sockets, registering its ack id on each, and
     /// reports them to `acks` ([`AckSink::expect`], called once).
-    pub fn broadcast_with_ack_local(&self, packet: &Packet, opts: &BroadcastOptions, acks: &AckSink) {
+    pub fn broadcast_with_ack_local(
+        &self,
+        packet: &Packet,
+        opts: &BroadcastOptions,
+        acks: &AckSink,
+    ) {
         let mut expected = Vec::new();
         if let Some(id) = packet.ack_id() {
             self.for_each_target(opts, |sid, s, _| {
@@ -199,7 +214,9 @@ impl LocalAdapter {
     /// The selected local sockets, as plain data.
     pub fn fetch_sockets_local(&self, opts: &BroadcastOptions) -> Vec<SocketInfo> {
         let mut out = Vec::new();
-        self.for_each_target(opts, |sid, s, rooms| out.push(SocketInfo::of(s, rooms.of(sid))));
+        self.for_each_target(opts, |sid, s, rooms| {
+            out.push(SocketInfo::of(s, rooms.of(sid)))
+        });
         out
     }
 
@@ -227,9 +244,10 @@ impl LocalAdapter {
             if close {
                 s.conn.close(CloseReason::ServerClose);
             } else {
-                let _ = s
-                    .mailbox
-                    .push(Cmd::Disconnect(DisconnectReason::ServerNamespaceDisconnect, false));
+                let _ = s.mailbox.push(Cmd::Disconnect(
+                    DisconnectReason::ServerNamespaceDisconnect,
+                    false,
+                ));
             }
         }
     }
@@ -276,7 +294,11 @@ impl Adapter for LocalAdapter {
         out
     }
 
-    fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> BoxFuture<'_, Result<(), AdapterError>> {
+    fn broadcast(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<'_, Result<(), AdapterError>> {
         self.broadcast_local(&packet, &opts);
         ready(Ok(()))
     }
@@ -292,21 +314,36 @@ impl Adapter for LocalAdapter {
         ready(Ok(()))
     }
 
-    fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Result<Vec<SocketInfo>, AdapterError>> {
+    fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<'_, Result<Vec<SocketInfo>, AdapterError>> {
         ready(Ok(self.fetch_sockets_local(&opts)))
     }
 
-    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> BoxFuture<'_, Result<(), AdapterError>> {
+    fn add_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> BoxFuture<'_, Result<(), AdapterError>> {
         self.add_sockets_local(&opts, &rooms);
         ready(Ok(()))
     }
 
-    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> BoxFuture<'_, Result<(), AdapterError>> {
+    fn del_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> BoxFuture<'_, Result<(), AdapterError>> {
         self.del_sockets_local(&opts, &rooms);
         ready(Ok(()))
     }
 
-    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> BoxFuture<'_, Result<(), AdapterError>> {
+    fn disconnect_sockets(
+        &self,
+        opts: BroadcastOptions,
+        close: bool,
+    ) -> BoxFuture<'_, Result<(), AdapterError>> {
         self.disconnect_sockets_local(&opts, close);
         ready(Ok(()))
     }
@@ -447,10 +484,7 @@ mod tests {
         let mut o = opts(&[], &["muted"]);
         o.except.push(Room::Owned(b.id.to_string()));
         broadcast(&ns, &packet, o);
-        assert_eq!(
-            [&a, &b, &c, &d].map(|s| drain(s).len()),
-            [1, 0, 0, 1]
-        );
+        assert_eq!([&a, &b, &c, &d].map(|s| drain(s).len()), [1, 0, 0, 1]);
 
         // Rooms of a socket, and leaving them.
         let mut rooms = ns.adapter.socket_rooms(&a.id);
@@ -460,7 +494,10 @@ mod tests {
         assert_eq!(ns.adapter.socket_rooms(&a.id), ["r2"]);
         ns.adapter.del_all(&a.id);
         assert!(ns.adapter.socket_rooms(&a.id).is_empty());
-        assert_eq!(ns.adapter.local_sockets(&opts(&["r2"], &[])), [b.id.clone()]);
+        assert_eq!(
+            ns.adapter.local_sockets(&opts(&["r2"], &[])),
+            std::slice::from_ref(&b.id)
+        );
     }
 
     #[test]
@@ -482,7 +519,11 @@ mod tests {
 
         // A backlog, or no pending GET: dropped.
         broadcast(&ns, &packet, BroadcastOptions::default());
-        polling.conn.inner.get_active.store(false, Ordering::Release);
+        polling
+            .conn
+            .inner
+            .get_active
+            .store(false, Ordering::Release);
         drain(&polling);
         broadcast(&ns, &packet, volatile);
         assert_eq!(drain(&ws).len(), 1, "only the non-volatile packet");

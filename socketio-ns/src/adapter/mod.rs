@@ -108,7 +108,9 @@ impl Packet {
     pub fn from_parts(text: String, attachments: Vec<bytes::Bytes>) -> Result<Self, AdapterError> {
         use crate::protocol::packet::{self, PacketType};
         let bad = |why: &str| AdapterError(format!("invalid packet: {why}"));
-        let body = text.strip_prefix('4').ok_or_else(|| bad("not an Engine.IO message"))?;
+        let body = text
+            .strip_prefix('4')
+            .ok_or_else(|| bad("not an Engine.IO message"))?;
         let p = packet::decode(body, attachments.len()).map_err(|e| bad(&e.to_string()))?;
         if !matches!(p.kind, PacketType::Event | PacketType::BinaryEvent) {
             return Err(bad("not an event"));
@@ -265,7 +267,10 @@ impl LocalNamespace {
 
     /// The namespace path (empty once the namespace is gone).
     pub fn path(&self) -> String {
-        self.ns.upgrade().map(|n| n.path.to_string()).unwrap_or_default()
+        self.ns
+            .upgrade()
+            .map(|n| n.path.to_string())
+            .unwrap_or_default()
     }
 
     /// Runs `f` under the read lock of the namespace's socket map.
@@ -332,7 +337,11 @@ pub trait Adapter: Send + Sync + 'static {
     }
 
     /// Sends `packet` to every socket `opts` selects, on every process.
-    fn broadcast(&self, packet: Packet, opts: BroadcastOptions) -> BoxFuture<'_, Result<(), AdapterError>>;
+    fn broadcast(
+        &self,
+        packet: Packet,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<'_, Result<(), AdapterError>>;
 
     /// Sends `packet` (which carries an ack id, [`Packet::ack_id`]) to every socket `opts`
     /// selects, on every process, and reports to `acks`: each process calls
@@ -348,17 +357,32 @@ pub trait Adapter: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<(), AdapterError>>;
 
     /// The sockets `opts` selects, on every process.
-    fn fetch_sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Result<Vec<SocketInfo>, AdapterError>>;
+    fn fetch_sockets(
+        &self,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<'_, Result<Vec<SocketInfo>, AdapterError>>;
 
     /// Makes the sockets `opts` selects join `rooms`, on every process.
-    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> BoxFuture<'_, Result<(), AdapterError>>;
+    fn add_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> BoxFuture<'_, Result<(), AdapterError>>;
 
     /// Makes the sockets `opts` selects leave `rooms`, on every process.
-    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Room>) -> BoxFuture<'_, Result<(), AdapterError>>;
+    fn del_sockets(
+        &self,
+        opts: BroadcastOptions,
+        rooms: Vec<Room>,
+    ) -> BoxFuture<'_, Result<(), AdapterError>>;
 
     /// Disconnects the sockets `opts` selects from the namespace, on every process (the
     /// clients receive DISCONNECT); with `close`, closes their whole connection instead.
-    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> BoxFuture<'_, Result<(), AdapterError>>;
+    fn disconnect_sockets(
+        &self,
+        opts: BroadcastOptions,
+        close: bool,
+    ) -> BoxFuture<'_, Result<(), AdapterError>>;
 
     /// The server is shutting down: release resources (subscriptions, connections). Default:
     /// nothing to do.

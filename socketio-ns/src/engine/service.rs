@@ -26,6 +26,10 @@ use super::socket::{
     CloseReason, EngineSocket, HandshakeInfo, Message, POLLING, UPGRADING, WEBSOCKET,
 };
 
+/// The most packets one polling response carries; the rest wait for the next GET.
+/// python-engineio's client drops the connection on a payload of more than 16 packets.
+const MAX_PACKETS_PER_POLL: usize = 16;
+
 /// The response body type of the services in this crate.
 pub type Body = Full<Bytes>;
 
@@ -380,7 +384,7 @@ impl<H: EngineHandler> Engine<H> {
             let notified = socket.inner.writable.notified();
             let state = socket.inner.transport.load(Ordering::Acquire);
             if state != WEBSOCKET {
-                socket.drain(&mut frames);
+                socket.drain_at_most(&mut frames, MAX_PACKETS_PER_POLL);
             }
             if !frames.is_empty() {
                 break;
@@ -533,18 +537,22 @@ impl<H: EngineHandler> Shared<H> {
     }
 
     /// An open session by id. A closed one is unknown at once, though its heartbeat task
-    /// may not have removed it from the table yet.
+    /// may not have removed it from the table yet; except a polling session the server closed,
+    /// until a GET has taken its close packet (as the reference server does).
     fn get(&self, sid: &str) -> Option<EngineSocket<H::Data>> {
         self.sessions
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(sid)
-            .filter(|s| !s.is_closed())
+            .filter(|s| !s.is_closed() || delivers_close(s))
             .cloned()
     }
 
-    /// Acts on one packet from the client.
+    /// Acts on one packet from the client (none once the session is closed).
     fn on_packet(&self, socket: &EngineSocket<H::Data>, packet: Packet) {
+        if socket.is_closed() {
+            return;
+        }
         match packet {
             Packet::Message(text) => self.handler.on_message(socket, Message::Text(text)),
             Packet::Binary(data) => self.handler.on_message(socket, Message::Binary(data)),
@@ -717,13 +725,30 @@ async fn heartbeat<H: EngineHandler>(shared: Arc<Shared<H>>, socket: EngineSocke
         }
     }
     let reason = socket.close_reason().unwrap_or(CloseReason::TransportClose);
+    tracing::debug!(%reason, "session closed");
+    shared.handler.on_close(&socket, reason);
+    // A polling client fetches the close packet of a server-side close (and what was queued
+    // before it) with its next GET: keep the session in the table until then, at most a ping
+    // timeout.
+    let deadline = tokio::time::Instant::now() + timeout;
+    while delivers_close(&socket) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     shared
         .sessions
         .write()
         .unwrap_or_else(|e| e.into_inner())
         .remove(socket.sid());
-    tracing::debug!(%reason, "session closed");
-    shared.handler.on_close(&socket, reason);
+}
+
+/// Whether a closed session still has a close packet of a server-side close for a polling GET.
+fn delivers_close<D>(socket: &EngineSocket<D>) -> bool {
+    socket.inner.transport.load(Ordering::Acquire) != WEBSOCKET
+        && matches!(
+            socket.close_reason(),
+            Some(CloseReason::ServerClose | CloseReason::ServerShutdown)
+        )
+        && socket.has_pending()
 }
 
 fn path_matches(path: &str, base: &str) -> bool {

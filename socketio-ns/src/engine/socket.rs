@@ -285,8 +285,14 @@ impl<D> EngineSocket<D> {
 
     /// Takes every queued frame.
     pub(crate) fn drain(&self, into: &mut Vec<Frame>) {
+        self.drain_at_most(into, usize::MAX);
+    }
+
+    /// Takes up to `max` queued frames, oldest first.
+    pub(crate) fn drain_at_most(&self, into: &mut Vec<Frame>, max: usize) {
         let mut out = self.inner.outbox.lock().unwrap_or_else(|e| e.into_inner());
-        into.extend(out.queue.drain(..));
+        let n = out.queue.len().min(max);
+        into.extend(out.queue.drain(..n));
     }
 
     /// Whether frames are waiting.

@@ -149,18 +149,18 @@ pub async fn default_call_method_with_acl<T: Namespace>(
     cx: &mut Context<T>,
     event: Event,
 ) -> Result<(), HandlerError> {
-    if let Some(m) = T::method_of(&event) {
-        if !cx.is_method_allowed(m) {
-            tracing::info!(
-                event = event.name(),
-                method = m.name::<T>(),
-                "refused by the ACL"
-            );
-            return Err(HandlerError::new(
-                "method_access_denied",
-                format!("{} is not allowed", event.name()),
-            ));
-        }
+    if let Some(m) = T::method_of(&event)
+        && !cx.is_method_allowed(m)
+    {
+        tracing::info!(
+            event = event.name(),
+            method = m.name::<T>(),
+            "refused by the ACL"
+        );
+        return Err(HandlerError::new(
+            "method_access_denied",
+            format!("{} is not allowed", event.name()),
+        ));
     }
     ns.call_method(cx, event).await
 }

@@ -1,0 +1,267 @@
+//! The impl block as the macro sees it: each method with its role (handler, hook, override or
+//! plain method), keeping the original syn nodes for spans.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::{
+    Attribute, FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, PatType, ReturnType, Type,
+};
+
+use crate::attr::{self, Helpers};
+use crate::errors::Errors;
+
+/// The `impl` block under `#[namespace]`.
+pub(crate) struct Namespace {
+    /// The impl as written, minus our helper attributes; re-emitted untouched.
+    pub(crate) item: ItemImpl,
+    /// The last segment of the self type (`Chat` in `impl Chat`), to name the method enum.
+    pub(crate) type_ident: Option<Ident>,
+    /// The methods that have a role, in source order.
+    pub(crate) methods: Vec<Method>,
+}
+
+pub(crate) struct Method {
+    /// The method's name as written (`on_login`, `r#type`).
+    pub(crate) ident: Ident,
+    /// The name without `r#`.
+    pub(crate) name: String,
+    pub(crate) role: Role,
+    pub(crate) helpers: Helpers,
+    /// `#[cfg]` attributes, copied onto whatever is generated for the method (enum variant,
+    /// `METHODS` row, `match` arms), so that a method compiled out is never named.
+    pub(crate) cfgs: Vec<Attribute>,
+    /// `#[deprecated]`, copied onto the method's identifier in the enum.
+    pub(crate) deprecated: Vec<Attribute>,
+    pub(crate) sig: syn::Signature,
+    /// The typed parameters after `self` (the first is the context).
+    pub(crate) params: Vec<PatType>,
+    pub(crate) output: Output,
+}
+
+/// What a method is to the macro.
+pub(crate) enum Role {
+    /// An ACL-governed handler.
+    Handler(Route),
+    /// `initialize(&mut self, cx)`.
+    Initialize,
+    /// `get_initial_acl(&self)`.
+    GetInitialAcl,
+    /// `recv_connect(&mut self, cx[, auth])`.
+    Connect,
+    /// `recv_disconnect(&mut self, cx[, reason])`.
+    Disconnect,
+    /// `process_packet`, `call_method_with_acl` or `call_method`: replaces the trait's default.
+    Override(Override),
+    /// A `recv_*` name that is none of the reserved ones (an error).
+    UnknownRecv,
+}
+
+/// The events a handler takes.
+pub(crate) enum Route {
+    /// One event name (from `on_<name>`, `#[event("...")]` or `recv_error`).
+    Event(LitStr),
+    /// `message` events whose first argument is a string (`recv_message`) or not (`recv_json`).
+    Message { string: bool },
+    /// Every event no other handler takes.
+    Fallback,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Override {
+    ProcessPacket,
+    CallMethodWithAcl,
+    CallMethod,
+}
+
+impl Override {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Override::ProcessPacket => "process_packet",
+            Override::CallMethodWithAcl => "call_method_with_acl",
+            Override::CallMethod => "call_method",
+        }
+    }
+}
+
+/// A method's return type, as the dispatch treats it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// None, or `()`.
+    Unit,
+    /// A value, sent as the ack.
+    Value,
+    /// A type spelled `...Result<..>`: `Ok` is the ack, `Err` an error reply.
+    Result,
+}
+
+impl Output {
+    fn of(output: &ReturnType) -> Self {
+        let ReturnType::Type(_, ty) = output else {
+            return Output::Unit;
+        };
+        match &**ty {
+            Type::Tuple(t) if t.elems.is_empty() => Output::Unit,
+            Type::Path(p)
+                if p.qself.is_none()
+                    && p.path.segments.last().is_some_and(|s| s.ident == "Result") =>
+            {
+                Output::Result
+            }
+            _ => Output::Value,
+        }
+    }
+}
+
+/// The reserved `recv_*` names.
+pub(crate) const RECV_NAMES: &[&str] = &[
+    "recv_connect",
+    "recv_disconnect",
+    "recv_message",
+    "recv_json",
+    "recv_error",
+];
+
+impl Namespace {
+    /// Reads the impl block, removing the helper attributes from its methods.
+    pub(crate) fn parse(mut item: ItemImpl, errors: &mut Errors) -> Self {
+        let type_ident = match &*item.self_ty {
+            Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.clone()),
+            _ => None,
+        };
+        let mut methods = Vec::new();
+        for impl_item in &mut item.items {
+            let ImplItem::Fn(f) = impl_item else { continue };
+            let helpers = attr::parse_helpers(&f.attrs, errors);
+            f.attrs.retain(|a| !attr::is_helper(a));
+            if let Some(m) = Method::parse(f, helpers, errors) {
+                // The macro dictates the signature: `&mut self` even where a handler does not
+                // use it, owned arguments even where it only reads them.
+                if !matches!(m.role, Role::UnknownRecv) {
+                    f.attrs.push(syn::parse_quote!(
+                        #[allow(clippy::unused_self, clippy::needless_pass_by_value)]
+                    ));
+                }
+                methods.push(m);
+            }
+        }
+        Namespace {
+            item,
+            type_ident,
+            methods,
+        }
+    }
+
+    pub(crate) fn handlers(&self) -> impl Iterator<Item = (&Method, &Route)> {
+        self.methods.iter().filter_map(|m| match &m.role {
+            Role::Handler(r) => Some((m, r)),
+            _ => None,
+        })
+    }
+}
+
+impl Method {
+    /// The role of a method, from its name and helper attributes; `None` for a plain method.
+    fn parse(f: &ImplItemFn, helpers: Helpers, errors: &mut Errors) -> Option<Self> {
+        let ident = f.sig.ident.clone();
+        let name = ident.unraw().to_string();
+        let reserved = match name.as_str() {
+            "initialize" => Some(Role::Initialize),
+            "get_initial_acl" => Some(Role::GetInitialAcl),
+            "recv_connect" => Some(Role::Connect),
+            "recv_disconnect" => Some(Role::Disconnect),
+            "recv_message" => Some(Role::Handler(Route::Message { string: true })),
+            "recv_json" => Some(Role::Handler(Route::Message { string: false })),
+            "recv_error" => Some(Role::Handler(Route::Event(LitStr::new(
+                "error",
+                ident.span(),
+            )))),
+            "process_packet" => Some(Role::Override(Override::ProcessPacket)),
+            "call_method_with_acl" => Some(Role::Override(Override::CallMethodWithAcl)),
+            "call_method" => Some(Role::Override(Override::CallMethod)),
+            // A `recv_*` typo is an error, unless the method is plainly a handler.
+            n if n.starts_with("recv_")
+                && helpers.event.is_none()
+                && helpers.fallback.is_none() =>
+            {
+                Some(Role::UnknownRecv)
+            }
+            _ => None,
+        };
+        let role = match (reserved, &helpers.event, &helpers.fallback) {
+            (Some(_), Some(event), _) => {
+                errors.at(
+                    event,
+                    format!("`{name}` is a reserved method: it cannot take `#[event]`; name the handler `on_<event>` instead"),
+                );
+                return None;
+            }
+            (Some(_), None, Some(fallback)) => {
+                errors.at(
+                    fallback,
+                    format!("`{name}` is a reserved method: it cannot be the `#[fallback]`"),
+                );
+                return None;
+            }
+            (Some(role), None, None) => role,
+            (None, Some(_), Some(fallback)) => {
+                errors.at(fallback, "a method is either an event's handler (`#[event]`) or the `#[fallback]`, not both");
+                return None;
+            }
+            (None, Some(event), None) => Role::Handler(Route::Event(event.clone())),
+            (None, None, Some(_)) => Role::Handler(Route::Fallback),
+            (None, None, None) => match name.strip_prefix("on_") {
+                Some(event) => Role::Handler(Route::Event(LitStr::new(event, ident.span()))),
+                None => return None,
+            },
+        };
+        let params = f
+            .sig
+            .inputs
+            .iter()
+            .filter_map(|a| match a {
+                FnArg::Typed(t) => Some(t.clone()),
+                FnArg::Receiver(_) => None,
+            })
+            .collect();
+        Some(Method {
+            ident,
+            name,
+            role,
+            helpers,
+            cfgs: f
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("cfg"))
+                .cloned()
+                .collect(),
+            deprecated: f
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("deprecated"))
+                .cloned()
+                .collect(),
+            output: Output::of(&f.sig.output),
+            sig: f.sig.clone(),
+            params,
+        })
+    }
+
+    /// The span to report the method at: its name.
+    pub(crate) fn span(&self) -> Span {
+        self.ident.span()
+    }
+
+    pub(crate) fn is_async(&self) -> bool {
+        self.sig.asyncness.is_some()
+    }
+
+    /// The parameters after the context: the event's arguments.
+    pub(crate) fn args(&self) -> &[PatType] {
+        self.params.get(1..).unwrap_or(&[])
+    }
+
+    /// Whether the method is compiled only under some `#[cfg]`.
+    pub(crate) fn is_conditional(&self) -> bool {
+        !self.cfgs.is_empty()
+    }
+}

@@ -1,0 +1,11 @@
+use socketio_ns::{Context, namespace};
+
+#[derive(Default)]
+struct Chat;
+
+#[namespace("/chat", acl = [on_logn, on_nothing_like_it, on_login, on_login])]
+impl Chat {
+    fn on_login(&mut self, _cx: &mut Context<Self>) {}
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use socketio_ns::namespace;
+
+#[namespace("/chat")]
+struct Chat;
+
+fn main() {
+    let _ = Chat;
+}
