@@ -14,9 +14,9 @@ mod socket;
 pub use config::{AllowRequest, Cors, EngineConfig, Transport};
 pub use service::{Body, Engine, EngineService};
 pub(crate) use service::{RemoteAddr, Shared as EngineShared};
-pub use socket::{CloseReason, EngineSocket, Message, SendError};
 #[cfg(test)]
 pub(crate) use socket::HandshakeInfo;
+pub use socket::{CloseReason, EngineSocket, Message, SendError};
 
 /// The application side of an Engine.IO server.
 ///

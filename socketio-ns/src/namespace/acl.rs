@@ -56,10 +56,8 @@ impl Acl {
 
     /// Adds a method (no effect when unrestricted).
     pub fn add(&mut self, index: usize) {
-        if let Some(b) = &mut self.bits {
-            if index < 128 {
-                *b |= 1 << index;
-            }
+        if let (Some(b), true) = (&mut self.bits, index < 128) {
+            *b |= 1 << index;
         }
     }
 
