@@ -7,62 +7,27 @@
 
 use std::time::Duration;
 
-use socketio_ns::{Context, Event, HandlerError, Namespace, NoMethods, Server};
-
-async fn handle<T: Namespace>(cx: &mut Context<T>, event: Event) -> Result<(), HandlerError> {
-    match event.name() {
-        "echo" => {
-            cx.ack(event.into_args())?;
-        }
-        "broadcast" => {
-            if let Some(ns) = cx.io().of(cx.namespace()) {
-                ns.emit("broadcast", event.into_args()).await?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
-#[derive(Default)]
-struct Root;
-
-impl Namespace for Root {
-    const PATH: &'static str = "/";
-    const METHODS: &'static [&'static str] = &[];
-    type Method = NoMethods;
-
-    fn method_of(_: &Event) -> Option<NoMethods> {
-        None
-    }
-
-    async fn call_method(
-        &mut self,
-        cx: &mut Context<Self>,
-        event: Event,
-    ) -> Result<(), HandlerError> {
-        handle(cx, event).await
-    }
-}
+use socketio_ns::{Context, EmitError, RawArgs, Server, namespace};
 
 #[derive(Default)]
 struct Bench;
 
-impl Namespace for Bench {
-    const PATH: &'static str = "/bench";
-    const METHODS: &'static [&'static str] = &[];
-    type Method = NoMethods;
-
-    fn method_of(_: &Event) -> Option<NoMethods> {
-        None
+#[namespace("/bench")]
+impl Bench {
+    /// `RawArgs` takes the arguments as they came; returning them acks with the same.
+    fn on_echo(&mut self, _cx: &mut Context<Self>, args: RawArgs) -> RawArgs {
+        args
     }
 
-    async fn call_method(
+    async fn on_broadcast(
         &mut self,
         cx: &mut Context<Self>,
-        event: Event,
-    ) -> Result<(), HandlerError> {
-        handle(cx, event).await
+        args: RawArgs,
+    ) -> Result<(), EmitError> {
+        match cx.io().of(cx.namespace()) {
+            Some(everyone) => everyone.emit("broadcast", args).await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -78,8 +43,8 @@ fn main() -> std::io::Result<()> {
             Server::builder()
                 .ping_interval(Duration::from_secs(25))
                 .ping_timeout(Duration::from_secs(20))
-                .namespace::<Root>()
                 .namespace::<Bench>()
+                .namespace_at("/", Bench::default)
                 .serve(("127.0.0.1", port)),
         )
 }

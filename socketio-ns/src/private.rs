@@ -122,6 +122,14 @@ impl<T: DeserializeOwned> FromArg for T {
     }
 }
 
+/// A `RawArgs` parameter takes every argument from its position on, unchanged.
+impl FromArg for crate::namespace::RawArgs {
+    #[inline]
+    fn from_arg(event: &Event, i: usize) -> Result<Self, HandlerError> {
+        Ok(event.args_from(i))
+    }
+}
+
 /// Decodes argument `i` of an event (`invalid_arguments` when it does not fit; a missing
 /// argument decodes as `null`).
 #[inline]

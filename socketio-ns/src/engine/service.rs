@@ -30,6 +30,10 @@ use super::socket::{
 /// python-engineio's client drops the connection on a payload of more than 16 packets.
 const MAX_PACKETS_PER_POLL: usize = 16;
 
+/// What tungstenite reserves for reading a WebSocket: kept by every connection, and read
+/// per syscall at most.
+const READ_BUFFER: usize = 2048;
+
 /// The response body type of the services in this crate.
 pub type Body = Full<Bytes>;
 
@@ -341,14 +345,8 @@ impl<H: EngineHandler> Engine<H> {
 
     fn open_polling<B>(&self, req: Request<B>, remote: Option<SocketAddr>) -> Response<Body> {
         let (parts, _) = req.into_parts();
-        let socket = self.create_socket(
-            Transport::Polling,
-            HandshakeInfo {
-                uri: parts.uri,
-                headers: parts.headers,
-                remote,
-            },
-        );
+        let socket =
+            self.create_socket(Transport::Polling, HandshakeInfo::detached(&parts, remote));
         let body = self.handshake_json(socket.sid(), Transport::Polling);
         tracing::debug!(sid = %socket.sid(), "session opened (polling)");
         self.shared.handler.on_open(&socket);
@@ -469,7 +467,12 @@ impl<H: EngineHandler> Engine<H> {
         };
         let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
         let on_upgrade = hyper::upgrade::on(&mut req);
-        let (parts, _) = req.into_parts();
+        // Only what the session keeps of the request goes into the task: the parsed request
+        // shares hyper's read buffer.
+        let target = match existing {
+            Some(socket) => Err(socket),
+            None => Ok(HandshakeInfo::detached(&req.into_parts().0, remote)),
+        };
         let engine = self.clone();
         let span = tracing::debug_span!("websocket", sid = tracing::field::Empty);
         tokio::spawn(
@@ -485,7 +488,7 @@ impl<H: EngineHandler> Engine<H> {
                 let mut ws_config = WebSocketConfig::default();
                 ws_config.max_message_size = Some(c.max_payload + 1);
                 ws_config.max_frame_size = Some(c.max_payload + 1);
-                ws_config.read_buffer_size = 4096;
+                ws_config.read_buffer_size = READ_BUFFER;
                 ws_config.write_buffer_size = 16 * 1024;
                 let ws = WebSocketStream::from_raw_socket(
                     TokioIo::new(upgraded),
@@ -493,20 +496,13 @@ impl<H: EngineHandler> Engine<H> {
                     Some(ws_config),
                 )
                 .await;
-                match existing {
-                    Some(socket) => {
+                match target {
+                    Err(socket) => {
                         tracing::Span::current().record("sid", socket.sid());
                         engine.shared.run_upgrade(ws, socket).await
                     }
-                    None => {
-                        let socket = engine.create_socket(
-                            Transport::WebSocket,
-                            HandshakeInfo {
-                                uri: parts.uri,
-                                headers: parts.headers,
-                                remote,
-                            },
-                        );
+                    Ok(handshake) => {
+                        let socket = engine.create_socket(Transport::WebSocket, handshake);
                         tracing::Span::current().record("sid", socket.sid());
                         let hello = engine.handshake_json(socket.sid(), Transport::WebSocket);
                         engine.shared.run_websocket(ws, socket, Some(hello)).await

@@ -88,6 +88,30 @@ pub(crate) struct HandshakeInfo {
     pub(crate) remote: Option<SocketAddr>,
 }
 
+impl HandshakeInfo {
+    /// Copies what the session keeps of its first request. hyper parses headers and the URI
+    /// as slices of its 8 KiB read buffer; keeping those would keep the whole buffer alive
+    /// for the life of every session.
+    pub(crate) fn detached(parts: &http::request::Parts, remote: Option<SocketAddr>) -> Self {
+        let uri = http::Uri::try_from(parts.uri.to_string()).unwrap_or_default();
+        let mut headers = http::HeaderMap::with_capacity(parts.headers.len());
+        for (name, value) in &parts.headers {
+            let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_str().as_bytes()),
+                http::HeaderValue::from_bytes(value.as_bytes()),
+            ) else {
+                continue;
+            };
+            headers.append(name, value);
+        }
+        HandshakeInfo {
+            uri,
+            headers,
+            remote,
+        }
+    }
+}
+
 /// One Engine.IO session. Cheap to clone.
 pub struct EngineSocket<D> {
     pub(crate) inner: Arc<Inner<D>>,

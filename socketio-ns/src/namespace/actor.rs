@@ -60,7 +60,9 @@ async fn run<T: Namespace>(
     auth: Option<String>,
 ) {
     let mut cx = Context::<T>::new(socket.clone(), io.clone(), auth.map(Into::into));
-    let connected = connect(&mut ns, &mut cx, &io, &middlewares).await;
+    // The connect, event and disconnect futures are boxed: inline, the largest handler's
+    // state machine would be part of every idle socket's task.
+    let connected = Box::pin(connect(&mut ns, &mut cx, &io, &middlewares)).await;
     if let Err(e) = connected {
         tracing::debug!(message = e.message(), "connection refused");
         cx.kill_local_jobs();
@@ -95,9 +97,9 @@ async fn run<T: Namespace>(
                 cx.begin_event(event.ack_id());
                 let name_for_log =
                     tracing::enabled!(tracing::Level::TRACE).then(|| event.name().to_owned());
-                let res = AssertUnwindSafe(ns.process_packet(&mut cx, event))
-                    .catch_unwind()
-                    .await;
+                let res =
+                    Box::pin(AssertUnwindSafe(ns.process_packet(&mut cx, event)).catch_unwind())
+                        .await;
                 if let Err(p) = res {
                     tracing::error!(event = ?name_for_log, panic = panic_message(&*p), "handler panicked; disconnecting the socket");
                     cx.error("handler_error", "the handler failed");
@@ -119,8 +121,7 @@ async fn run<T: Namespace>(
             .send_frame(encode::simple(PacketType::Disconnect, socket.nsp(), None));
     }
     tracing::debug!(%reason, "disconnected");
-    if AssertUnwindSafe(ns.disconnect(&mut cx, reason))
-        .catch_unwind()
+    if Box::pin(AssertUnwindSafe(ns.disconnect(&mut cx, reason)).catch_unwind())
         .await
         .is_err()
     {

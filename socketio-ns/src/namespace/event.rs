@@ -64,6 +64,34 @@ impl Event {
         }
     }
 
+    /// Builds an event from the text of an EVENT or BINARY_EVENT packet (for example
+    /// `2/chat,17["say","hi"]`) and its attachments, as the server does when one arrives
+    /// (reserved event names are not refused here). Copies `text` once. For benchmarks and
+    /// tests; not a stable API.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`packet::decode`](crate::protocol::packet::decode) and
+    /// [`parse_event`](crate::protocol::packet::parse_event); `InvalidData` for a packet of
+    /// another type, `InvalidAttachment` when `attachments` is not as many as announced.
+    #[doc(hidden)]
+    pub fn from_text(
+        text: &str,
+        attachments: Vec<Bytes>,
+    ) -> Result<Event, crate::protocol::packet::DecodeError> {
+        use crate::protocol::packet::{self, DecodeError, PacketType};
+        let text = Utf8Bytes::from(text);
+        let p = packet::decode(text.as_str(), usize::MAX)?;
+        if !matches!(p.kind, PacketType::Event | PacketType::BinaryEvent) {
+            return Err(DecodeError::InvalidData);
+        }
+        if p.attachments != attachments.len() {
+            return Err(DecodeError::InvalidAttachment);
+        }
+        let data = packet::parse_event(p.data.unwrap_or(""))?;
+        Ok(Event::new(&text, data, attachments, p.id))
+    }
+
     /// The event name.
     pub fn name(&self) -> &str {
         match &self.name {
@@ -124,6 +152,15 @@ impl Event {
     /// The binary attachments, in placeholder order.
     pub fn attachments(&self) -> &[Bytes] {
         &self.attachments
+    }
+
+    /// The arguments from position `i` on, as they came (binary included).
+    pub fn args_from(&self, i: usize) -> RawArgs {
+        RawArgs::from_spans(
+            &self.text,
+            self.args.get(i..).unwrap_or(&[]),
+            self.attachments.clone(),
+        )
     }
 
     /// The arguments as they came, to send on unchanged (binary included).
