@@ -280,7 +280,7 @@ impl<H: EngineHandler> Engine<H> {
         }
         match transport {
             Transport::WebSocket => {
-                if !is_upgrade || current != POLLING {
+                if !is_upgrade {
                     return error(ErrorCode::BadRequest);
                 }
                 if let Some(allow) = &config.allow_request {
@@ -355,6 +355,18 @@ impl<H: EngineHandler> Engine<H> {
 
     /// Answers a GET: waits for frames, then returns them as one payload.
     async fn poll(&self, socket: EngineSocket<H::Data>) -> Response<Body> {
+        // A GET that arrives mid-upgrade may have raced the client's `5` on the WebSocket,
+        // which the client sent first: give the upgrade a moment to settle, so that a client
+        // already upgraded is refused as the protocol says, not sent a noop.
+        let settle = tokio::time::Instant::now() + std::time::Duration::from_millis(20);
+        while socket.inner.transport.load(Ordering::Acquire) == UPGRADING
+            && tokio::time::Instant::now() < settle
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        if socket.inner.transport.load(Ordering::Acquire) == WEBSOCKET {
+            return error(ErrorCode::BadRequest);
+        }
         if socket.inner.get_active.swap(true, Ordering::AcqRel) {
             tracing::debug!(sid = %socket.sid(), "overlapping GET, closing the session");
             socket.close(CloseReason::TransportError);
@@ -638,6 +650,7 @@ impl<H: EngineHandler> Shared<H> {
             let notified = socket.inner.writable.notified();
             socket.drain(&mut frames);
             if !frames.is_empty() {
+                let count = frames.len();
                 let skip = socket.close_reason() == Some(CloseReason::ClientClose);
                 let mut failed = false;
                 for f in frames.drain(..) {
@@ -654,6 +667,7 @@ impl<H: EngineHandler> Shared<H> {
                     socket.close(CloseReason::TransportClose);
                     break;
                 }
+                socket.mark_written(count);
             }
             if socket.is_closed() {
                 let _ = ws.close(None).await;
@@ -702,9 +716,15 @@ async fn heartbeat<H: EngineHandler>(shared: Arc<Shared<H>>, socket: EngineSocke
     let interval = shared.config.ping_interval;
     let timeout = shared.config.ping_timeout;
     let inner = &socket.inner;
+    // Deadlines run from planned instants, not from when a timer happened to fire, so the
+    // session closes when the protocol says (timers only ever fire late). The timeout is cut
+    // by a hair for the same reason: a client that waited exactly interval + timeout must
+    // find the session gone.
+    let grace = std::time::Duration::from_millis(2).min(timeout / 2);
+    let mut ping_at = tokio::time::Instant::now() + interval;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep_until(ping_at) => {}
             _ = inner.closing.notified() => break,
         }
         if socket.send_frame(Frame::ping()).is_err() {
@@ -712,13 +732,14 @@ async fn heartbeat<H: EngineHandler>(shared: Arc<Shared<H>>, socket: EngineSocke
         }
         tokio::select! {
             _ = inner.pong.notified() => {}
-            _ = tokio::time::sleep(timeout) => {
+            _ = tokio::time::sleep_until(ping_at + timeout - grace) => {
                 tracing::debug!("ping timeout");
                 socket.close(CloseReason::PingTimeout);
                 break;
             }
             _ = inner.closing.notified() => break,
         }
+        ping_at = tokio::time::Instant::now() + interval;
     }
     let reason = socket.close_reason().unwrap_or(CloseReason::TransportClose);
     tracing::debug!(%reason, "session closed");

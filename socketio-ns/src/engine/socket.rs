@@ -150,10 +150,15 @@ pub(crate) struct Inner<D> {
     pub(crate) get_active: AtomicBool,
     pub(crate) post_active: AtomicBool,
     closed: AtomicBool,
+    /// Frames the WebSocket task has written and flushed, and its signal after each flush.
+    written: std::sync::atomic::AtomicU64,
+    pub(crate) flushed: Notify,
 }
 
 struct Outbox {
     queue: VecDeque<Frame>,
+    /// Frames ever queued.
+    pushed: u64,
     reason: Option<CloseReason>,
 }
 
@@ -172,6 +177,7 @@ impl<D> EngineSocket<D> {
                 handshake,
                 outbox: Mutex::new(Outbox {
                     queue: VecDeque::new(),
+                    pushed: 0,
                     reason: None,
                 }),
                 max_buffered,
@@ -185,6 +191,8 @@ impl<D> EngineSocket<D> {
                 get_active: AtomicBool::new(false),
                 post_active: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
+                written: std::sync::atomic::AtomicU64::new(0),
+                flushed: Notify::new(),
             }),
         }
     }
@@ -274,10 +282,40 @@ impl<D> EngineSocket<D> {
             self.close(CloseReason::BufferFull);
             return Err(SendError::Full);
         }
+        let before = out.queue.len();
         out.queue.extend(frames);
+        out.pushed += (out.queue.len() - before) as u64;
         drop(out);
         self.inner.writable.notify_one();
         Ok(())
+    }
+
+    /// The WebSocket task wrote and flushed `n` more frames.
+    pub(crate) fn mark_written(&self, n: usize) {
+        self.inner.written.fetch_add(n as u64, Ordering::AcqRel);
+        self.inner.flushed.notify_waiters();
+    }
+
+    /// Waits until every frame queued so far has been written to the WebSocket (returns at
+    /// once on polling or once closed). Lets a packet leave in a write of its own, as the
+    /// reference server's CONNECT reply does; some peers read one message per socket read.
+    pub(crate) async fn written_all(&self) {
+        let target = self
+            .inner
+            .outbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pushed;
+        loop {
+            let flushed = self.inner.flushed.notified();
+            if self.inner.written.load(Ordering::Acquire) >= target
+                || self.is_closed()
+                || self.inner.transport.load(Ordering::Acquire) != WEBSOCKET
+            {
+                return;
+            }
+            flushed.await;
+        }
     }
 
     /// Closes the session. The client is told (a close packet) unless it closed first.

@@ -83,7 +83,17 @@ async fn run<T: Namespace>(
         socket.nsp(),
         Some(&reply),
     ));
-    for packet in cx.release_held() {
+    let held = cx.release_held();
+    if !held.is_empty() {
+        // The CONNECT reply leaves in a write of its own, as with the reference server:
+        // some clients (the protocol test suite among them) take one message per read.
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_millis(100),
+            socket.conn.written_all(),
+        )
+        .await;
+    }
+    for packet in held {
         let _ = socket.send(&packet);
     }
     tracing::debug!("connected");
