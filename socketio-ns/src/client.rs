@@ -8,7 +8,7 @@ use tokio::task::AbortHandle;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::engine::{CloseReason, EngineHandler, EngineSocket, Message};
-use crate::namespace::{Cmd, DisconnectReason, Event, Session};
+use crate::namespace::{Cmd, DisconnectReason, Event, Received, Session};
 use crate::ns::IoShared;
 use crate::protocol::encode;
 use crate::protocol::packet::{self, PacketType, RawPacket};
@@ -193,15 +193,8 @@ impl IoHandler {
                 let Some(socket) = conn.data().socket(p.nsp) else {
                     return;
                 };
-                let outer = text.as_str();
-                let spans = args
-                    .iter()
-                    .map(|r| {
-                        let start = r.get().as_ptr() as usize - outer.as_ptr() as usize;
-                        (start as u32, (start + r.get().len()) as u32)
-                    })
-                    .collect();
-                socket.resolve_ack(id, AckResponse::new(text.clone(), spans, attachments));
+                let answer = AckResponse::new(Received::new(text, &args, attachments));
+                socket.resolve_ack(id, answer);
             }
         }
     }

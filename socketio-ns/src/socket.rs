@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use crate::adapter::AckSink;
 use crate::client::ClientData;
 use crate::engine::{EngineSocket, SendError};
-use crate::namespace::Cmd;
+use crate::namespace::{Cmd, Received};
 use crate::ns::NsShared;
 use crate::protocol::encode::Encoded;
 
@@ -23,63 +23,39 @@ pub type Sid = Arc<str>;
 
 /// An acknowledgement received from a client.
 #[derive(Debug, Clone)]
-pub struct AckResponse {
-    text: Utf8Bytes,
-    args: Vec<(u32, u32)>,
-    attachments: Vec<Bytes>,
-}
+pub struct AckResponse(Received);
 
 impl AckResponse {
-    pub(crate) fn new(text: Utf8Bytes, args: Vec<(u32, u32)>, attachments: Vec<Bytes>) -> Self {
-        AckResponse {
-            text,
-            args,
-            attachments,
-        }
+    pub(crate) fn new(received: Received) -> Self {
+        AckResponse(received)
     }
 
     /// Builds an answer from the JSON array of its arguments and its binary attachments, as a
     /// multi-process adapter receives it from another process.
     pub fn from_json(args: String, attachments: Vec<Bytes>) -> Result<Self, serde_json::Error> {
         let text: Utf8Bytes = args.into();
-        let spans = {
-            let outer = text.as_str();
-            let raw: Vec<&serde_json::value::RawValue> = serde_json::from_str(outer)?;
-            raw.iter()
-                .map(|r| {
-                    let start = r.get().as_ptr() as usize - outer.as_ptr() as usize;
-                    (start as u32, (start + r.get().len()) as u32)
-                })
-                .collect()
-        };
-        Ok(AckResponse::new(text, spans, attachments))
+        let raw: Vec<&serde_json::value::RawValue> = serde_json::from_str(text.as_str())?;
+        Ok(AckResponse(Received::new(&text, &raw, attachments)))
     }
 
     /// The number of arguments the client acked with.
     pub fn len(&self) -> usize {
-        self.args.len()
+        self.0.len()
     }
 
     /// Whether the client acked with no argument.
     pub fn is_empty(&self) -> bool {
-        self.args.is_empty()
+        self.len() == 0
     }
 
     /// The raw JSON of argument `i`.
     pub fn raw_arg(&self, i: usize) -> Option<&str> {
-        let (a, b) = *self.args.get(i)?;
-        self.text.as_str().get(a as usize..b as usize)
+        self.0.raw_arg(i)
     }
 
     /// Argument `i` decoded into `T` (missing: JSON `null`).
     pub fn arg<T: DeserializeOwned>(&self, i: usize) -> Result<T, serde_json::Error> {
-        let raw = self.raw_arg(i).unwrap_or("null");
-        if self.attachments.is_empty() {
-            serde_json::from_str(raw)
-        } else {
-            let raw: &serde_json::value::RawValue = serde_json::from_str(raw)?;
-            crate::protocol::binary::from_arg(raw, &self.attachments)
-        }
+        self.0.arg(i)
     }
 
     /// Every argument decoded as JSON values (binary placeholders left as they are).
@@ -89,12 +65,12 @@ impl AckResponse {
 
     /// The binary attachments.
     pub fn attachments(&self) -> &[Bytes] {
-        &self.attachments
+        self.0.attachments()
     }
 
     /// The arguments as they came, to send on unchanged (binary included).
     pub fn into_args(self) -> crate::namespace::RawArgs {
-        crate::namespace::RawArgs::from_spans(&self.text, &self.args, self.attachments)
+        self.0.args_from(0)
     }
 }
 

@@ -4,16 +4,88 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use serde_json::value::RawValue;
+
 use crate::protocol::binary;
 use crate::protocol::packet::EventData;
+
+/// Arguments received from a client (an event's or an ack's): spans of raw JSON in the packet
+/// text, decoded on demand, and the binary attachments.
+#[derive(Debug, Clone)]
+pub(crate) struct Received {
+    text: Utf8Bytes,
+    args: Vec<(u32, u32)>,
+    attachments: Vec<Bytes>,
+}
+
+/// Where `inner`, a slice of `outer`, stands in it.
+fn span(outer: &str, inner: &str) -> (u32, u32) {
+    let start = inner.as_ptr() as usize - outer.as_ptr() as usize;
+    (start as u32, (start + inner.len()) as u32)
+}
+
+impl Received {
+    /// `args` borrow from `text`.
+    pub(crate) fn new(text: &Utf8Bytes, args: &[&RawValue], attachments: Vec<Bytes>) -> Self {
+        let outer = text.as_str();
+        Received {
+            text: text.clone(),
+            args: args.iter().map(|r| span(outer, r.get())).collect(),
+            attachments,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.args.len()
+    }
+
+    pub(crate) fn raw_arg(&self, i: usize) -> Option<&str> {
+        let (a, b) = *self.args.get(i)?;
+        self.text.as_str().get(a as usize..b as usize)
+    }
+
+    pub(crate) fn arg<T: DeserializeOwned>(&self, i: usize) -> Result<T, serde_json::Error> {
+        let raw = self.raw_arg(i).unwrap_or("null");
+        if self.attachments.is_empty() {
+            serde_json::from_str(raw)
+        } else {
+            let raw: &RawValue = serde_json::from_str(raw)?;
+            binary::from_arg(raw, &self.attachments)
+        }
+    }
+
+    pub(crate) fn bytes(&self, i: usize) -> Option<Bytes> {
+        let raw: &RawValue = serde_json::from_str(self.raw_arg(i)?).ok()?;
+        let n = binary::placeholder_num(raw)?;
+        self.attachments.get(n).cloned()
+    }
+
+    pub(crate) fn attachments(&self) -> &[Bytes] {
+        &self.attachments
+    }
+
+    /// The arguments from position `i` on, as they came (binary included).
+    pub(crate) fn args_from(&self, i: usize) -> RawArgs {
+        let args = self.args.get(i..).unwrap_or(&[]);
+        let json = match (args.first(), args.last()) {
+            (Some(&(a, _)), Some(&(_, b))) => {
+                self.text.as_str().get(a as usize..b as usize).unwrap_or("")
+            }
+            _ => "",
+        };
+        RawArgs {
+            json: json.to_owned(),
+            count: args.len(),
+            attachments: self.attachments.clone(),
+        }
+    }
+}
 
 /// An event received from a client: its name, its arguments as raw JSON (decoded on demand
 /// into the handler's parameter types), its binary attachments and its ack id.
 pub struct Event {
-    text: Utf8Bytes,
+    received: Received,
     name: Name,
-    args: Vec<(u32, u32)>,
-    attachments: Vec<Bytes>,
     ack: Option<u64>,
 }
 
@@ -26,16 +98,11 @@ impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Event")
             .field("name", &self.name())
-            .field("args", &self.args.len())
-            .field("attachments", &self.attachments.len())
+            .field("args", &self.len())
+            .field("attachments", &self.attachments().len())
             .field("ack", &self.ack)
             .finish()
     }
-}
-
-fn span(outer: &str, inner: &str) -> (u32, u32) {
-    let start = inner.as_ptr() as usize - outer.as_ptr() as usize;
-    (start as u32, (start + inner.len()) as u32)
 }
 
 impl Event {
@@ -46,34 +113,20 @@ impl Event {
         attachments: Vec<Bytes>,
         ack: Option<u64>,
     ) -> Self {
-        let outer = text.as_str();
         let name = match data.name {
             std::borrow::Cow::Borrowed(n) => {
-                let (a, b) = span(outer, n);
+                let (a, b) = span(text.as_str(), n);
                 Name::Span(a, b)
             }
             std::borrow::Cow::Owned(n) => Name::Owned(n.into_boxed_str()),
         };
-        let args = data.args.iter().map(|r| span(outer, r.get())).collect();
         Event {
-            text: text.clone(),
+            received: Received::new(text, &data.args, attachments),
             name,
-            args,
-            attachments,
             ack,
         }
     }
 
-    /// Builds an event from the text of an EVENT or BINARY_EVENT packet (for example
-    /// `2/chat,17["say","hi"]`) and its attachments, as the server does when one arrives
-    /// (reserved event names are not refused here). Copies `text` once. For benchmarks and
-    /// tests; not a stable API.
-    ///
-    /// # Errors
-    ///
-    /// Those of [`packet::decode`](crate::protocol::packet::decode) and
-    /// [`parse_event`](crate::protocol::packet::parse_event); `InvalidData` for a packet of
-    /// another type, `InvalidAttachment` when `attachments` is not as many as announced.
     #[doc(hidden)]
     pub fn from_text(
         text: &str,
@@ -96,6 +149,7 @@ impl Event {
     pub fn name(&self) -> &str {
         match &self.name {
             Name::Span(a, b) => self
+                .received
                 .text
                 .as_str()
                 .get(*a as usize..*b as usize)
@@ -111,37 +165,28 @@ impl Event {
 
     /// The number of arguments.
     pub fn len(&self) -> usize {
-        self.args.len()
+        self.received.len()
     }
 
     /// Whether the event has no arguments.
     pub fn is_empty(&self) -> bool {
-        self.args.is_empty()
+        self.len() == 0
     }
 
     /// The raw JSON of argument `i`.
     pub fn raw_arg(&self, i: usize) -> Option<&str> {
-        let (a, b) = *self.args.get(i)?;
-        self.text.as_str().get(a as usize..b as usize)
+        self.received.raw_arg(i)
     }
 
     /// Argument `i` decoded into `T`; a missing argument decodes as JSON `null` (so `Option`
     /// parameters may be left out). Binary placeholders are resolved where `T` asks for bytes.
     pub fn arg<T: DeserializeOwned>(&self, i: usize) -> Result<T, serde_json::Error> {
-        let raw = self.raw_arg(i).unwrap_or("null");
-        if self.attachments.is_empty() {
-            serde_json::from_str(raw)
-        } else {
-            let raw: &serde_json::value::RawValue = serde_json::from_str(raw)?;
-            binary::from_arg(raw, &self.attachments)
-        }
+        self.received.arg(i)
     }
 
     /// Argument `i` as binary: the attachment its placeholder names.
     pub fn bytes(&self, i: usize) -> Option<Bytes> {
-        let raw: &serde_json::value::RawValue = serde_json::from_str(self.raw_arg(i)?).ok()?;
-        let n = binary::placeholder_num(raw)?;
-        self.attachments.get(n).cloned()
+        self.received.bytes(i)
     }
 
     /// Whether argument `i` is a JSON string.
@@ -151,21 +196,17 @@ impl Event {
 
     /// The binary attachments, in placeholder order.
     pub fn attachments(&self) -> &[Bytes] {
-        &self.attachments
+        self.received.attachments()
     }
 
     /// The arguments from position `i` on, as they came (binary included).
     pub fn args_from(&self, i: usize) -> RawArgs {
-        RawArgs::from_spans(
-            &self.text,
-            self.args.get(i..).unwrap_or(&[]),
-            self.attachments.clone(),
-        )
+        self.received.args_from(i)
     }
 
     /// The arguments as they came, to send on unchanged (binary included).
     pub fn into_args(self) -> RawArgs {
-        RawArgs::from_spans(&self.text, &self.args, self.attachments)
+        self.received.args_from(0)
     }
 }
 
@@ -179,24 +220,6 @@ pub struct RawArgs {
 }
 
 impl RawArgs {
-    pub(crate) fn from_spans(
-        text: &Utf8Bytes,
-        args: &[(u32, u32)],
-        attachments: Vec<Bytes>,
-    ) -> Self {
-        let json = match (args.first(), args.last()) {
-            (Some(&(a, _)), Some(&(_, b))) => {
-                text.as_str().get(a as usize..b as usize).unwrap_or("")
-            }
-            _ => "",
-        };
-        RawArgs {
-            json: json.to_owned(),
-            count: args.len(),
-            attachments,
-        }
-    }
-
     /// The number of arguments.
     pub fn len(&self) -> usize {
         self.count

@@ -12,6 +12,7 @@ use std::future::Future;
 
 pub use acl::{Acl, MethodId, NoMethods, UnknownMethod};
 pub use context::{Context, EmitError, Handshake, Session};
+pub(crate) use event::Received;
 pub use event::{Event, RawArgs};
 
 pub(crate) use actor::{Cmd, spawn_socket};
