@@ -1,0 +1,204 @@
+//! Bad input and bad peers: the offending connection is closed with a clear reason, and the
+//! server keeps serving everyone else.
+//!
+//! A minimal raw WebSocket client speaks the protocol by hand here, so that a test can do
+//! what no well-behaved client library does: stop reading, or send an oversized frame.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use socketio_ns::{Context, Server, namespace};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws = WebSocketStream<TcpStream>;
+
+#[derive(Default)]
+struct Root;
+
+#[namespace("/")]
+impl Root {
+    /// Emits `n` messages of 1 KiB from a job, yielding between them as a real producer
+    /// would; acks `true` at once.
+    fn on_flood(&mut self, cx: &mut Context<Self>, n: usize) -> bool {
+        let socket = cx.socket();
+        cx.spawn(async move {
+            let payload = "x".repeat(1024);
+            for i in 0..n {
+                if socket.emit("data", (i, &payload)).is_err() {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        });
+        true
+    }
+
+    fn on_echo(&mut self, _cx: &mut Context<Self>, value: serde_json::Value) -> serde_json::Value {
+        value
+    }
+}
+
+async fn start(max_payload: usize) -> (String, socketio_ns::Io) {
+    let server = Server::builder()
+        .max_payload(max_payload)
+        .max_buffered_packets(256)
+        .namespace::<Root>()
+        .build();
+    let io = server.io();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(server.serve_listener(listener));
+    (
+        format!("ws://{addr}/socket.io/?EIO=4&transport=websocket"),
+        io,
+    )
+}
+
+/// Opens a connection and joins `/`; returns the socket and its Socket.IO id.
+async fn connect(url: &str) -> (Ws, String) {
+    let authority = url.trim_start_matches("ws://").split('/').next().unwrap();
+    let tcp = TcpStream::connect(authority).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
+    let open = next_text(&mut ws).await;
+    assert!(open.starts_with("0{"), "{open}");
+    ws.send(Message::text("40")).await.unwrap();
+    let connected = next_text(&mut ws).await;
+    let sid: serde_json::Value = serde_json::from_str(&connected[2..]).unwrap();
+    (ws, sid["sid"].as_str().unwrap().to_owned())
+}
+
+/// The next text frame, answering pings on the way.
+async fn next_text(ws: &mut Ws) -> String {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("no message within 10 s")
+            .expect("connection ended")
+            .expect("websocket error");
+        match msg {
+            Message::Text(t) if t.as_str() == "2" => ws.send(Message::text("3")).await.unwrap(),
+            Message::Text(t) => return t.as_str().to_owned(),
+            _ => {}
+        }
+    }
+}
+
+/// Whether the server ends the connection within `within` (close frame, end or error).
+async fn closed_by_server(ws: &mut Ws, within: Duration) -> bool {
+    tokio::time::timeout(within, async {
+        loop {
+            match ws.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+async fn echo_works(ws: &mut Ws) {
+    ws.send(Message::text(r#"421["echo",{"still":"here"}]"#))
+        .await
+        .unwrap();
+    loop {
+        let t = next_text(ws).await;
+        if t.starts_with("431") {
+            assert_eq!(t, r#"431[{"still":"here"}]"#);
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_disconnected_and_the_others_are_served() {
+    let (url, io) = start(1_000_000).await;
+    let (mut slow, slow_sid) = connect(&url).await;
+    let (mut fast, fast_sid) = connect(&url).await;
+
+    // The slow client asks for far more than the socket buffers hold, and never reads again.
+    slow.send(Message::text(r#"42["flood",200000]"#))
+        .await
+        .unwrap();
+    // The fast client asks for a lot too, and reads it all.
+    fast.send(Message::text(r#"42["flood",3000]"#))
+        .await
+        .unwrap();
+    let mut received = 0;
+    while received < 3000 {
+        if next_text(&mut fast).await.starts_with(r#"42["data","#) {
+            received += 1;
+        }
+    }
+
+    // The server closes the slow one once its outbox is full ...
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let ids: Vec<String> = io
+            .fetch_sockets()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        if !ids.contains(&slow_sid) {
+            assert!(ids.contains(&fast_sid), "the fast client was dropped too");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the slow client was never disconnected"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // ... and the fast one is still served.
+    echo_works(&mut fast).await;
+    drop(slow);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_websocket_message_closes_that_connection_only() {
+    let (url, _io) = start(10_000).await;
+    let (mut big, _) = connect(&url).await;
+    let (mut other, _) = connect(&url).await;
+
+    let oversized = format!(r#"42["echo","{}"]"#, "a".repeat(20_000));
+    big.send(Message::text(oversized)).await.unwrap();
+    assert!(
+        closed_by_server(&mut big, Duration::from_secs(10)).await,
+        "the connection that sent an oversized message was not closed"
+    );
+    echo_works(&mut other).await;
+
+    // A message just under the limit is fine.
+    let fits = format!(r#"421["echo","{}"]"#, "b".repeat(9_000));
+    other.send(Message::text(fits)).await.unwrap();
+    loop {
+        let t = next_text(&mut other).await;
+        if t.starts_with("431") {
+            assert_eq!(t.len(), 9_000 + r#"431[""]"#.len());
+            break;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_packet_closes_that_connection_only() {
+    let (url, _io) = start(1_000_000).await;
+    let (mut bad, _) = connect(&url).await;
+    let (mut other, _) = connect(&url).await;
+
+    for garbage in [r#"42{"not":"an array"}"#, r#"42["#] {
+        let (mut ws, _) = connect(&url).await;
+        ws.send(Message::text(garbage)).await.unwrap();
+        assert!(
+            closed_by_server(&mut ws, Duration::from_secs(10)).await,
+            "{garbage} did not close the connection"
+        );
+    }
+    bad.send(Message::text("4abc")).await.unwrap();
+    assert!(closed_by_server(&mut bad, Duration::from_secs(10)).await);
+    echo_works(&mut other).await;
+}
