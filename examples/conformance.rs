@@ -153,5 +153,9 @@ async fn main() -> std::io::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap_or(3000))).await?;
     tracing::info!("listening on {}", listener.local_addr()?);
+    // Real-time traffic is many small writes: don't let Nagle's algorithm hold them back.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await
 }

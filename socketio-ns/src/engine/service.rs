@@ -548,12 +548,16 @@ impl<H: EngineHandler> Shared<H> {
     /// may not have removed it from the table yet; except a polling session the server closed,
     /// until a GET has taken its close packet (as the reference server does).
     fn get(&self, sid: &str) -> Option<EngineSocket<H::Data>> {
-        self.sessions
+        let socket = self
+            .sessions
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(sid)
-            .filter(|s| !s.is_closed() || delivers_close(s))
-            .cloned()
+            .cloned()?;
+        if socket.ping_expired() {
+            socket.close(CloseReason::PingTimeout);
+        }
+        (!socket.is_closed() || delivers_close(&socket)).then_some(socket)
     }
 
     /// Acts on one packet from the client (none once the session is closed).
@@ -686,9 +690,12 @@ impl<H: EngineHandler> Shared<H> {
                     Some(Ok(WsMessage::Binary(data))) => {
                         self.handler.on_message(&socket, Message::Binary(data))
                     }
-                    Some(Ok(WsMessage::Close(_))) | None => {
+                    Some(Ok(WsMessage::Close(_))) => {
+                        // tungstenite queued the answering close frame: send it (RFC 6455 5.5.1).
+                        let _ = ws.flush().await;
                         socket.close(CloseReason::TransportClose);
                     }
+                    None => socket.close(CloseReason::TransportClose),
                     Some(Ok(_)) => {}
                     Some(Err(e)) => {
                         tracing::debug!(error = %e, "websocket error, closing the session");
@@ -730,8 +737,9 @@ async fn heartbeat<H: EngineHandler>(shared: Arc<Shared<H>>, socket: EngineSocke
         if socket.send_frame(Frame::ping()).is_err() {
             break;
         }
+        socket.set_ping_deadline(Some(ping_at + timeout - grace));
         tokio::select! {
-            _ = inner.pong.notified() => {}
+            _ = inner.pong.notified() => socket.set_ping_deadline(None),
             _ = tokio::time::sleep_until(ping_at + timeout - grace) => {
                 tracing::debug!("ping timeout");
                 socket.close(CloseReason::PingTimeout);
@@ -758,12 +766,13 @@ async fn heartbeat<H: EngineHandler>(shared: Arc<Shared<H>>, socket: EngineSocke
         .remove(socket.sid());
 }
 
-/// Whether a closed session still has a close packet of a server-side close for a polling GET.
+/// Whether a closed polling session still holds the packet that ends it for the client: the
+/// close packet of a server-side close, or the noop answering the client's own close.
 fn delivers_close<D>(socket: &EngineSocket<D>) -> bool {
     socket.inner.transport.load(Ordering::Acquire) != WEBSOCKET
         && matches!(
             socket.close_reason(),
-            Some(CloseReason::ServerClose | CloseReason::ServerShutdown)
+            Some(CloseReason::ServerClose | CloseReason::ServerShutdown | CloseReason::ClientClose)
         )
         && socket.has_pending()
 }

@@ -153,6 +153,10 @@ pub(crate) struct Inner<D> {
     /// Frames the WebSocket task has written and flushed, and its signal after each flush.
     written: std::sync::atomic::AtomicU64,
     pub(crate) flushed: Notify,
+    /// When the session was created, and when the outstanding ping expires (nanoseconds
+    /// after `born`; `u64::MAX`: no ping outstanding).
+    born: tokio::time::Instant,
+    ping_deadline: std::sync::atomic::AtomicU64,
 }
 
 struct Outbox {
@@ -193,6 +197,8 @@ impl<D> EngineSocket<D> {
                 closed: AtomicBool::new(false),
                 written: std::sync::atomic::AtomicU64::new(0),
                 flushed: Notify::new(),
+                born: tokio::time::Instant::now(),
+                ping_deadline: std::sync::atomic::AtomicU64::new(u64::MAX),
             }),
         }
     }
@@ -288,6 +294,21 @@ impl<D> EngineSocket<D> {
         drop(out);
         self.inner.writable.notify_one();
         Ok(())
+    }
+
+    /// Records when the outstanding ping expires (`None`: answered).
+    pub(crate) fn set_ping_deadline(&self, deadline: Option<tokio::time::Instant>) {
+        let nanos = deadline.map_or(u64::MAX, |d| {
+            d.saturating_duration_since(self.inner.born).as_nanos() as u64
+        });
+        self.inner.ping_deadline.store(nanos, Ordering::Release);
+    }
+
+    /// Whether a ping went unanswered past its deadline. Checked by requests as they
+    /// arrive, so that a timer firing late never lets an expired session answer.
+    pub(crate) fn ping_expired(&self) -> bool {
+        let deadline = self.inner.ping_deadline.load(Ordering::Acquire);
+        deadline != u64::MAX && self.inner.born.elapsed().as_nanos() as u64 >= deadline
     }
 
     /// The WebSocket task wrote and flushed `n` more frames.

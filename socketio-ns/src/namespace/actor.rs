@@ -85,13 +85,16 @@ async fn run<T: Namespace>(
     ));
     let held = cx.release_held();
     if !held.is_empty() {
-        // The CONNECT reply leaves in a write of its own, as with the reference server:
-        // some clients (the protocol test suite among them) take one message per read.
+        // The CONNECT reply leaves on its own, and what recv_connect emitted follows a moment
+        // later, as with the reference server (which writes them in different event-loop
+        // ticks): some clients, the protocol test suite among them, take one message per read
+        // and would miss the second of two frames that arrive together.
         let _ = tokio::time::timeout(
             std::time::Duration::from_millis(100),
             socket.conn.written_all(),
         )
         .await;
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
     for packet in held {
         let _ = socket.send(&packet);
