@@ -32,7 +32,7 @@ const MAX_PACKETS_PER_POLL: usize = 16;
 
 /// What tungstenite reserves for reading a WebSocket: kept by every connection, and read
 /// per syscall at most.
-const READ_BUFFER: usize = 2048;
+const READ_BUFFER: usize = 1024;
 
 /// The response body type of the services in this crate.
 pub type Body = Full<Bytes>;
