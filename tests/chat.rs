@@ -18,13 +18,14 @@ mod rooms_support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Once;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use common::{ExampleServer, Mode, binary, pseudo_random_bytes, request, run_node};
+use common::{
+    ExampleServer, Mode, binary, npm_install_once, pseudo_random_bytes, request, run_node,
+};
 use rooms_support::{ack, event};
 
 const NSP: &str = "/chat";
@@ -47,47 +48,13 @@ fn client_script() -> PathBuf {
 ///
 /// The example runs `npm ci` itself when the package is missing, but servers started at once by
 /// parallel tests would race on one directory (and the harness gives a server 10 s to listen):
-/// the first test installs it into a staging directory renamed into place.
+/// the first test installs it into a staging directory renamed into place, like
+/// `tests/node_modules` ([`common::npm_install_once`]).
 fn chat_server() -> ExampleServer {
     static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        if !client_script().is_file() {
-            install_example_package();
-        }
-    });
-    ExampleServer::spawn("chat")
-}
-
-fn install_example_package() {
-    let dir = example_dir();
-    let staging =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("chat-npm-ci-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&staging);
-    fs::create_dir_all(&staging).unwrap();
-    for file in ["package.json", "package-lock.json"] {
-        fs::copy(dir.join(file), staging.join(file)).expect("copy the example's npm manifest");
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&staging)
-        .stdin(Stdio::null())
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run `npm ci` (is node installed?): {e}"));
-    assert!(
-        status.success(),
-        "`npm ci` for examples/chat failed: {status}"
-    );
-    if fs::rename(staging.join("node_modules"), dir.join("node_modules")).is_err()
-        && !client_script().is_file()
-    {
-        // A stale or half-installed tree is in the way (a concurrent install would have put
-        // the script there).
-        let _ = fs::remove_dir_all(dir.join("node_modules"));
-        fs::rename(staging.join("node_modules"), dir.join("node_modules"))
-            .expect("move node_modules into examples/chat");
-    }
-    let _ = fs::remove_dir_all(&staging);
+    npm_install_once(&INSTALL, &example_dir());
     assert!(client_script().is_file(), "{}", client_script().display());
+    ExampleServer::spawn("chat")
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,14 +13,12 @@
 mod common;
 
 use std::fs;
-use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Once;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{ExampleServer, Mode, binary, pseudo_random_bytes, tests_dir};
+use common::{ExampleServer, Installed, Mode, binary, pseudo_random_bytes, run_child, tests_dir};
 use serde_json::{Value, json};
 
 /// How long `client.py` may run before it is killed (it has its own, shorter, hard timeout).
@@ -48,38 +46,36 @@ fn python_in(venv: &Path) -> PathBuf {
 /// does not, and returns its interpreter.
 ///
 /// Like `common::node_modules()`: the virtualenv is built in a staging directory and renamed
-/// into place, so that test processes running at the same time (nextest runs one per test)
-/// never see a half-installed one, and a `Once` makes the threads of one process wait for the
-/// first. `tests/py/.venv/.socketio-ns-requirements` keeps a copy of the requirements it was
-/// installed from: a changed requirements.txt triggers a new install.
+/// into place ([`common::Installed::install`]), so that test processes running at the same
+/// time (nextest runs one per test) never see a half-installed one, and a `Once` makes the
+/// threads of one process wait for the first. `tests/py/.venv/.socketio-ns-requirements`
+/// keeps a copy of the requirements it was installed from: a changed requirements.txt
+/// triggers a new install.
 fn venv_python() -> PathBuf {
     static INSTALL: Once = Once::new();
     let dir = py_dir();
     let venv = dir.join(".venv");
+    let requirements_txt = dir.join("requirements.txt");
+    let wanted = fs::read(&requirements_txt).expect("read tests/py/requirements.txt");
+    let installed = Installed {
+        target: &venv,
+        marker: VENV_MARKER,
+        stamp: &wanted,
+    };
+    let is_installed = || python_in(&venv).exists() && installed.is_current();
     INSTALL.call_once(|| {
-        if !(venv_is_installed(&dir) && venv_imports(&venv)) {
-            install_venv(&dir);
+        if !(is_installed() && venv_imports(&venv)) {
+            // Python finds a virtualenv from the path of its interpreter: a renamed one works
+            // when it is run as `.venv/bin/python` (its scripts, such as bin/pip, keep stale
+            // paths).
+            installed.install("venv", |staged| create_venv(staged, &requirements_txt));
         }
     });
-    assert!(
-        venv_is_installed(&dir),
-        "{} is not installed",
-        venv.display()
-    );
+    assert!(is_installed(), "{} is not installed", venv.display());
     python_in(&venv)
 }
 
 const VENV_MARKER: &str = ".socketio-ns-requirements";
-
-fn requirements(py: &Path) -> Vec<u8> {
-    fs::read(py.join("requirements.txt")).expect("read tests/py/requirements.txt")
-}
-
-fn venv_is_installed(py: &Path) -> bool {
-    let venv = py.join(".venv");
-    python_in(&venv).exists()
-        && fs::read(venv.join(VENV_MARKER)).is_ok_and(|marker| marker == requirements(py))
-}
 
 /// Whether the virtualenv still works (its base interpreter may have gone away since).
 fn venv_imports(venv: &Path) -> bool {
@@ -134,39 +130,6 @@ fn create_venv(venv: &Path, requirements_txt: &Path) {
     );
 }
 
-fn install_venv(py: &Path) {
-    let requirements_txt = py.join("requirements.txt");
-    let wanted = requirements(py);
-    let venv = py.join(".venv");
-    let unique = format!(
-        "venv-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let staging = Path::new(env!("CARGO_TARGET_TMPDIR")).join(unique);
-    fs::create_dir_all(&staging).expect("create the virtualenv staging directory");
-    let staged = staging.join(".venv");
-    create_venv(&staged, &requirements_txt);
-    fs::write(staged.join(VENV_MARKER), &wanted).unwrap();
-    if venv.exists() && !venv_is_installed(py) {
-        // One installed from other requirements, or broken: move it out of the way.
-        let _ = fs::rename(&venv, staging.join("stale"));
-    }
-    // Python finds a virtualenv from the path of its interpreter: a renamed one works when it
-    // is run as `.venv/bin/python` (its scripts, such as bin/pip, keep stale paths).
-    if fs::rename(&staged, &venv).is_err() && !venv_is_installed(py) {
-        // Neither installed by a concurrent process nor renamable (e.g. the target directory
-        // is on another filesystem): install in place.
-        let _ = fs::remove_dir_all(&venv);
-        create_venv(&venv, &requirements_txt);
-        fs::write(venv.join(VENV_MARKER), &wanted).unwrap();
-    }
-    let _ = fs::remove_dir_all(&staging);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Running the client
 
@@ -176,72 +139,19 @@ fn install_venv(py: &Path) {
 fn run_python(args: Value) -> Vec<Value> {
     let python = venv_python();
     let dir = py_dir();
-    let mut child = Command::new(&python)
+    let mut command = Command::new(&python);
+    command
         .arg("-I") // isolated: no user site-packages, no PYTHON* variables
         .arg(dir.join("client.py"))
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
-    let input = args.to_string();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = {
-        let input = input.clone();
-        // Dropping stdin at the end of the thread closes it: the script reads to EOF.
-        thread::spawn(move || stdin.write_all(input.as_bytes()))
-    };
-    let stdout = read_in_background(child.stdout.take().unwrap());
-    let stderr = read_in_background(child.stderr.take().unwrap());
-    let status = wait_with_timeout(&mut child, PYTHON_TIMEOUT);
-    let _ = writer.join();
-    let stdout = stdout.join().unwrap();
-    let stderr = stderr.join().unwrap();
-    let shown: String = input.chars().take(2000).collect();
-    let context = || {
-        // The client's logs (every packet): the end is what matters.
-        let skip = stderr.chars().count().saturating_sub(30_000);
-        let stderr: String = stderr.chars().skip(skip).collect();
-        format!("client.py <<< {shown}\n--- stdout\n{stdout}--- stderr (client logs)\n{stderr}")
-    };
-    match status {
-        None => panic!("killed after {PYTHON_TIMEOUT:?}: {}", context()),
-        Some(status) if !status.success() => panic!("exited with {status}: {}", context()),
-        Some(_) => {}
-    }
-    stdout
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("line {line:?} is not JSON ({e}): {}", context()))
-        })
-        .collect()
-}
-
-fn read_in_background(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    })
-}
-
-/// Waits for `child`; kills it and returns `None` after `timeout`.
-fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
+        .current_dir(&dir);
+    run_child(
+        &mut command,
+        &python.display().to_string(),
+        &args,
+        PYTHON_TIMEOUT,
+    )
+    // The client's logs (every packet): the end is what matters.
+    .json_lines(|run| run.describe("client.py", "stderr (client logs)", Some(30_000)))
 }
 
 // ---------------------------------------------------------------------------------------------

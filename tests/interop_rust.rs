@@ -35,14 +35,14 @@ mod common;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use common::{ExampleServer, Mode, binary, pseudo_random_bytes, tests_dir};
+use common::{ExampleServer, Mode, binary, pseudo_random_bytes, run_child, tests_dir};
 use serde_json::{Value, json};
 
 /// How long the client may run before it is killed (it has its own, shorter, hard timeout).
@@ -700,75 +700,22 @@ fn run(transport: &str, steps: Value) -> Run {
     let server = ExampleServer::spawn("conformance");
     let tap = WireTap::new(server.addr());
     let args = json!({ "url": tap.url(), "transport": transport, "steps": steps });
-    let mut child = Command::new(&binary)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", binary.display()));
-    let input = args.to_string();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = {
-        let input = input.clone();
-        // Dropping stdin at the end of the thread closes it: the client reads to EOF.
-        thread::spawn(move || stdin.write_all(input.as_bytes()))
-    };
-    let stdout = read_in_background(child.stdout.take().unwrap());
-    let stderr = read_in_background(child.stderr.take().unwrap());
-    let status = wait_with_timeout(&mut child, CLIENT_TIMEOUT);
-    let _ = writer.join();
-    let stdout = stdout.join().unwrap();
-    let stderr = stderr.join().unwrap();
+    let child = run_child(
+        &mut Command::new(&binary),
+        &binary.display().to_string(),
+        &args,
+        CLIENT_TIMEOUT,
+    );
     tap.settle(Duration::from_secs(2));
     let wire = tap.wire();
-    let shown: String = input.chars().take(2000).collect();
-    let context = || {
-        let skip = stderr.chars().count().saturating_sub(20_000);
-        let stderr: String = stderr.chars().skip(skip).collect();
+    let lines = child.json_lines(|child| {
         format!(
-            "rust-client <<< {shown}\n--- stdout\n{stdout}--- stderr\n{stderr}--- wire (through \
-             the tap)\n{}",
+            "{}--- wire (through the tap)\n{}",
+            child.describe("rust-client", "stderr", Some(20_000)),
             wire.transcript()
         )
-    };
-    match status {
-        None => panic!("killed after {CLIENT_TIMEOUT:?}: {}", context()),
-        Some(status) if !status.success() => panic!("exited with {status}: {}", context()),
-        Some(_) => {}
-    }
-    let lines = stdout
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("line {line:?} is not JSON ({e}): {}", context()))
-        })
-        .collect();
+    });
     Run { lines, wire }
-}
-
-fn read_in_background(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
-    thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    })
-}
-
-/// Waits for `child`; kills it and returns `None` after `timeout`.
-fn wait_with_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// The query parameter `name` of a request target.

@@ -1,5 +1,6 @@
 //! Harness shared by the integration tests: starts an example server on a free loopback port,
-//! installs and runs the node clients of `tests/js/`, and speaks raw HTTP/1.1.
+//! installs and runs the node clients of `tests/js/` (and, through [`run_child`] and
+//! [`Installed`], the other interop clients), and speaks raw HTTP/1.1.
 //!
 //! `SOCKETIO_NS_TEST_SERVER="node /path/to/server.mjs"` (a command line split on whitespace)
 //! replaces the example binary by another server implementing the same contract, for example a
@@ -36,37 +37,55 @@ pub fn tests_dir() -> PathBuf {
 // node_modules
 
 /// Makes sure `tests/node_modules` holds the packages of `tests/package-lock.json`, running
-/// `npm ci` when it does not, and returns its path.
-///
-/// The install goes to a staging directory that is then renamed into place, so that test
-/// processes running at the same time (nextest runs one per test) never see a half-installed
-/// tree; inside one process a `Once` makes the threads wait for the first one.
-/// `tests/node_modules/.socketio-ns-lock` keeps a copy of the lockfile it was installed from:
-/// a changed lockfile triggers a new install.
+/// `npm ci` when it does not, and returns its path (see [`npm_install_once`]).
 pub fn node_modules() -> PathBuf {
     static INSTALL: Once = Once::new();
-    let dir = tests_dir();
-    let modules = dir.join("node_modules");
-    INSTALL.call_once(|| {
-        if !is_installed(&dir) {
-            install(&dir);
+    npm_install_once(&INSTALL, &tests_dir())
+}
+
+/// Makes sure `<package_dir>/node_modules` holds the packages of
+/// `<package_dir>/package-lock.json`, running `npm ci` when it does not, and returns its path.
+///
+/// The install goes to a staging directory that is then renamed into place (see
+/// [`Installed::install`]); inside one process `once` makes the threads wait for the first
+/// one. `node_modules/.socketio-ns-lock` keeps a copy of the lockfile it was installed from:
+/// a changed lockfile triggers a new install.
+pub fn npm_install_once(once: &Once, package_dir: &Path) -> PathBuf {
+    let modules = package_dir.join("node_modules");
+    let lockfile = package_dir.join("package-lock.json");
+    let lock = fs::read(&lockfile).unwrap_or_else(|e| panic!("read {}: {e}", lockfile.display()));
+    let installed = Installed {
+        target: &modules,
+        marker: INSTALLED_MARKER,
+        stamp: &lock,
+    };
+    once.call_once(|| {
+        if !installed.is_current() {
+            installed.install("npm-ci", |target| npm_ci_into(package_dir, target));
         }
     });
-    assert!(is_installed(&dir), "{} is not installed", modules.display());
+    assert!(
+        installed.is_current(),
+        "{} is not installed",
+        modules.display()
+    );
     modules
 }
 
+/// The marker file of an npm install: a copy of the `package-lock.json` it was installed from.
 const INSTALLED_MARKER: &str = ".socketio-ns-lock";
 
-fn is_installed(tests: &Path) -> bool {
-    let lock = fs::read(tests.join("package-lock.json")).expect("read tests/package-lock.json");
-    match fs::read(tests.join("node_modules").join(INSTALLED_MARKER)) {
-        Ok(marker) => marker == lock,
-        Err(_) => false,
+/// Runs `npm ci` for the package whose `package.json` and `package-lock.json` are in
+/// `package_dir`, so that it creates `node_modules` (a directory named so): in `package_dir`
+/// itself, or in another directory, which then gets a copy of the manifests.
+fn npm_ci_into(package_dir: &Path, node_modules: &Path) {
+    let dir = node_modules.parent().expect("the parent of node_modules");
+    if dir != package_dir {
+        fs::create_dir_all(dir).expect("create the npm staging directory");
+        for file in ["package.json", "package-lock.json"] {
+            fs::copy(package_dir.join(file), dir.join(file)).expect("copy the npm manifest");
+        }
     }
-}
-
-fn npm_ci(dir: &Path) {
     let status = Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
         .current_dir(dir)
@@ -80,36 +99,57 @@ fn npm_ci(dir: &Path) {
     );
 }
 
-fn install(tests: &Path) {
-    let lock = fs::read(tests.join("package-lock.json")).expect("read tests/package-lock.json");
-    let modules = tests.join("node_modules");
-    let unique = format!(
-        "npm-ci-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    let staging = Path::new(env!("CARGO_TARGET_TMPDIR")).join(unique);
-    fs::create_dir_all(&staging).expect("create the npm staging directory");
-    if modules.exists() {
-        // A tree installed from another lockfile: move it out of the way first.
-        let _ = fs::rename(&modules, staging.join("stale"));
+/// A directory built once (a `node_modules`, a virtualenv) holding a marker file with a copy
+/// of what it was built from (a lockfile, a requirements file): it is current while the marker
+/// matches, and a changed source makes it stale.
+#[derive(Debug)]
+pub struct Installed<'a> {
+    /// Where it lives.
+    pub target: &'a Path,
+    /// The name of the marker file inside `target`.
+    pub marker: &'a str,
+    /// What the marker must hold.
+    pub stamp: &'a [u8],
+}
+
+impl Installed<'_> {
+    /// Whether `target` holds a marker with [`Installed::stamp`].
+    pub fn is_current(&self) -> bool {
+        fs::read(self.target.join(self.marker)).is_ok_and(|marker| marker == self.stamp)
     }
-    for file in ["package.json", "package-lock.json"] {
-        fs::copy(tests.join(file), staging.join(file)).expect("copy the npm manifest");
+
+    /// Builds the directory with `build` (which creates the directory it is given) in a
+    /// staging directory (`<CARGO_TARGET_TMPDIR>/<prefix>-<pid>-<nanos>`), writes the marker,
+    /// then renames it into place, so that test processes running at the same time (nextest
+    /// runs one per test) never see a half-built one. A stale `target` is moved out of the way
+    /// first; when the rename fails and no concurrent process installed it meanwhile (e.g. the
+    /// target directory is on another filesystem), it is built in place.
+    pub fn install(&self, prefix: &str, build: impl Fn(&Path)) {
+        let unique = format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        );
+        let staging = Path::new(env!("CARGO_TARGET_TMPDIR")).join(unique);
+        fs::create_dir_all(&staging).expect("create the staging directory");
+        let staged = staging.join(self.target.file_name().expect("a directory name"));
+        build(&staged);
+        fs::write(staged.join(self.marker), self.stamp).unwrap();
+        if self.target.exists() && !self.is_current() {
+            // One built from another source, or broken: move it out of the way.
+            let _ = fs::rename(self.target, staging.join("stale"));
+        }
+        if fs::rename(&staged, self.target).is_err() && !self.is_current() {
+            // Neither installed by a concurrent process nor renamable: build in place.
+            let _ = fs::remove_dir_all(self.target);
+            build(self.target);
+            fs::write(self.target.join(self.marker), self.stamp).unwrap();
+        }
+        let _ = fs::remove_dir_all(&staging);
     }
-    npm_ci(&staging);
-    fs::write(staging.join("node_modules").join(INSTALLED_MARKER), &lock).unwrap();
-    if fs::rename(staging.join("node_modules"), &modules).is_err() && !is_installed(tests) {
-        // Neither installed by a concurrent process nor renamable (e.g. the target directory
-        // is on another filesystem): install in place.
-        let _ = fs::remove_dir_all(&modules);
-        npm_ci(tests);
-        fs::write(modules.join(INSTALLED_MARKER), &lock).unwrap();
-    }
-    let _ = fs::remove_dir_all(&staging);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,41 +295,99 @@ fn example_path(example: &str) -> PathBuf {
 pub fn run_node(script: &str, args: Value) -> Vec<Value> {
     node_modules();
     let dir = tests_dir();
-    let mut child = Command::new("node")
-        .arg(dir.join("js").join(script))
-        .current_dir(&dir)
+    let mut command = Command::new("node");
+    command.arg(dir.join("js").join(script)).current_dir(&dir);
+    run_child(&mut command, "node (is it installed?)", &args, NODE_TIMEOUT)
+        .json_lines(|run| run.describe(&format!("node {script}"), "stderr", None))
+}
+
+/// What a program run by [`run_child`] did.
+#[derive(Debug)]
+pub struct ChildRun {
+    /// What it got on stdin.
+    pub input: String,
+    /// How it exited: `None` when it was killed after [`ChildRun::timeout`].
+    pub status: Option<ExitStatus>,
+    /// How long it was given.
+    pub timeout: Duration,
+    /// What it printed on stdout.
+    pub stdout: String,
+    /// What it printed on stderr.
+    pub stderr: String,
+}
+
+/// Runs `command` (`name` says what it is in the panic when it cannot be started) with `input`
+/// as JSON on its stdin, closed after it, and collects its output; kills it after `timeout`.
+pub fn run_child(command: &mut Command, name: &str, input: &Value, timeout: Duration) -> ChildRun {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run node (is it installed?): {e}"));
-    let input = args.to_string();
+        .unwrap_or_else(|e| panic!("cannot run {name}: {e}"));
+    let input = input.to_string();
     let mut stdin = child.stdin.take().unwrap();
     let writer = {
         let input = input.clone();
+        // Dropping stdin at the end of the thread closes it: the program reads to EOF.
         thread::spawn(move || stdin.write_all(input.as_bytes()))
     };
     let stdout = read_in_background(child.stdout.take().unwrap());
     let stderr = read_in_background(child.stderr.take().unwrap());
-    let status = wait_with_timeout(&mut child, NODE_TIMEOUT);
+    let status = wait_with_timeout(&mut child, timeout);
     let _ = writer.join();
-    let stdout = stdout.join().unwrap();
-    let stderr = stderr.join().unwrap();
-    let shown: String = input.chars().take(2000).collect();
-    let context = || format!("node {script} <<< {shown}\n--- stdout\n{stdout}--- stderr\n{stderr}");
-    match status {
-        None => panic!("killed after {NODE_TIMEOUT:?}: {}", context()),
-        Some(status) if !status.success() => panic!("exited with {status}: {}", context()),
-        Some(_) => {}
+    ChildRun {
+        input,
+        status,
+        timeout,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
     }
-    stdout
-        .lines()
-        .filter(|line| !line.trim().is_empty())
-        .map(|line| {
-            serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("line {line:?} is not JSON ({e}): {}", context()))
-        })
-        .collect()
+}
+
+impl ChildRun {
+    /// `<program> <<< <input>` then stdout and stderr, for a failure message: at most 2000
+    /// characters of the input, and the last `stderr_limit` characters of stderr if given.
+    pub fn describe(
+        &self,
+        program: &str,
+        stderr_heading: &str,
+        stderr_limit: Option<usize>,
+    ) -> String {
+        let shown: String = self.input.chars().take(2000).collect();
+        let stderr = match stderr_limit {
+            Some(limit) => {
+                let skip = self.stderr.chars().count().saturating_sub(limit);
+                self.stderr.chars().skip(skip).collect()
+            }
+            None => self.stderr.clone(),
+        };
+        format!(
+            "{program} <<< {shown}\n--- stdout\n{}--- {stderr_heading}\n{stderr}",
+            self.stdout
+        )
+    }
+
+    /// The JSON objects it printed, one per line. Panics with `context` when it was killed,
+    /// failed or printed a line that is not JSON.
+    pub fn json_lines(&self, context: impl Fn(&ChildRun) -> String) -> Vec<Value> {
+        match self.status {
+            None => panic!("killed after {:?}: {}", self.timeout, context(self)),
+            Some(status) if !status.success() => {
+                panic!("exited with {status}: {}", context(self))
+            }
+            Some(_) => {}
+        }
+        self.stdout
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| {
+                serde_json::from_str(line).unwrap_or_else(|e| {
+                    panic!("line {line:?} is not JSON ({e}): {}", context(self))
+                })
+            })
+            .collect()
+    }
 }
 
 fn read_in_background(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
