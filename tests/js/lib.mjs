@@ -97,3 +97,28 @@ export function once(emitter, event, already = () => false) {
 export function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Events received by one client, buffered by name until a step asks for them. */
+export class Inbox {
+  constructor() {
+    this.queues = new Map();
+    this.waiters = new Map();
+  }
+  push(name, value) {
+    const waiting = this.waiters.get(name);
+    if (waiting && waiting.length > 0) {
+      waiting.shift()(value);
+    } else {
+      if (!this.queues.has(name)) this.queues.set(name, []);
+      this.queues.get(name).push(value);
+    }
+  }
+  next(name) {
+    return new Promise((resolve) => {
+      const queue = this.queues.get(name);
+      if (queue && queue.length > 0) return resolve(queue.shift());
+      if (!this.waiters.has(name)) this.waiters.set(name, []);
+      this.waiters.get(name).push(resolve);
+    });
+  }
+}

@@ -28,7 +28,18 @@
 // "@<name>", so that the tests can compare ids with names; in the "args" of emit steps, a string
 // "@<name>" naming a connected client is replaced by its socket id.
 import { io } from "socket.io-client";
-import { exit, fail, fromJson, hardTimeout, once, out, scenarioArgs, sleep, toJson } from "./lib.mjs";
+import {
+  Inbox as BaseInbox,
+  exit,
+  fail,
+  fromJson,
+  hardTimeout,
+  once,
+  out,
+  scenarioArgs,
+  sleep,
+  toJson,
+} from "./lib.mjs";
 
 const args = await scenarioArgs();
 hardTimeout(args.timeout_ms ?? 15000);
@@ -36,28 +47,7 @@ const clients = new Map();
 const idNames = new Map();
 
 /** Events received by one client, buffered by name until a step asks for them. */
-class Inbox {
-  constructor() {
-    this.queues = new Map();
-    this.waiters = new Map();
-  }
-  push(name, value) {
-    const waiting = this.waiters.get(name);
-    if (waiting && waiting.length > 0) {
-      waiting.shift()(value);
-    } else {
-      if (!this.queues.has(name)) this.queues.set(name, []);
-      this.queues.get(name).push(value);
-    }
-  }
-  next(name) {
-    return new Promise((resolve) => {
-      const queue = this.queues.get(name);
-      if (queue && queue.length > 0) return resolve(queue.shift());
-      if (!this.waiters.has(name)) this.waiters.set(name, []);
-      this.waiters.get(name).push(resolve);
-    });
-  }
+class Inbox extends BaseInbox {
   unread() {
     const left = {};
     for (const [name, queue] of this.queues) {

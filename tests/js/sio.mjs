@@ -30,7 +30,7 @@
 // Also printed as they happen: {"upgrade": "websocket"} when a connection's transport is
 // upgraded, {"disconnect": "<reason>"} when a connection is disconnected (until the end).
 import { io } from "socket.io-client";
-import { exit, fail, fromJson, hardTimeout, once, out, scenarioArgs, sleep, toJson } from "./lib.mjs";
+import { exit, fail, fromJson, hardTimeout, once, out, scenarioArgs, sleep, toJson, Inbox } from "./lib.mjs";
 
 const args = await scenarioArgs();
 hardTimeout(args.timeout_ms ?? 10000);
@@ -39,30 +39,6 @@ const upgrade = args.upgrade ?? transports.length > 1;
 const connections = [];
 let finished = false;
 
-/** Events received by one connection, buffered by name until a step asks for them. */
-class Inbox {
-  constructor() {
-    this.queues = new Map();
-    this.waiters = new Map();
-  }
-  push(name, value) {
-    const waiting = this.waiters.get(name);
-    if (waiting && waiting.length > 0) {
-      waiting.shift()(value);
-    } else {
-      if (!this.queues.has(name)) this.queues.set(name, []);
-      this.queues.get(name).push(value);
-    }
-  }
-  next(name) {
-    return new Promise((resolve) => {
-      const queue = this.queues.get(name);
-      if (queue && queue.length > 0) return resolve(queue.shift());
-      if (!this.waiters.has(name)) this.waiters.set(name, []);
-      this.waiters.get(name).push(resolve);
-    });
-  }
-}
 
 async function connect(step) {
   const nsp = step.connect.nsp ?? "/";
