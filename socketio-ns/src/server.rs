@@ -117,7 +117,10 @@ impl Builder {
         self
     }
 
-    /// The most packets queued for a client that does not read before it is disconnected.
+    /// The most packets queued for a client that does not read before it is disconnected
+    /// (default 1024). The queue is per connection and bounds the memory a slow reader can
+    /// hold; a handler that emits more than this to one client in a burst, without yielding,
+    /// can reach it too, and its emits then fail with `SendError::Full`.
     pub fn max_buffered_packets(mut self, n: usize) -> Self {
         self.engine.max_buffered_packets = n;
         self
