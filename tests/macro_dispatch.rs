@@ -183,6 +183,54 @@ impl Low {
     }
 }
 
+/// A word kept in the connection's session.
+#[derive(Clone)]
+struct Word(String);
+
+/// What a handler can learn of its socket and connection; registered through
+/// `registered_namespaces()`.
+#[derive(Default)]
+struct Whoami;
+
+fn whoami<T: socketio_ns::Namespace>(cx: &Context<T>) -> Value {
+    let hs = cx.handshake();
+    json!({
+        "id": cx.id(),
+        "engine": hs.engine_id(),
+        "ns": cx.namespace(),
+        "host": hs.headers().get("host").and_then(|h| h.to_str().ok()),
+        "eio": hs.query_param("EIO"),
+        "auth": hs.auth::<Value>().ok(),
+        "loopback": hs.remote_addr().map(|a| a.ip().is_loopback()),
+    })
+}
+
+#[namespace("/whoami")]
+impl Whoami {
+    fn on_whoami(&mut self, cx: &mut Context<Self>) -> Value {
+        whoami(cx)
+    }
+
+    fn on_remember(&mut self, cx: &mut Context<Self>, word: String) -> bool {
+        cx.session().insert(Word(word)).is_none()
+    }
+}
+
+/// A second namespace on the same connection, reading the session the first one wrote.
+#[derive(Default)]
+struct Recall;
+
+#[namespace("/recall")]
+impl Recall {
+    fn on_whoami(&mut self, cx: &mut Context<Self>) -> Value {
+        whoami(cx)
+    }
+
+    fn on_recall(&mut self, cx: &mut Context<Self>) -> Option<String> {
+        cx.session().get::<Word>().map(|w| w.0)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Server and client
 
@@ -586,4 +634,48 @@ fn registered_namespaces_finds_the_generated_registrations() {
     for p in ["/chat", "/open", "/low"] {
         assert!(paths.contains(&p), "{p} not in {paths:?}");
     }
+}
+
+#[tokio::test]
+async fn the_context_knows_its_ids_handshake_and_connection_session() {
+    let (addr, _reports) = server().await;
+    let (mut c, reply) = Client::join(&addr, "/whoami", Some(json!({ "k": 1 }))).await;
+    let sid: Value = serde_json::from_str(reply.strip_prefix("0/whoami,").unwrap()).unwrap();
+    c.send("0/recall,").await;
+    assert!(c.recv_text().await.starts_with("0/recall,{\"sid\":"));
+
+    let a = c.call("/whoami", 1, json!(["whoami"])).await[0].clone();
+    let b = c.call("/recall", 2, json!(["whoami"])).await[0].clone();
+    assert_eq!(
+        a["id"], sid["sid"],
+        "the id is the one the CONNECT reply gave"
+    );
+    assert_ne!(a["id"], b["id"], "each namespace has its own socket id");
+    assert_ne!(
+        a["id"], a["engine"],
+        "the Socket.IO id is not the Engine.IO id"
+    );
+    assert_eq!(a["engine"], b["engine"], "one connection");
+    assert_eq!(a["ns"], "/whoami");
+    assert_eq!(a["host"], json!(addr));
+    assert_eq!(a["eio"], "4");
+    assert_eq!(a["auth"], json!({ "k": 1 }));
+    assert_eq!(b["auth"], Value::Null, "auth is per namespace CONNECT");
+    assert_eq!(a["loopback"], true);
+
+    // The session is shared by the namespaces of one connection, and only by them.
+    assert_eq!(c.call("/recall", 3, json!(["recall"])).await, json!([null]));
+    assert_eq!(
+        c.call("/whoami", 4, json!(["remember", "hello"])).await,
+        json!([true])
+    );
+    assert_eq!(
+        c.call("/recall", 5, json!(["recall"])).await,
+        json!(["hello"])
+    );
+    let (mut other, _) = Client::join(&addr, "/recall", None).await;
+    assert_eq!(
+        other.call("/recall", 1, json!(["recall"])).await,
+        json!([null])
+    );
 }
