@@ -202,3 +202,62 @@ async fn a_malformed_packet_closes_that_connection_only() {
     assert!(closed_by_server(&mut bad, Duration::from_secs(10)).await);
     echo_works(&mut other).await;
 }
+
+#[derive(Default)]
+struct Game;
+
+#[namespace("/game/{id}")]
+impl Game {
+    fn on_id(&mut self, cx: &mut Context<Self>) -> Option<String> {
+        cx.param("id").map(str::to_owned)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dynamic_namespace_is_forgotten_when_its_last_socket_leaves() {
+    let server = Server::builder().namespace::<Game>().build();
+    let io = server.io();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(server.serve_listener(listener));
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+
+    // Clients choose the paths: every one they ever used must not stay in memory.
+    let mut clients = Vec::new();
+    for id in ["7", "8"] {
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let (mut ws, _) = tokio_tungstenite::client_async(&url, tcp).await.unwrap();
+        assert!(next_text(&mut ws).await.starts_with("0{"));
+        ws.send(Message::text(format!("40/game/{id},")))
+            .await
+            .unwrap();
+        assert!(
+            next_text(&mut ws)
+                .await
+                .starts_with(&format!("40/game/{id},"))
+        );
+        ws.send(Message::text(format!(r#"42/game/{id},1["id"]"#)))
+            .await
+            .unwrap();
+        assert_eq!(
+            next_text(&mut ws).await,
+            format!(r#"43/game/{id},1["{id}"]"#)
+        );
+        clients.push(ws);
+    }
+    let mut paths = io.namespaces();
+    paths.sort();
+    assert_eq!(paths, ["/game/7", "/game/8"]);
+
+    // The socket of /game/7 leaves: that instance goes, the other stays.
+    clients[0].send(Message::text("41/game/7,")).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while io.namespaces().contains(&"/game/7".to_owned()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/game/7 is still in the table"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(io.namespaces(), ["/game/8"]);
+}

@@ -246,6 +246,28 @@ impl IoShared {
         None
     }
 
+    /// Drops the instance of a dynamic namespace that nothing uses any more, once its last
+    /// socket has left: its path is the client's choice, so keeping every instance would let
+    /// the table grow without bound. Static namespaces stay.
+    pub(crate) fn release(&self, ns: &Arc<NsShared>) {
+        let Some(e) = self
+            .entries
+            .iter()
+            .find(|e| e.pattern.matches(&ns.path).is_some())
+        else {
+            return;
+        };
+        if e.pattern.is_static() {
+            return;
+        }
+        let mut map = e.instances.write().unwrap_or_else(|x| x.into_inner());
+        // The table's reference and the caller's: no other socket (connecting or connected)
+        // and no broadcast operator holds it, and none can take it while the lock is held.
+        if Arc::strong_count(ns) <= 2 && map.get(&*ns.path).is_some_and(|x| Arc::ptr_eq(x, ns)) {
+            map.remove(&*ns.path);
+        }
+    }
+
     /// The live instance of a path, if any socket ever joined it (or it is static).
     pub(crate) fn instance(&self, path: &str) -> Option<Arc<NsShared>> {
         self.entries.iter().find_map(|e| {

@@ -147,12 +147,13 @@ async fn run<T: Namespace>(
     forget(&socket, &io);
 }
 
-/// Drops the socket from its connection; a connection left with no namespace gets the
-/// connect timeout again.
+/// Drops the socket from its connection (a connection left with no namespace gets the
+/// connect timeout again) and from its namespace's instance table when it was the last.
 fn forget(socket: &Arc<SocketShared>, io: &IoShared) {
     if socket.conn.data().remove(socket) && !socket.conn.is_closed() {
         arm_connect_timer(&socket.conn, io.config.connect_timeout);
     }
+    io.release(&socket.ns);
 }
 
 /// Middlewares, `initialize`, the initial ACL, then `recv_connect`.
