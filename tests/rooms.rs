@@ -1052,7 +1052,10 @@ async fn close_server(mix: Mix) {
     let mut namespaces = server.io.namespaces();
     namespaces.sort();
     assert_eq!(namespaces.len(), 2, "{namespaces:?}");
-    assert!(!namespaces.contains(&"/game/1".to_owned()), "{namespaces:?}");
+    assert!(
+        !namespaces.contains(&"/game/1".to_owned()),
+        "{namespaces:?}"
+    );
     assert!(server.io.fetch_sockets().await.unwrap().is_empty());
 }
 
