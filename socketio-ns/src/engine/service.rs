@@ -481,8 +481,19 @@ impl<H: EngineHandler> Engine<H> {
         let on_upgrade = hyper::upgrade::on(&mut req);
         // Only what the session keeps of the request goes into the task: the parsed request
         // shares hyper's read buffer.
+        // An upgrade claims the session now, before the 101 goes out: a GET the client sends
+        // right after its `2probe` and `5` must find the upgrade under way, not plain polling.
+        // A second WebSocket for a session already upgrading or upgraded claims nothing and is
+        // accepted then closed, as the reference server does.
         let target = match existing {
-            Some(socket) => Err(socket),
+            Some(socket) => {
+                let claimed = socket
+                    .inner
+                    .transport
+                    .compare_exchange(POLLING, UPGRADING, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
+                Err((socket, claimed))
+            }
             None => Ok(HandshakeInfo::detached(&req.into_parts().0, remote)),
         };
         let engine = self.clone();
@@ -493,6 +504,9 @@ impl<H: EngineHandler> Engine<H> {
                     Ok(u) => u,
                     Err(e) => {
                         tracing::debug!(error = %e, "websocket upgrade failed");
+                        if let Err((socket, true)) = &target {
+                            socket.abandon_upgrade();
+                        }
                         return;
                     }
                 };
@@ -509,9 +523,9 @@ impl<H: EngineHandler> Engine<H> {
                 )
                 .await;
                 match target {
-                    Err(socket) => {
+                    Err((socket, claimed)) => {
                         tracing::Span::current().record("sid", socket.sid());
-                        engine.shared.run_upgrade(ws, socket).await
+                        engine.shared.run_upgrade(ws, socket, claimed).await
                     }
                     Ok(handshake) => {
                         let socket = engine.create_socket(Transport::WebSocket, handshake);
@@ -581,13 +595,13 @@ impl<H: EngineHandler> Shared<H> {
     }
 
     /// The probe phase of an upgrade, then the WebSocket loop.
-    async fn run_upgrade(self: Arc<Self>, mut ws: Ws, socket: EngineSocket<H::Data>) {
-        if socket
-            .inner
-            .transport
-            .compare_exchange(POLLING, UPGRADING, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+    async fn run_upgrade(
+        self: Arc<Self>,
+        mut ws: Ws,
+        socket: EngineSocket<H::Data>,
+        claimed: bool,
+    ) {
+        if !claimed {
             let _ = ws.close(None).await;
             return;
         }
@@ -617,13 +631,7 @@ impl<H: EngineHandler> Shared<H> {
         .unwrap_or(false);
         if !probed || socket.is_closed() {
             tracing::debug!("upgrade failed");
-            let _ = socket.inner.transport.compare_exchange(
-                UPGRADING,
-                POLLING,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            );
-            socket.inner.writable.notify_one();
+            socket.abandon_upgrade();
             let _ = ws.close(None).await;
             return;
         }

@@ -296,6 +296,17 @@ impl<D> EngineSocket<D> {
         Ok(())
     }
 
+    /// Back to polling after an upgrade that did not complete; wakes a waiting GET.
+    pub(crate) fn abandon_upgrade(&self) {
+        let _ = self.inner.transport.compare_exchange(
+            UPGRADING,
+            POLLING,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+        self.inner.writable.notify_one();
+    }
+
     /// Records when the outstanding ping expires (`None`: answered).
     pub(crate) fn set_ping_deadline(&self, deadline: Option<tokio::time::Instant>) {
         let nanos = deadline.map_or(u64::MAX, |d| {
