@@ -252,6 +252,36 @@ impl SocketShared {
         }
     }
 
+    /// Joins rooms (the context and `SocketRef` both come here).
+    pub(crate) fn join(&self, rooms: Vec<crate::adapter::Room>) {
+        self.ns.adapter.add_all(&self.id, &rooms);
+    }
+
+    /// Leaves rooms.
+    pub(crate) fn leave(&self, rooms: Vec<crate::adapter::Room>) {
+        self.ns.adapter.del(&self.id, &rooms);
+    }
+
+    /// Leaves every room but its own id room.
+    pub(crate) fn leave_all(&self) {
+        self.ns.adapter.del_all(&self.id);
+    }
+
+    /// The rooms it is in, its own id room first.
+    pub(crate) fn rooms(&self) -> Vec<crate::adapter::Room> {
+        let joined = self.ns.adapter.socket_rooms(&self.id);
+        let mut rooms = Vec::with_capacity(joined.len() + 1);
+        rooms.push(crate::adapter::Room::Owned(self.id.to_string()));
+        rooms.extend(joined);
+        rooms
+    }
+
+    /// A broadcast to its namespace from it: every socket but itself.
+    pub(crate) fn broadcast(&self, io: &Arc<crate::ns::IoShared>) -> crate::BroadcastOperator {
+        crate::BroadcastOperator::new(self.ns.clone(), io.clone())
+            .except(crate::adapter::Room::Owned(self.id.to_string()))
+    }
+
     /// Drops every pending ack: their waiters see `Disconnected`.
     pub(crate) fn clear_acks(&self) {
         self.acks.lock().unwrap_or_else(|e| e.into_inner()).clear();
@@ -260,9 +290,5 @@ impl SocketShared {
 
 /// A fresh random socket id.
 pub(crate) fn new_sid() -> Sid {
-    use base64::Engine as _;
-    let bytes: [u8; 15] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(bytes)
-        .into()
+    crate::engine::new_sid().into()
 }

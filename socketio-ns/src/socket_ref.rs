@@ -105,38 +105,27 @@ impl SocketRef {
 
     /// Joins one or several rooms.
     pub fn join(&self, rooms: impl IntoRooms) {
-        self.socket
-            .ns
-            .adapter
-            .add_all(&self.socket.id, &rooms.into_rooms());
+        self.socket.join(rooms.into_rooms());
     }
 
     /// Leaves one or several rooms.
     pub fn leave(&self, rooms: impl IntoRooms) {
-        self.socket
-            .ns
-            .adapter
-            .del(&self.socket.id, &rooms.into_rooms());
+        self.socket.leave(rooms.into_rooms());
     }
 
     /// Leaves every room (but its own id room).
     pub fn leave_all(&self) {
-        self.socket.ns.adapter.del_all(&self.socket.id);
+        self.socket.leave_all();
     }
 
     /// The rooms this socket is in, its own id room first.
     pub fn rooms(&self) -> Vec<Room> {
-        let joined = self.socket.ns.adapter.socket_rooms(&self.socket.id);
-        let mut rooms = Vec::with_capacity(joined.len() + 1);
-        rooms.push(Room::Owned(self.socket.id.to_string()));
-        rooms.extend(joined);
-        rooms
+        self.socket.rooms()
     }
 
     /// A broadcast from this socket: every socket of its namespace but itself.
     pub fn broadcast(&self) -> BroadcastOperator {
-        BroadcastOperator::new(self.socket.ns.clone(), self.io.clone())
-            .except(Room::Owned(self.socket.id.to_string()))
+        self.socket.broadcast(&self.io)
     }
 
     /// The other sockets in these rooms (see [`crate::Context::to`]).

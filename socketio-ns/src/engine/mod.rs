@@ -13,7 +13,7 @@ mod socket;
 
 pub use config::{AllowRequest, Cors, EngineConfig, Transport};
 pub use service::{Body, Engine, EngineService};
-pub(crate) use service::{RemoteAddr, Shared as EngineShared};
+pub(crate) use service::{RemoteAddr, Shared as EngineShared, new_sid};
 #[cfg(test)]
 pub(crate) use socket::HandshakeInfo;
 pub use socket::{CloseReason, EngineSocket, Message, SendError};

@@ -122,12 +122,11 @@ impl<'a> Query<'a> {
     }
 }
 
-fn new_sid() -> Box<str> {
+/// A fresh random session or socket id: 20 URL-safe characters (120 random bits).
+pub(crate) fn new_sid() -> String {
     use base64::Engine as _;
     let bytes: [u8; 15] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(bytes)
-        .into_boxed_str()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 impl<H: EngineHandler> Engine<H> {
@@ -312,7 +311,7 @@ impl<H: EngineHandler> Engine<H> {
     ) -> EngineSocket<H::Data> {
         let config = &self.shared.config;
         let socket = EngineSocket::new(
-            new_sid(),
+            new_sid().into_boxed_str(),
             H::Data::default(),
             handshake,
             transport,

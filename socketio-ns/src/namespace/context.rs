@@ -458,32 +458,22 @@ impl<T: Namespace> Context<T> {
     /// Joins one or several rooms. Every socket is also in the room named by its id; the rooms
     /// are left when the socket leaves the namespace, after `recv_disconnect` has run.
     pub fn join(&mut self, rooms: impl IntoRooms) {
-        self.socket
-            .ns
-            .adapter
-            .add_all(&self.socket.id, &rooms.into_rooms());
+        self.socket.join(rooms.into_rooms());
     }
 
     /// Leaves one or several rooms.
     pub fn leave(&mut self, rooms: impl IntoRooms) {
-        self.socket
-            .ns
-            .adapter
-            .del(&self.socket.id, &rooms.into_rooms());
+        self.socket.leave(rooms.into_rooms());
     }
 
     /// Leaves every room (but its own id room).
     pub fn leave_all(&mut self) {
-        self.socket.ns.adapter.del_all(&self.socket.id);
+        self.socket.leave_all();
     }
 
     /// The rooms this socket is in, its own id room first.
     pub fn rooms(&self) -> Vec<Room> {
-        let joined = self.socket.ns.adapter.socket_rooms(&self.socket.id);
-        let mut rooms = Vec::with_capacity(joined.len() + 1);
-        rooms.push(Room::Owned(self.socket.id.to_string()));
-        rooms.extend(joined);
-        rooms
+        self.socket.rooms()
     }
 
     // ----- broadcasting -----
@@ -492,8 +482,7 @@ impl<T: Namespace> Context<T> {
     // `socket.broadcast` and `socket.except(..)` do in the JavaScript server.
 
     fn operator(&self) -> BroadcastOperator {
-        BroadcastOperator::new(self.socket.ns.clone(), self.io.clone())
-            .except(Room::Owned(self.socket.id.to_string()))
+        self.socket.broadcast(&self.io)
     }
 
     /// Every other socket in these rooms: `cx.to("lobby").emit("msg", text).await`.
