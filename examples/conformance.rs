@@ -16,7 +16,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use socketio_ns::engine::{
-    CloseReason, Cors, Engine, EngineConfig, EngineHandler, EngineSocket, Message,
+    CloseReason, Cors, Engine, EngineConfig, EngineHandler, EngineSession, Message,
 };
 use socketio_ns::{ConnectError, Context, Event, HandlerError, Namespace, NoMethods, Server};
 
@@ -29,13 +29,13 @@ struct Echo;
 impl EngineHandler for Echo {
     type Data = ();
 
-    fn on_open(&self, _: &EngineSocket<()>) {}
+    fn on_open(&self, _: &EngineSession<()>) {}
 
-    fn on_message(&self, socket: &EngineSocket<()>, message: Message) {
+    fn on_message(&self, socket: &EngineSession<()>, message: Message) {
         let _ = socket.send(message);
     }
 
-    fn on_close(&self, _: &EngineSocket<()>, _: CloseReason) {}
+    fn on_close(&self, _: &EngineSession<()>, _: CloseReason) {}
 }
 
 fn emit_auth<T: Namespace>(cx: &mut Context<T>, auth: Option<&str>) -> Result<(), ConnectError> {

@@ -3,7 +3,7 @@
 //! `cargo run --example engine_echo` serves `/engine.io/` on 127.0.0.1:3000 (`PORT` overrides).
 
 use socketio_ns::engine::{
-    CloseReason, Engine, EngineConfig, EngineHandler, EngineSocket, Message,
+    CloseReason, Engine, EngineConfig, EngineHandler, EngineSession, Message,
 };
 
 struct Echo;
@@ -11,15 +11,15 @@ struct Echo;
 impl EngineHandler for Echo {
     type Data = ();
 
-    fn on_open(&self, socket: &EngineSocket<()>) {
+    fn on_open(&self, socket: &EngineSession<()>) {
         tracing::info!(sid = socket.sid(), "open");
     }
 
-    fn on_message(&self, socket: &EngineSocket<()>, message: Message) {
+    fn on_message(&self, socket: &EngineSession<()>, message: Message) {
         let _ = socket.send(message);
     }
 
-    fn on_close(&self, socket: &EngineSocket<()>, reason: CloseReason) {
+    fn on_close(&self, socket: &EngineSession<()>, reason: CloseReason) {
         tracing::info!(sid = socket.sid(), %reason, "closed");
     }
 }

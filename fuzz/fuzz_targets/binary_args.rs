@@ -6,7 +6,7 @@ use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use socketio_ns::protocol::binary::{from_arg, placeholder_num, write_args};
+use socketio_ns::codec::socketio::binary::{from_arg, placeholder_num, write_args};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

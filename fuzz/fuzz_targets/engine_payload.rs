@@ -5,8 +5,8 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use socketio_ns::engine::packet::{Frame, Packet};
-use socketio_ns::engine::payload::{decode_payload, encode_payload, encoded_len};
+use socketio_ns::codec::engine::packet::{Frame, EnginePacket};
+use socketio_ns::codec::engine::payload::{decode_payload, encode_payload, encoded_len};
 
 const MAX_PACKETS: usize = 64;
 
@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     assert!(!packets.is_empty() && packets.len() <= MAX_PACKETS);
-    let frames: Vec<Frame> = packets.iter().map(Packet::to_frame).collect();
+    let frames: Vec<Frame> = packets.iter().map(EnginePacket::to_frame).collect();
     let mut out = Vec::new();
     encode_payload(&frames, &mut out);
     let expected_len = frames.iter().map(encoded_len).sum::<usize>() + frames.len() - 1;

@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use socketio_ns::protocol::binary::placeholder_num;
-use socketio_ns::protocol::packet::{PacketType, decode, parse_ack, parse_event, write_header};
+use socketio_ns::codec::socketio::binary::placeholder_num;
+use socketio_ns::codec::socketio::packet::{PacketType, decode, parse_ack, parse_event, write_header};
 
 const MAX_ATTACHMENTS: usize = 8;
 

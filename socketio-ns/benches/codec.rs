@@ -14,9 +14,9 @@ use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use socketio_ns::engine::packet::{Frame, Packet};
-use socketio_ns::engine::payload::{self, SEPARATOR};
-use socketio_ns::protocol::{binary, packet};
+use socketio_ns::codec::engine::packet::{EnginePacket, Frame};
+use socketio_ns::codec::engine::payload::{self, SEPARATOR};
+use socketio_ns::codec::socketio::{binary, packet};
 
 /// A typical chat event, as the Socket.IO packet inside an Engine.IO `4` message.
 const CHAT_EVENT: &str = r#"2["chat message",{"room":"lobby","text":"hello world"}]"#;
@@ -48,30 +48,30 @@ struct Upload {
 fn engine_packets(c: &mut Criterion) {
     let mut g = c.benchmark_group("engine/decode_text");
 
-    // `Packet::decode_text` takes a `Utf8Bytes`, which `Frame`s hold: `Frame::message` builds
+    // `EnginePacket::decode_text` takes a `Utf8Bytes`, which `Frame`s hold: `Frame::message` builds
     // the heap-allocated `4...` text a WebSocket read hands over. Each iteration clones it (a
     // reference-count bump), as the decoder consumes its input.
     let Frame::Text(ping) = Frame::ping() else {
         panic!("a text frame")
     };
     assert_eq!(
-        Packet::decode_text(ping.clone()),
-        Ok(Packet::Ping { probe: false })
+        EnginePacket::decode_text(ping.clone()),
+        Ok(EnginePacket::Ping { probe: false })
     );
     g.bench_function("ping", |b| {
-        b.iter(|| black_box(Packet::decode_text(black_box(&ping).clone())))
+        b.iter(|| black_box(EnginePacket::decode_text(black_box(&ping).clone())))
     });
 
     let Frame::Text(message) = Frame::message(CHAT_EVENT) else {
         panic!("a text frame")
     };
     assert!(matches!(
-        Packet::decode_text(message.clone()),
-        Ok(Packet::Message(_))
+        EnginePacket::decode_text(message.clone()),
+        Ok(EnginePacket::Message(_))
     ));
     g.throughput(Throughput::Bytes(message.len() as u64));
     g.bench_function("message", |b| {
-        b.iter(|| black_box(Packet::decode_text(black_box(&message).clone())))
+        b.iter(|| black_box(EnginePacket::decode_text(black_box(&message).clone())))
     });
     g.finish();
 }

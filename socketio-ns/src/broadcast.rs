@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapter::{AckEvent, AckSink, AdapterError, BroadcastOptions, Packet, Room, SocketInfo};
+use crate::codec::socketio::Args;
+use crate::codec::socketio::encode;
 use crate::namespace::EmitError;
 use crate::ns::{IoShared, NsShared};
-use crate::protocol::Args;
-use crate::protocol::encode;
 use crate::socket::{AckResponse, Sid};
 
 /// One or several room names.

@@ -7,11 +7,12 @@ use bytes::Bytes;
 use tokio::task::AbortHandle;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::engine::{CloseReason, EngineHandler, EngineSocket, Message};
-use crate::namespace::{Cmd, DisconnectReason, Event, Received, Session};
+use crate::codec::socketio::encode;
+use crate::codec::socketio::packet::{self, PacketType, SocketIoPacket};
+use crate::codec::socketio::{Event, Received};
+use crate::engine::{CloseReason, EngineHandler, EngineSession, Message};
+use crate::namespace::{Cmd, DisconnectReason, Session};
 use crate::ns::IoShared;
-use crate::protocol::encode;
-use crate::protocol::packet::{self, PacketType, RawPacket};
 use crate::socket::{AckResponse, SocketShared};
 
 /// Event names a client may not emit.
@@ -71,7 +72,7 @@ pub(crate) fn arm_connect_timer(conn: &Conn, timeout: std::time::Duration) {
     let timer = tokio::spawn(async move {
         tokio::time::sleep(timeout).await;
         if let Some(inner) = weak.upgrade() {
-            let conn = EngineSocket { inner };
+            let conn = EngineSession { inner };
             if conn.data().lock().sockets.is_empty() {
                 tracing::debug!(sid = conn.sid(), "no namespace joined in time, closing");
                 conn.close(CloseReason::ServerClose);
@@ -93,7 +94,7 @@ pub(crate) struct IoHandler {
     pub(crate) io: Arc<IoShared>,
 }
 
-type Conn = EngineSocket<ClientData>;
+type Conn = EngineSession<ClientData>;
 
 impl IoHandler {
     fn protocol_error(&self, conn: &Conn, what: &str) {
@@ -161,7 +162,13 @@ impl IoHandler {
     }
 
     /// An EVENT or ACK with all its attachments.
-    fn dispatch(&self, conn: &Conn, text: &Utf8Bytes, p: &RawPacket<'_>, attachments: Vec<Bytes>) {
+    fn dispatch(
+        &self,
+        conn: &Conn,
+        text: &Utf8Bytes,
+        p: &SocketIoPacket<'_>,
+        attachments: Vec<Bytes>,
+    ) {
         let data = p.data.unwrap_or("");
         match p.kind {
             PacketType::Event | PacketType::BinaryEvent => {

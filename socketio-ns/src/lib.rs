@@ -11,15 +11,14 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod adapter;
+pub mod codec;
 pub mod engine;
-pub mod protocol;
 
 mod broadcast;
 mod client;
 mod middleware;
 mod namespace;
 mod ns;
-mod serve;
 mod server;
 mod socket;
 mod socket_ref;
@@ -31,13 +30,13 @@ pub mod __private {
 mod private;
 
 pub use broadcast::{BroadcastAcks, BroadcastOperator, IntoRooms};
+pub use codec::socketio::Args;
 pub use middleware::Middleware;
 pub use namespace::{
     Acl, ConnectError, Context, DisconnectReason, EmitError, Event, HandlerError, Handshake,
     MethodId, Namespace, NoMethods, RawArgs, Session, UnknownMethod, default_call_method,
     default_call_method_with_acl, default_process_packet,
 };
-pub use protocol::Args;
 pub use server::{Builder, Io, Server, SocketIoService};
 pub use socket::{AckError, AckResponse};
 pub use socket_ref::SocketRef;

@@ -12,11 +12,11 @@ use tokio::sync::{Notify, watch};
 
 use crate::adapter::{Adapter, AdapterFactory, LocalAdapterFactory};
 use crate::client::IoHandler;
-use crate::engine::{CloseReason, EngineShared, EngineSocket};
+use crate::codec::socketio::encode;
+use crate::codec::socketio::packet::PacketType;
+use crate::engine::{CloseReason, EngineSession, EngineShared};
 use crate::middleware::Middleware;
 use crate::namespace::{Cmd, DisconnectReason, Namespace, spawn_socket};
-use crate::protocol::encode;
-use crate::protocol::packet::PacketType;
 use crate::socket::{Sid, SocketShared};
 
 /// How long `close()` waits for the transports to take their close packets.
@@ -161,7 +161,7 @@ impl IoShared {
         }
     }
 
-    fn engine_sessions(&self) -> Vec<EngineSocket<crate::client::ClientData>> {
+    fn engine_sessions(&self) -> Vec<EngineSession<crate::client::ClientData>> {
         self.engine
             .get()
             .and_then(Weak::upgrade)

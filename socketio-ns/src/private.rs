@@ -13,8 +13,9 @@ pub use ::core;
 pub use ::inventory;
 pub use ::std;
 
-use crate::namespace::{ConnectError, Context, Event, HandlerError, MethodId, Namespace};
-use crate::protocol::Args;
+use crate::codec::socketio::Args;
+use crate::codec::socketio::Event;
+use crate::namespace::{ConnectError, Context, HandlerError, MethodId, Namespace};
 use crate::server::Builder;
 
 // ---------------------------------------------------------------------------------------------
@@ -123,7 +124,7 @@ impl<T: DeserializeOwned> FromArg for T {
 }
 
 /// A `RawArgs` parameter takes every argument from its position on, unchanged.
-impl FromArg for crate::namespace::RawArgs {
+impl FromArg for crate::codec::socketio::RawArgs {
     #[inline]
     fn from_arg(event: &Event, i: usize) -> Result<Self, HandlerError> {
         Ok(event.args_from(i))

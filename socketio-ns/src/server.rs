@@ -13,11 +13,11 @@ use http::{Request, Response};
 use crate::adapter::{AdapterError, AdapterFactory, LocalAdapterFactory, SocketInfo};
 use crate::broadcast::{BroadcastAcks, BroadcastOperator, IntoRooms};
 use crate::client::IoHandler;
+use crate::codec::socketio::Args;
 use crate::engine::{AllowRequest, Body, Cors, Engine, EngineConfig, EngineService, Transport};
 use crate::middleware::Middleware;
 use crate::namespace::{EmitError, Namespace};
 use crate::ns::{IoConfig, IoShared, NsEntry, Pattern, StateMap, TypedStarter};
-use crate::protocol::Args;
 use crate::socket_ref::SocketRef;
 
 /// Builds a [`Server`].
@@ -299,7 +299,7 @@ impl Server {
     /// [`Io::close`] has closed every session (then it stops accepting and returns `Ok`).
     pub async fn serve_listener(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         let shutdown = self.engine.handler().io.shutdown_signal();
-        crate::serve::serve_listener_until(listener, self.service(), shutdown).await
+        crate::engine::listener::serve_listener_until(listener, self.service(), shutdown).await
     }
 }
 

@@ -13,10 +13,10 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::adapter::AckSink;
 use crate::client::ClientData;
-use crate::engine::{EngineSocket, SendError};
+use crate::codec::socketio::encode::Encoded;
+use crate::engine::{EngineSession, SendError};
 use crate::namespace::{Cmd, Received};
 use crate::ns::NsShared;
-use crate::protocol::encode::Encoded;
 
 /// A Socket.IO socket id.
 pub type Sid = Arc<str>;
@@ -69,7 +69,7 @@ impl AckResponse {
     }
 
     /// The arguments as they came, to send on unchanged (binary included).
-    pub fn into_args(self) -> crate::namespace::RawArgs {
+    pub fn into_args(self) -> crate::codec::socketio::RawArgs {
         self.0.args_from(0)
     }
 }
@@ -147,7 +147,7 @@ enum AckSlot {
 pub(crate) struct SocketShared {
     pub(crate) id: Sid,
     pub(crate) ns: Arc<NsShared>,
-    pub(crate) conn: EngineSocket<ClientData>,
+    pub(crate) conn: EngineSession<ClientData>,
     pub(crate) mailbox: Mailbox,
     acks: Mutex<HashMap<u64, AckSlot>>,
     /// The raw JSON of the CONNECT auth payload, for `fetch_sockets`.
@@ -168,7 +168,7 @@ impl fmt::Debug for SocketShared {
 impl SocketShared {
     pub(crate) fn new(
         ns: Arc<NsShared>,
-        conn: EngineSocket<ClientData>,
+        conn: EngineSession<ClientData>,
         mailbox_limit: usize,
     ) -> Self {
         SocketShared {

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use crate::adapter::Room;
 use crate::broadcast::{BroadcastOperator, IntoRooms};
+use crate::codec::socketio::Args;
+use crate::codec::socketio::encode;
 use crate::namespace::{Cmd, DisconnectReason, EmitError};
 use crate::ns::IoShared;
-use crate::protocol::Args;
-use crate::protocol::encode;
 use crate::socket::{AckError, AckResponse, SocketShared};
 
 /// A handle on one connected socket: cheap to clone, usable from spawned jobs and other

@@ -359,10 +359,10 @@ mod tests {
 
     use super::*;
     use crate::client::ClientData;
-    use crate::engine::packet::Frame;
-    use crate::engine::{EngineSocket, HandshakeInfo, Transport};
+    use crate::codec::engine::packet::Frame;
+    use crate::codec::socketio::encode;
+    use crate::engine::{EngineSession, HandshakeInfo, Transport};
     use crate::ns::NsShared;
-    use crate::protocol::encode;
 
     fn namespace() -> Arc<NsShared> {
         let factory: Arc<dyn AdapterFactory> = Arc::new(LocalAdapterFactory);
@@ -370,7 +370,7 @@ mod tests {
     }
 
     fn socket(ns: &Arc<NsShared>, transport: Transport) -> Arc<SocketShared> {
-        let conn = EngineSocket::new(
+        let conn = EngineSession::new(
             crate::socket::new_sid().to_string().into(),
             ClientData::default(),
             HandshakeInfo {

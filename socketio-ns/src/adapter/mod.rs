@@ -35,8 +35,8 @@ use tokio::sync::mpsc;
 
 pub use local::{LocalAdapter, LocalAdapterFactory};
 
+use crate::codec::socketio::encode::Encoded;
 use crate::ns::NsShared;
-use crate::protocol::encode::Encoded;
 pub use crate::socket::Sid;
 use crate::socket::{AckResponse, SocketShared};
 
@@ -106,7 +106,7 @@ impl Packet {
     /// Rebuilds a packet from [`Packet::text`] and [`Packet::attachments`], as another process
     /// received them. Checks that it is an EVENT (or BINARY_EVENT) with that many attachments.
     pub fn from_parts(text: String, attachments: Vec<bytes::Bytes>) -> Result<Self, AdapterError> {
-        use crate::protocol::packet::{self, PacketType};
+        use crate::codec::socketio::packet::{self, PacketType};
         let bad = |why: &str| AdapterError(format!("invalid packet: {why}"));
         let body = text
             .strip_prefix('4')

@@ -20,11 +20,11 @@ use tracing::Instrument;
 
 use super::EngineHandler;
 use super::config::{EngineConfig, Transport};
-use super::packet::{Frame, Packet};
-use super::payload;
-use super::socket::{
-    CloseReason, EngineSocket, HandshakeInfo, Message, POLLING, UPGRADING, WEBSOCKET,
+use super::session::{
+    CloseReason, EngineSession, HandshakeInfo, Message, POLLING, UPGRADING, WEBSOCKET,
 };
+use crate::codec::engine::packet::{EnginePacket, Frame};
+use crate::codec::engine::payload;
 
 /// The most packets one polling response carries; the rest wait for the next GET.
 /// python-engineio's client drops the connection on a payload of more than 16 packets.
@@ -62,7 +62,7 @@ impl<H: EngineHandler> fmt::Debug for Engine<H> {
 pub(crate) struct Shared<H: EngineHandler> {
     pub(crate) config: EngineConfig,
     pub(crate) handler: H,
-    sessions: RwLock<HashMap<Box<str>, EngineSocket<H::Data>>>,
+    sessions: RwLock<HashMap<Box<str>, EngineSession<H::Data>>>,
 }
 
 /// Engine.IO error codes, as the protocol defines them.
@@ -161,12 +161,12 @@ impl<H: EngineHandler> Engine<H> {
     }
 
     /// A session by id.
-    pub fn socket(&self, sid: &str) -> Option<EngineSocket<H::Data>> {
+    pub fn socket(&self, sid: &str) -> Option<EngineSession<H::Data>> {
         self.shared.get(sid)
     }
 
     /// Every open session.
-    pub fn sockets(&self) -> Vec<EngineSocket<H::Data>> {
+    pub fn sockets(&self) -> Vec<EngineSession<H::Data>> {
         let map = self
             .shared
             .sessions
@@ -190,7 +190,7 @@ impl<H: EngineHandler> Engine<H> {
 
     /// Serves connections accepted on `listener` until the future is dropped.
     pub async fn serve_listener(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        crate::serve::serve_listener(listener, self.service()).await
+        crate::engine::listener::serve_listener(listener, self.service()).await
     }
 
     /// Handles one HTTP request.
@@ -308,9 +308,9 @@ impl<H: EngineHandler> Engine<H> {
         &self,
         transport: Transport,
         handshake: HandshakeInfo,
-    ) -> EngineSocket<H::Data> {
+    ) -> EngineSession<H::Data> {
         let config = &self.shared.config;
-        let socket = EngineSocket::new(
+        let socket = EngineSession::new(
             new_sid().into_boxed_str(),
             H::Data::default(),
             handshake,
@@ -353,7 +353,7 @@ impl<H: EngineHandler> Engine<H> {
     }
 
     /// Answers a GET: waits for frames, then returns them as one payload.
-    async fn poll(&self, socket: EngineSocket<H::Data>) -> Response<Body> {
+    async fn poll(&self, socket: EngineSession<H::Data>) -> Response<Body> {
         // A GET that arrives mid-upgrade may have raced the client's `5` on the WebSocket,
         // which the client sent first: give the upgrade a moment to settle, so that a client
         // already upgraded is refused as the protocol says, not sent a noop.
@@ -373,7 +373,7 @@ impl<H: EngineHandler> Engine<H> {
         }
         // Clears the flag, and closes the session if the request is dropped unanswered.
         struct Guard<'a, D> {
-            socket: &'a EngineSocket<D>,
+            socket: &'a EngineSession<D>,
             done: bool,
         }
         impl<D> Drop for Guard<'_, D> {
@@ -412,7 +412,7 @@ impl<H: EngineHandler> Engine<H> {
     }
 
     /// Answers a POST: decodes the payload and delivers its packets.
-    async fn post<B>(&self, socket: EngineSocket<H::Data>, req: Request<B>) -> Response<Body>
+    async fn post<B>(&self, socket: EngineSession<H::Data>, req: Request<B>) -> Response<Body>
     where
         B: http_body::Body + Send + 'static,
         B::Data: Send,
@@ -471,7 +471,7 @@ impl<H: EngineHandler> Engine<H> {
         &self,
         mut req: Request<B>,
         remote: Option<SocketAddr>,
-        existing: Option<EngineSocket<H::Data>>,
+        existing: Option<EngineSession<H::Data>>,
     ) -> Response<Body> {
         let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
             return error(ErrorCode::BadRequest);
@@ -552,7 +552,7 @@ type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
 
 impl<H: EngineHandler> Shared<H> {
     /// Every open session (for a server shutdown).
-    pub(crate) fn sockets(&self) -> Vec<EngineSocket<H::Data>> {
+    pub(crate) fn sockets(&self) -> Vec<EngineSession<H::Data>> {
         let map = self.sessions.read().unwrap_or_else(|e| e.into_inner());
         map.values().cloned().collect()
     }
@@ -560,7 +560,7 @@ impl<H: EngineHandler> Shared<H> {
     /// An open session by id. A closed one is unknown at once, though its heartbeat task
     /// may not have removed it from the table yet; except a polling session the server closed,
     /// until a GET has taken its close packet (as the reference server does).
-    fn get(&self, sid: &str) -> Option<EngineSocket<H::Data>> {
+    fn get(&self, sid: &str) -> Option<EngineSession<H::Data>> {
         let socket = self
             .sessions
             .read()
@@ -574,20 +574,20 @@ impl<H: EngineHandler> Shared<H> {
     }
 
     /// Acts on one packet from the client (none once the session is closed).
-    fn on_packet(&self, socket: &EngineSocket<H::Data>, packet: Packet) {
+    fn on_packet(&self, socket: &EngineSession<H::Data>, packet: EnginePacket) {
         if socket.is_closed() {
             return;
         }
         match packet {
-            Packet::Message(text) => self.handler.on_message(socket, Message::Text(text)),
-            Packet::Binary(data) => self.handler.on_message(socket, Message::Binary(data)),
-            Packet::Pong { probe: false } => socket.inner.pong.notify_one(),
-            Packet::Ping { probe: false } => {
+            EnginePacket::Message(text) => self.handler.on_message(socket, Message::Text(text)),
+            EnginePacket::Binary(data) => self.handler.on_message(socket, Message::Binary(data)),
+            EnginePacket::Pong { probe: false } => socket.inner.pong.notify_one(),
+            EnginePacket::Ping { probe: false } => {
                 let _ = socket.send_frame(Frame::pong());
             }
-            Packet::Close => socket.close(CloseReason::ClientClose),
-            Packet::Noop | Packet::Upgrade | Packet::Pong { probe: true } => {}
-            Packet::Open(_) | Packet::Ping { probe: true } => {
+            EnginePacket::Close => socket.close(CloseReason::ClientClose),
+            EnginePacket::Noop | EnginePacket::Upgrade | EnginePacket::Pong { probe: true } => {}
+            EnginePacket::Open(_) | EnginePacket::Ping { probe: true } => {
                 socket.close(CloseReason::TransportError);
             }
         }
@@ -597,7 +597,7 @@ impl<H: EngineHandler> Shared<H> {
     async fn run_upgrade(
         self: Arc<Self>,
         mut ws: Ws,
-        socket: EngineSocket<H::Data>,
+        socket: EngineSession<H::Data>,
         claimed: bool,
     ) {
         if !claimed {
@@ -611,8 +611,8 @@ impl<H: EngineHandler> Shared<H> {
                 let Ok(WsMessage::Text(text)) = msg else {
                     return false;
                 };
-                match Packet::decode_text(text) {
-                    Ok(Packet::Ping { probe: true }) if !probed => {
+                match EnginePacket::decode_text(text) {
+                    Ok(EnginePacket::Ping { probe: true }) if !probed => {
                         if ws.send(frame_to_ws(Frame::pong_probe())).await.is_err() {
                             return false;
                         }
@@ -620,7 +620,7 @@ impl<H: EngineHandler> Shared<H> {
                         // Ends the pending GET with a noop.
                         socket.inner.writable.notify_one();
                     }
-                    Ok(Packet::Upgrade) if probed => return true,
+                    Ok(EnginePacket::Upgrade) if probed => return true,
                     _ => return false,
                 }
             }
@@ -645,7 +645,7 @@ impl<H: EngineHandler> Shared<H> {
     async fn run_websocket(
         self: Arc<Self>,
         mut ws: Ws,
-        socket: EngineSocket<H::Data>,
+        socket: EngineSession<H::Data>,
         hello: Option<String>,
     ) {
         if let Some(hello) = hello {
@@ -687,7 +687,7 @@ impl<H: EngineHandler> Shared<H> {
             tokio::select! {
                 _ = notified => {}
                 msg = ws.next() => match msg {
-                    Some(Ok(WsMessage::Text(text))) => match Packet::decode_text(text) {
+                    Some(Ok(WsMessage::Text(text))) => match EnginePacket::decode_text(text) {
                         Ok(p) => self.on_packet(&socket, p),
                         Err(e) => {
                             tracing::debug!(error = %e, "invalid packet, closing the session");
@@ -726,7 +726,7 @@ fn frame_to_ws(frame: Frame) -> WsMessage {
 
 /// Pings every interval; closes the session when no pong comes in time. When the session ends
 /// for any reason, removes it from the table and tells the handler, exactly once.
-async fn heartbeat<H: EngineHandler>(shared: Arc<Shared<H>>, socket: EngineSocket<H::Data>) {
+async fn heartbeat<H: EngineHandler>(shared: Arc<Shared<H>>, socket: EngineSession<H::Data>) {
     let interval = shared.config.ping_interval;
     let timeout = shared.config.ping_timeout;
     let inner = &socket.inner;
@@ -775,7 +775,7 @@ async fn heartbeat<H: EngineHandler>(shared: Arc<Shared<H>>, socket: EngineSocke
 
 /// Whether a closed polling session still holds the packet that ends it for the client: the
 /// close packet of a server-side close, or the noop answering the client's own close.
-fn delivers_close<D>(socket: &EngineSocket<D>) -> bool {
+fn delivers_close<D>(socket: &EngineSession<D>) -> bool {
     socket.inner.transport.load(Ordering::Acquire) != WEBSOCKET
         && matches!(
             socket.close_reason(),

@@ -10,10 +10,10 @@ use tracing::Instrument;
 use super::acl::{Acl, MethodId};
 use super::{ConnectError, Context, DisconnectReason, Event, Namespace};
 use crate::client::arm_connect_timer;
+use crate::codec::socketio::encode;
+use crate::codec::socketio::packet::PacketType;
 use crate::middleware::Middleware;
 use crate::ns::IoShared;
-use crate::protocol::encode;
-use crate::protocol::packet::PacketType;
 use crate::socket::SocketShared;
 
 /// A command for a socket's actor.

@@ -15,10 +15,10 @@ use super::{DisconnectReason, Namespace};
 use crate::adapter::Room;
 use crate::broadcast::{BroadcastOperator, IntoRooms};
 use crate::client::ClientData;
-use crate::engine::{EngineSocket, SendError};
+use crate::codec::socketio::Args;
+use crate::codec::socketio::encode::{self, Encoded};
+use crate::engine::{EngineSession, SendError};
 use crate::ns::{IoShared, NsShared};
-use crate::protocol::Args;
-use crate::protocol::encode::{self, Encoded};
 use crate::socket::{AckError, AckResponse, SocketShared};
 use crate::socket_ref::SocketRef;
 
@@ -72,7 +72,7 @@ impl Session {
 /// What a client sent when it connected: the HTTP handshake and the CONNECT auth payload.
 #[derive(Clone)]
 pub struct Handshake {
-    conn: EngineSocket<ClientData>,
+    conn: EngineSession<ClientData>,
     ns: Arc<NsShared>,
     auth: Option<Arc<str>>,
 }

@@ -4,16 +4,15 @@
 mod acl;
 mod actor;
 mod context;
-mod event;
 
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 
+pub(crate) use crate::codec::socketio::Received;
+pub use crate::codec::socketio::{Event, RawArgs};
 pub use acl::{Acl, MethodId, NoMethods, UnknownMethod};
 pub use context::{Context, EmitError, Handshake, Session};
-pub(crate) use event::Received;
-pub use event::{Event, RawArgs};
 
 pub(crate) use actor::{Cmd, spawn_socket};
 

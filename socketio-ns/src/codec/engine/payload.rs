@@ -9,7 +9,7 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
 
-use super::packet::{DecodeError, Frame, Packet, decode_record};
+use super::packet::{DecodeError, EnginePacket, Frame, decode_record};
 
 /// The record separator between the packets of a polling payload.
 pub const SEPARATOR: u8 = 0x1e;
@@ -30,7 +30,7 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 /// Decodes a polling payload (the body of a POST) into its packets.
 ///
 /// Records are split on [`SEPARATOR`]; a record starting with `b` is a base64 binary message,
-/// any other is a text packet as [`Packet::decode_text`] reads it. Text packets share `body`'s
+/// any other is a text packet as [`EnginePacket::decode_text`] reads it. Text packets share `body`'s
 /// buffer; binary ones are decoded into a new buffer.
 ///
 /// # Errors
@@ -38,8 +38,8 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 /// [`DecodeError::Empty`] for an empty body or an empty record, [`DecodeError::TooManyPackets`]
 /// when there are more than `max_packets` records (checked before decoding the extra one),
 /// [`DecodeError::InvalidUtf8`] when the body is not UTF-8, [`DecodeError::InvalidBase64`], or
-/// any error of [`Packet::decode_text`]. Never panics.
-pub fn decode_payload(body: &Bytes, max_packets: usize) -> Result<Vec<Packet>, DecodeError> {
+/// any error of [`EnginePacket::decode_text`]. Never panics.
+pub fn decode_payload(body: &Bytes, max_packets: usize) -> Result<Vec<EnginePacket>, DecodeError> {
     if body.is_empty() {
         return Err(DecodeError::Empty);
     }
@@ -64,10 +64,10 @@ pub fn decode_payload(body: &Bytes, max_packets: usize) -> Result<Vec<Packet>, D
 }
 
 /// Decodes one record of a payload (no separator inside).
-fn decode_payload_record(record: Bytes) -> Result<Packet, DecodeError> {
+fn decode_payload_record(record: Bytes) -> Result<EnginePacket, DecodeError> {
     match record.split_first() {
         Some((&BINARY_PREFIX, encoded)) => match BASE64.decode(encoded) {
-            Ok(data) => Ok(Packet::Binary(Bytes::from(data))),
+            Ok(data) => Ok(EnginePacket::Binary(Bytes::from(data))),
             Err(_) if std::str::from_utf8(encoded).is_err() => Err(DecodeError::InvalidUtf8),
             Err(_) => Err(DecodeError::InvalidBase64),
         },
@@ -119,16 +119,16 @@ mod tests {
 
     use super::*;
 
-    fn decode(body: &'static [u8]) -> Result<Vec<Packet>, DecodeError> {
+    fn decode(body: &'static [u8]) -> Result<Vec<EnginePacket>, DecodeError> {
         decode_payload(&Bytes::from_static(body), 16)
     }
 
-    fn msg(s: &str) -> Packet {
-        Packet::Message(Utf8Bytes::from(s))
+    fn msg(s: &str) -> EnginePacket {
+        EnginePacket::Message(Utf8Bytes::from(s))
     }
 
-    fn bin(b: &'static [u8]) -> Packet {
-        Packet::Binary(Bytes::from_static(b))
+    fn bin(b: &'static [u8]) -> EnginePacket {
+        EnginePacket::Binary(Bytes::from_static(b))
     }
 
     fn encode(frames: &[Frame]) -> Vec<u8> {
@@ -140,16 +140,16 @@ mod tests {
     #[test]
     fn decode_single_and_batched() {
         assert_eq!(decode(b"4hello"), Ok(vec![msg("hello")]));
-        assert_eq!(decode(b"1"), Ok(vec![Packet::Close]));
+        assert_eq!(decode(b"1"), Ok(vec![EnginePacket::Close]));
         assert_eq!(
             decode("4hello\x1e2\x1e4€\x1e3probe\x1e4\x1e6".as_bytes()),
             Ok(vec![
                 msg("hello"),
-                Packet::Ping { probe: false },
+                EnginePacket::Ping { probe: false },
                 msg("€"),
-                Packet::Pong { probe: true },
+                EnginePacket::Pong { probe: true },
                 msg(""),
-                Packet::Noop,
+                EnginePacket::Noop,
             ])
         );
     }
@@ -174,7 +174,7 @@ mod tests {
     fn text_records_share_the_body() {
         let body = Bytes::from_static(b"4abc\x1e4def");
         let packets = decode_payload(&body, 4).unwrap();
-        let Packet::Message(second) = &packets[1] else {
+        let EnginePacket::Message(second) = &packets[1] else {
             panic!("not a message");
         };
         assert_eq!(second.as_ptr(), body.as_ptr().wrapping_add(6));
@@ -247,7 +247,7 @@ mod tests {
             let out = encode(&frames);
             assert_eq!(encoded_len(&frames[1]), out.len() - "4x\x1e".len(), "{n}");
             let decoded = decode_payload(&Bytes::from(out), 2).unwrap();
-            assert_eq!(decoded, vec![msg("x"), Packet::Binary(bytes)]);
+            assert_eq!(decoded, vec![msg("x"), EnginePacket::Binary(bytes)]);
         }
     }
 }

@@ -39,7 +39,7 @@ pub enum PacketType {
 /// `data` is the raw JSON text (not parsed beyond validation of its outer shape), borrowed from
 /// the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawPacket<'a> {
+pub struct SocketIoPacket<'a> {
     /// The packet type.
     pub kind: PacketType,
     /// The namespace, `/` when absent on the wire.
@@ -143,7 +143,7 @@ impl PacketType {
 /// or a JSON object, DISCONNECT nothing, CONNECT_ERROR an object or a string, and the event
 /// and ack types require data starting with `[`; CONNECT, DISCONNECT and CONNECT_ERROR take
 /// no ack id. Never panics.
-pub fn decode(input: &str, max_attachments: usize) -> Result<RawPacket<'_>, DecodeError> {
+pub fn decode(input: &str, max_attachments: usize) -> Result<SocketIoPacket<'_>, DecodeError> {
     let bytes = input.as_bytes();
     let Some(&first) = bytes.first() else {
         return Err(DecodeError::Empty);
@@ -212,7 +212,7 @@ pub fn decode(input: &str, max_attachments: usize) -> Result<RawPacket<'_>, Deco
         }
     }
 
-    Ok(RawPacket {
+    Ok(SocketIoPacket {
         kind,
         nsp,
         attachments,
@@ -392,8 +392,8 @@ mod tests {
         attachments: usize,
         id: Option<u64>,
         data: Option<&'a str>,
-    ) -> RawPacket<'a> {
-        RawPacket {
+    ) -> SocketIoPacket<'a> {
+        SocketIoPacket {
             kind,
             nsp,
             attachments,

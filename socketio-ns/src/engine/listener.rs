@@ -6,7 +6,7 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 
-use crate::engine::Body;
+use super::Body;
 
 /// Accepts connections on `listener` and serves each with `service`, WebSocket upgrades included.
 pub(crate) async fn serve_listener<S>(
@@ -57,8 +57,7 @@ where
         let svc = service.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                req.extensions_mut()
-                    .insert(crate::engine::RemoteAddr(remote));
+                req.extensions_mut().insert(super::RemoteAddr(remote));
                 let mut svc = svc.clone();
                 tower_service::Service::call(&mut svc, req)
             });

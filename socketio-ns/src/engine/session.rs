@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::config::Transport;
-use super::packet::Frame;
+use crate::codec::engine::packet::Frame;
 
 /// A message carried by Engine.IO.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +61,7 @@ impl fmt::Display for CloseReason {
     }
 }
 
-/// Error from [`EngineSocket::send`].
+/// Error from [`EngineSession::send`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SendError {
@@ -113,21 +113,21 @@ impl HandshakeInfo {
 }
 
 /// One Engine.IO session. Cheap to clone.
-pub struct EngineSocket<D> {
+pub struct EngineSession<D> {
     pub(crate) inner: Arc<Inner<D>>,
 }
 
-impl<D> Clone for EngineSocket<D> {
+impl<D> Clone for EngineSession<D> {
     fn clone(&self) -> Self {
-        EngineSocket {
+        EngineSession {
             inner: self.inner.clone(),
         }
     }
 }
 
-impl<D> fmt::Debug for EngineSocket<D> {
+impl<D> fmt::Debug for EngineSession<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EngineSocket")
+        f.debug_struct("EngineSession")
             .field("sid", &self.inner.sid)
             .field("transport", &self.transport())
             .finish()
@@ -166,7 +166,7 @@ struct Outbox {
     reason: Option<CloseReason>,
 }
 
-impl<D> EngineSocket<D> {
+impl<D> EngineSession<D> {
     pub(crate) fn new(
         sid: Box<str>,
         data: D,
@@ -174,7 +174,7 @@ impl<D> EngineSocket<D> {
         transport: Transport,
         max_buffered: usize,
     ) -> Self {
-        EngineSocket {
+        EngineSession {
             inner: Arc::new(Inner {
                 sid,
                 data,

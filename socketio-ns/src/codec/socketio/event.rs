@@ -6,8 +6,8 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use serde_json::value::RawValue;
 
-use crate::protocol::binary;
-use crate::protocol::packet::EventData;
+use super::binary;
+use super::packet::EventData;
 
 /// Arguments received from a client (an event's or an ack's): spans of raw JSON in the packet
 /// text, decoded on demand, and the binary attachments.
@@ -131,8 +131,8 @@ impl Event {
     pub fn from_text(
         text: &str,
         attachments: Vec<Bytes>,
-    ) -> Result<Event, crate::protocol::packet::DecodeError> {
-        use crate::protocol::packet::{self, DecodeError, PacketType};
+    ) -> Result<Event, crate::codec::socketio::packet::DecodeError> {
+        use crate::codec::socketio::packet::{self, DecodeError, PacketType};
         let text = Utf8Bytes::from(text);
         let p = packet::decode(text.as_str(), usize::MAX)?;
         if !matches!(p.kind, PacketType::Event | PacketType::BinaryEvent) {

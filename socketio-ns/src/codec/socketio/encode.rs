@@ -4,10 +4,10 @@
 use bytes::Bytes;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use super::RawArgs;
 use super::binary;
 use super::packet::{PacketType, write_header};
-use crate::engine::packet::Frame;
-use crate::namespace::RawArgs;
+use crate::codec::engine::packet::Frame;
 
 /// What can be sent as the arguments of an event or an ack.
 ///

@@ -3,7 +3,7 @@
 //! A text packet is one ASCII digit (the type) followed by its data. A binary packet over
 //! WebSocket is the raw bytes of a `message` packet, without any prefix.
 //!
-//! Decoding ([`Packet::decode_text`], [`Packet::decode_binary`]) never panics and shares the
+//! Decoding ([`EnginePacket::decode_text`], [`EnginePacket::decode_binary`]) never panics and shares the
 //! input buffer instead of copying it. Encoding produces a [`Frame`], which both transports
 //! can send as is (polling joins frames with [`payload::encode_payload`](super::payload)).
 
@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// The type of an Engine.IO packet, with its wire digit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PacketType {
+pub enum EnginePacketType {
     /// `0`: the handshake, server to client.
     Open,
     /// `1`: the transport is to be closed.
@@ -31,7 +31,7 @@ pub enum PacketType {
 
 /// A decoded Engine.IO packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Packet {
+pub enum EnginePacket {
     /// `0{...}`: the handshake data (JSON).
     Open(Utf8Bytes),
     /// `1`.
@@ -92,7 +92,7 @@ pub enum Frame {
     Binary(Bytes),
 }
 
-impl PacketType {
+impl EnginePacketType {
     /// The packet type for a wire digit (`b'0'..=b'6'`), or `None` for any other byte.
     #[inline]
     pub fn from_byte(b: u8) -> Option<Self> {
@@ -126,32 +126,32 @@ impl PacketType {
 /// The data of `2probe` / `3probe`.
 const PROBE: &[u8] = b"probe";
 
-impl Packet {
+impl EnginePacket {
     /// Decodes a text packet: one WebSocket text frame, or one record of a polling payload.
     ///
     /// `2probe` / `3probe` decode with `probe: true`; `1`, `5` and `6` must carry no data, and
     /// `2` / `3` no data other than `probe` ([`DecodeError::UnexpectedData`]). The data of `0`
     /// and `4` shares the input buffer. Never panics.
-    pub fn decode_text(text: Utf8Bytes) -> Result<Packet, DecodeError> {
+    pub fn decode_text(text: Utf8Bytes) -> Result<EnginePacket, DecodeError> {
         decode_record(Bytes::from(text))
     }
 
     /// Decodes a binary packet (one WebSocket binary frame): always a binary message.
     #[inline]
-    pub fn decode_binary(data: Bytes) -> Packet {
-        Packet::Binary(data)
+    pub fn decode_binary(data: Bytes) -> EnginePacket {
+        EnginePacket::Binary(data)
     }
 
-    /// The packet type; a binary message is a [`PacketType::Message`].
-    pub fn kind(&self) -> PacketType {
+    /// The packet type; a binary message is a [`EnginePacketType::Message`].
+    pub fn kind(&self) -> EnginePacketType {
         match self {
-            Packet::Open(_) => PacketType::Open,
-            Packet::Close => PacketType::Close,
-            Packet::Ping { .. } => PacketType::Ping,
-            Packet::Pong { .. } => PacketType::Pong,
-            Packet::Message(_) | Packet::Binary(_) => PacketType::Message,
-            Packet::Upgrade => PacketType::Upgrade,
-            Packet::Noop => PacketType::Noop,
+            EnginePacket::Open(_) => EnginePacketType::Open,
+            EnginePacket::Close => EnginePacketType::Close,
+            EnginePacket::Ping { .. } => EnginePacketType::Ping,
+            EnginePacket::Pong { .. } => EnginePacketType::Pong,
+            EnginePacket::Message(_) | EnginePacket::Binary(_) => EnginePacketType::Message,
+            EnginePacket::Upgrade => EnginePacketType::Upgrade,
+            EnginePacket::Noop => EnginePacketType::Noop,
         }
     }
 
@@ -160,16 +160,16 @@ impl Packet {
     /// shares its buffer.
     pub fn to_frame(&self) -> Frame {
         match self {
-            Packet::Open(data) => Frame::with_prefix(b'0', data),
-            Packet::Close => Frame::close(),
-            Packet::Ping { probe: false } => Frame::ping(),
-            Packet::Ping { probe: true } => Frame::ping_probe(),
-            Packet::Pong { probe: false } => Frame::pong(),
-            Packet::Pong { probe: true } => Frame::pong_probe(),
-            Packet::Message(text) => Frame::message(text),
-            Packet::Binary(data) => Frame::Binary(data.clone()),
-            Packet::Upgrade => Frame::upgrade(),
-            Packet::Noop => Frame::noop(),
+            EnginePacket::Open(data) => Frame::with_prefix(b'0', data),
+            EnginePacket::Close => Frame::close(),
+            EnginePacket::Ping { probe: false } => Frame::ping(),
+            EnginePacket::Ping { probe: true } => Frame::ping_probe(),
+            EnginePacket::Pong { probe: false } => Frame::pong(),
+            EnginePacket::Pong { probe: true } => Frame::pong_probe(),
+            EnginePacket::Message(text) => Frame::message(text),
+            EnginePacket::Binary(data) => Frame::Binary(data.clone()),
+            EnginePacket::Upgrade => Frame::upgrade(),
+            EnginePacket::Noop => Frame::noop(),
         }
     }
 }
@@ -180,14 +180,14 @@ impl Packet {
 /// The data of `0` and `4` is validated as UTF-8 exactly once, when it is turned into
 /// [`Utf8Bytes`]; the other types compare bytes. Errors report [`DecodeError::InvalidUtf8`]
 /// whenever the record is not UTF-8, whatever else is wrong with it.
-pub(super) fn decode_record(record: Bytes) -> Result<Packet, DecodeError> {
+pub(super) fn decode_record(record: Bytes) -> Result<EnginePacket, DecodeError> {
     let Some((&first, data)) = record.split_first() else {
         return Err(DecodeError::Empty);
     };
-    let Some(kind) = PacketType::from_byte(first) else {
+    let Some(kind) = EnginePacketType::from_byte(first) else {
         return Err(utf8_or(&record, DecodeError::UnknownType));
     };
-    let no_data = |packet: Packet| {
+    let no_data = |packet: EnginePacket| {
         if data.is_empty() {
             Ok(packet)
         } else {
@@ -195,15 +195,15 @@ pub(super) fn decode_record(record: Bytes) -> Result<Packet, DecodeError> {
         }
     };
     match kind {
-        PacketType::Open => text_after_digit(&record).map(Packet::Open),
-        PacketType::Message => text_after_digit(&record).map(Packet::Message),
-        PacketType::Ping if data == PROBE => Ok(Packet::Ping { probe: true }),
-        PacketType::Pong if data == PROBE => Ok(Packet::Pong { probe: true }),
-        PacketType::Ping => no_data(Packet::Ping { probe: false }),
-        PacketType::Pong => no_data(Packet::Pong { probe: false }),
-        PacketType::Close => no_data(Packet::Close),
-        PacketType::Upgrade => no_data(Packet::Upgrade),
-        PacketType::Noop => no_data(Packet::Noop),
+        EnginePacketType::Open => text_after_digit(&record).map(EnginePacket::Open),
+        EnginePacketType::Message => text_after_digit(&record).map(EnginePacket::Message),
+        EnginePacketType::Ping if data == PROBE => Ok(EnginePacket::Ping { probe: true }),
+        EnginePacketType::Pong if data == PROBE => Ok(EnginePacket::Pong { probe: true }),
+        EnginePacketType::Ping => no_data(EnginePacket::Ping { probe: false }),
+        EnginePacketType::Pong => no_data(EnginePacket::Pong { probe: false }),
+        EnginePacketType::Close => no_data(EnginePacket::Close),
+        EnginePacketType::Upgrade => no_data(EnginePacket::Upgrade),
+        EnginePacketType::Noop => no_data(EnginePacket::Noop),
     }
 }
 
@@ -307,10 +307,10 @@ impl Frame {
     }
 
     /// The frame decoded back into a packet (mainly for tests and logging).
-    pub fn to_packet(&self) -> Result<Packet, DecodeError> {
+    pub fn to_packet(&self) -> Result<EnginePacket, DecodeError> {
         match self {
-            Frame::Text(text) => Packet::decode_text(text.clone()),
-            Frame::Binary(data) => Ok(Packet::decode_binary(data.clone())),
+            Frame::Text(text) => EnginePacket::decode_text(text.clone()),
+            Frame::Binary(data) => Ok(EnginePacket::decode_binary(data.clone())),
         }
     }
 }
@@ -323,28 +323,28 @@ mod tests {
         Utf8Bytes::from(s)
     }
 
-    fn decode(s: &str) -> Result<Packet, DecodeError> {
-        Packet::decode_text(text(s))
+    fn decode(s: &str) -> Result<EnginePacket, DecodeError> {
+        EnginePacket::decode_text(text(s))
     }
 
     #[test]
     fn packet_type_digits() {
         let all = [
-            PacketType::Open,
-            PacketType::Close,
-            PacketType::Ping,
-            PacketType::Pong,
-            PacketType::Message,
-            PacketType::Upgrade,
-            PacketType::Noop,
+            EnginePacketType::Open,
+            EnginePacketType::Close,
+            EnginePacketType::Ping,
+            EnginePacketType::Pong,
+            EnginePacketType::Message,
+            EnginePacketType::Upgrade,
+            EnginePacketType::Noop,
         ];
         for (i, kind) in all.into_iter().enumerate() {
             let digit = b'0' + i as u8;
             assert_eq!(kind.as_byte(), digit);
-            assert_eq!(PacketType::from_byte(digit), Some(kind));
+            assert_eq!(EnginePacketType::from_byte(digit), Some(kind));
         }
         for b in [b'7', b'9', b'/', b'b', b' ', 0, 0xff] {
-            assert_eq!(PacketType::from_byte(b), None);
+            assert_eq!(EnginePacketType::from_byte(b), None);
         }
     }
 
@@ -352,18 +352,21 @@ mod tests {
     fn decode_every_type() {
         let handshake = r#"{"sid":"abc","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#;
         let cases = [
-            (format!("0{handshake}"), Packet::Open(text(handshake))),
-            ("1".into(), Packet::Close),
-            ("2".into(), Packet::Ping { probe: false }),
-            ("2probe".into(), Packet::Ping { probe: true }),
-            ("3".into(), Packet::Pong { probe: false }),
-            ("3probe".into(), Packet::Pong { probe: true }),
-            ("4hello".into(), Packet::Message(text("hello"))),
-            ("4".into(), Packet::Message(text(""))),
-            ("4héllo ✓".into(), Packet::Message(text("héllo ✓"))),
-            ("42[\"a\",1]".into(), Packet::Message(text("2[\"a\",1]"))),
-            ("5".into(), Packet::Upgrade),
-            ("6".into(), Packet::Noop),
+            (format!("0{handshake}"), EnginePacket::Open(text(handshake))),
+            ("1".into(), EnginePacket::Close),
+            ("2".into(), EnginePacket::Ping { probe: false }),
+            ("2probe".into(), EnginePacket::Ping { probe: true }),
+            ("3".into(), EnginePacket::Pong { probe: false }),
+            ("3probe".into(), EnginePacket::Pong { probe: true }),
+            ("4hello".into(), EnginePacket::Message(text("hello"))),
+            ("4".into(), EnginePacket::Message(text(""))),
+            ("4héllo ✓".into(), EnginePacket::Message(text("héllo ✓"))),
+            (
+                "42[\"a\",1]".into(),
+                EnginePacket::Message(text("2[\"a\",1]")),
+            ),
+            ("5".into(), EnginePacket::Upgrade),
+            ("6".into(), EnginePacket::Noop),
         ];
         for (input, expected) in cases {
             assert_eq!(decode(&input), Ok(expected), "{input:?}");
@@ -403,14 +406,14 @@ mod tests {
         assert_eq!(record(b"0\xc3"), Err(DecodeError::InvalidUtf8));
         assert_eq!(record(b"\xff4"), Err(DecodeError::InvalidUtf8));
         assert_eq!(record(b"2\xff"), Err(DecodeError::InvalidUtf8));
-        assert_eq!(record(b"4ok"), Ok(Packet::Message(text("ok"))));
+        assert_eq!(record(b"4ok"), Ok(EnginePacket::Message(text("ok"))));
     }
 
     #[test]
     fn message_shares_the_input_buffer() {
         let input = text("4some message");
         let start = input.as_ptr();
-        let Ok(Packet::Message(message)) = Packet::decode_text(input) else {
+        let Ok(EnginePacket::Message(message)) = EnginePacket::decode_text(input) else {
             panic!("not a message");
         };
         assert_eq!(message.as_ptr(), start.wrapping_add(1));
@@ -419,25 +422,28 @@ mod tests {
     #[test]
     fn decode_binary_is_a_message() {
         let data = Bytes::from_static(&[0, 1, 2, 0xff]);
-        let packet = Packet::decode_binary(data.clone());
-        assert_eq!(packet, Packet::Binary(data.clone()));
-        assert_eq!(packet.kind(), PacketType::Message);
+        let packet = EnginePacket::decode_binary(data.clone());
+        assert_eq!(packet, EnginePacket::Binary(data.clone()));
+        assert_eq!(packet.kind(), EnginePacketType::Message);
         assert_eq!(packet.to_frame(), Frame::Binary(data));
     }
 
     #[test]
     fn to_frame_every_type() {
         let cases = [
-            (Packet::Open(text(r#"{"sid":"x"}"#)), r#"0{"sid":"x"}"#),
-            (Packet::Close, "1"),
-            (Packet::Ping { probe: false }, "2"),
-            (Packet::Ping { probe: true }, "2probe"),
-            (Packet::Pong { probe: false }, "3"),
-            (Packet::Pong { probe: true }, "3probe"),
-            (Packet::Message(text("hi ✓")), "4hi ✓"),
-            (Packet::Message(text("")), "4"),
-            (Packet::Upgrade, "5"),
-            (Packet::Noop, "6"),
+            (
+                EnginePacket::Open(text(r#"{"sid":"x"}"#)),
+                r#"0{"sid":"x"}"#,
+            ),
+            (EnginePacket::Close, "1"),
+            (EnginePacket::Ping { probe: false }, "2"),
+            (EnginePacket::Ping { probe: true }, "2probe"),
+            (EnginePacket::Pong { probe: false }, "3"),
+            (EnginePacket::Pong { probe: true }, "3probe"),
+            (EnginePacket::Message(text("hi ✓")), "4hi ✓"),
+            (EnginePacket::Message(text("")), "4"),
+            (EnginePacket::Upgrade, "5"),
+            (EnginePacket::Noop, "6"),
         ];
         for (packet, wire) in cases {
             let frame = packet.to_frame();
@@ -469,7 +475,7 @@ mod tests {
         assert!(Frame::Binary(Bytes::new()).is_empty());
         assert_eq!(
             binary.to_packet(),
-            Ok(Packet::Binary(Bytes::from_static(b"\x00\x01")))
+            Ok(EnginePacket::Binary(Bytes::from_static(b"\x00\x01")))
         );
     }
 }
