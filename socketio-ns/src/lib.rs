@@ -5,8 +5,22 @@
 //! per event. The `#[namespace]` attribute turns an `impl` block's `on_*` / `recv_*` methods
 //! into a type-checked dispatch `match` and an ACL table.
 //!
-//! The protocol layers are usable on their own: [`engine`] is a complete Engine.IO server
-//! for raw messages, and [`protocol`] holds the sans-IO Socket.IO codecs.
+//! # Architecture
+//!
+//! Six layers, lowest first; each module uses only its own layer and those below
+//! (`socketio-ns/LAYERS`, checked in CI):
+//!
+//! | layer | module | holds |
+//! | --- | --- | --- |
+//! | codecs | [`codec`] | sans-IO Engine.IO packets and payloads; Socket.IO packets, binary attachments, arguments |
+//! | engine | [`engine`] | Engine.IO sessions, polling, WebSocket and upgrade, heartbeat, HTTP errors and CORS, the listener; usable alone for raw messages |
+//! | connection | `connection/` | one Socket.IO connection over a session: decoding, attachments, one socket per namespace with its mailbox and acks |
+//! | rooms and fan-out | [`adapter`] | the [`Adapter`](adapter::Adapter) trait, the in-memory adapter, broadcast operators; sockets reached only through [`SocketEmitter`](adapter::SocketEmitter) |
+//! | namespace runtime | `namespace/` | the [`Namespace`] trait, [`Context`], the ACL, the per-socket actor, middlewares, the registry of namespaces |
+//! | server | `server/` | [`Builder`], [`Server`], the tower service, the [`Io`] handle |
+//!
+//! The rooms layer sits below the namespace runtime, not above it: the runtime implements
+//! the interface adapters deliver through, and handlers reach rooms from the [`Context`].
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -14,32 +28,26 @@ pub mod adapter;
 pub mod codec;
 pub mod engine;
 
-mod broadcast;
-mod client;
-mod middleware;
+mod connection;
 mod namespace;
-mod ns;
 mod server;
-mod socket;
-mod socket_ref;
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::private::*;
+    pub use crate::server::private::*;
 }
-mod private;
 
-pub use broadcast::{BroadcastAcks, BroadcastOperator, IntoRooms};
-pub use codec::socketio::Args;
-pub use middleware::Middleware;
+pub use adapter::{BroadcastAcks, BroadcastOperator, EmitError, IntoRooms};
+pub use codec::socketio::{Args, Event, RawArgs};
+pub use connection::{AckError, AckResponse, DisconnectReason, Session};
+#[doc(hidden)]
+pub use namespace::testing;
 pub use namespace::{
-    Acl, ConnectError, Context, DisconnectReason, EmitError, Event, HandlerError, Handshake,
-    MethodId, Namespace, NoMethods, RawArgs, Session, UnknownMethod, default_call_method,
-    default_call_method_with_acl, default_process_packet,
+    Acl, ConnectError, Context, HandlerError, Handshake, MethodId, Middleware, Namespace,
+    NoMethods, SocketRef, UnknownMethod, default_call_method, default_call_method_with_acl,
+    default_process_packet,
 };
 pub use server::{Builder, Io, Server, SocketIoService};
-pub use socket::{AckError, AckResponse};
-pub use socket_ref::SocketRef;
 
 pub use bytes::Bytes;
 

@@ -1,14 +1,14 @@
+//! [`LocalAdapter`]: rooms in this process's memory.
+
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use super::{
-    AckSink, Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastOptions, LocalNamespace,
-    Packet, Room, SocketInfo,
+    AckSink, Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastOptions, BroadcastPacket,
+    Room, Selection, Sid, SocketEmitter, SocketInfo,
 };
-use crate::engine::CloseReason;
-use crate::namespace::{Cmd, DisconnectReason};
-use crate::socket::{Sid, SocketShared};
 
 /// The default adapter: rooms in this process's memory, every operation applied to this
 /// process's sockets.
@@ -16,12 +16,20 @@ use crate::socket::{Sid, SocketShared};
 /// A multi-process adapter can wrap one and delegate to it the part of each operation that
 /// concerns this process.
 ///
-/// Lock order: the namespace's socket map (read), then the rooms (read); room changes take the
-/// rooms' write lock alone.
-#[derive(Debug)]
+/// Lock order: the rooms (read), then whatever the emitter takes; room changes take the
+/// rooms' write lock alone, and the emitter is never called under it.
 pub struct LocalAdapter {
-    ns: LocalNamespace,
+    sockets: Arc<dyn SocketEmitter>,
     rooms: RwLock<Rooms>,
+}
+
+impl fmt::Debug for LocalAdapter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalAdapter")
+            .field("namespace", &self.sockets.path())
+            .field("rooms", &self.read().members.len())
+            .finish()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -87,23 +95,23 @@ impl Rooms {
 pub struct LocalAdapterFactory;
 
 impl AdapterFactory for LocalAdapterFactory {
-    fn create(&self, ns: LocalNamespace) -> Arc<dyn Adapter> {
-        Arc::new(LocalAdapter::new(ns))
+    fn create(&self, sockets: Arc<dyn SocketEmitter>) -> Arc<dyn Adapter> {
+        Arc::new(LocalAdapter::new(sockets))
     }
 }
 
 impl LocalAdapter {
-    /// An adapter for `ns`.
-    pub fn new(ns: LocalNamespace) -> Self {
+    /// An adapter for the sockets `sockets` reaches.
+    pub fn new(sockets: Arc<dyn SocketEmitter>) -> Self {
         LocalAdapter {
-            ns,
+            sockets,
             rooms: RwLock::new(Rooms::default()),
         }
     }
 
-    /// The namespace it serves.
-    pub fn namespace(&self) -> &LocalNamespace {
-        &self.ns
+    /// The sockets it serves.
+    pub fn sockets(&self) -> &Arc<dyn SocketEmitter> {
+        &self.sockets
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Rooms> {
@@ -114,115 +122,109 @@ impl LocalAdapter {
         self.rooms.write().unwrap_or_else(|x| x.into_inner())
     }
 
-    /// Calls `f` for each local socket `opts` selects, each once, under the socket map's and
-    /// the rooms' read locks (in that order). `f` must not take either again. Allocates
-    /// nothing.
-    fn for_each_target(
-        &self,
-        opts: &BroadcastOptions,
-        mut f: impl FnMut(&Sid, &Arc<SocketShared>, &Rooms),
-    ) {
-        self.ns.with_sockets(|sockets| {
+    /// Hands the selection `opts` makes to `f`, as the emitter takes it. Every socket
+    /// selected once; ids of rooms naming no connected socket are left to the emitter to skip.
+    fn select<R>(&self, opts: &BroadcastOptions, f: impl FnOnce(Selection<'_>) -> R) -> R {
+        if opts.rooms.is_empty() {
+            if opts.except.is_empty() {
+                return f(Selection::All);
+            }
             let rooms = self.read();
             let excluded = |sid: &Sid| opts.except.iter().any(|r| rooms.contains(r, sid));
-            if opts.rooms.is_empty() {
-                for (sid, s) in sockets {
-                    if !excluded(sid) {
-                        f(sid, s, &rooms);
-                    }
-                }
-                return;
-            }
+            return f(Selection::AllBut(&excluded));
+        }
+        let ids = {
+            let rooms = self.read();
+            let excluded = |sid: &Sid| opts.except.iter().any(|r| rooms.contains(r, sid));
+            let mut ids = Vec::new();
             for (i, r) in opts.rooms.iter().enumerate() {
                 // A socket in several target rooms is reached through the first of them.
                 let first = |sid: &Sid| !opts.rooms[..i].iter().any(|p| rooms.contains(p, sid));
                 match rooms.members.get(r) {
-                    Some(members) => {
-                        for sid in members {
-                            if first(sid)
-                                && !excluded(sid)
-                                && let Some(s) = sockets.get(sid)
-                            {
-                                f(sid, s, &rooms);
-                            }
-                        }
-                    }
+                    Some(members) => ids.extend(
+                        members
+                            .iter()
+                            .filter(|sid| first(sid) && !excluded(sid))
+                            .cloned(),
+                    ),
                     // A socket id is a room holding that socket.
                     None => {
-                        if let Some((sid, s)) = sockets.get_key_value(&**r)
-                            && first(sid)
-                            && !excluded(sid)
-                        {
-                            f(sid, s, &rooms);
+                        let sid: Sid = Arc::from(&**r);
+                        if first(&sid) && !excluded(&sid) {
+                            ids.push(sid);
                         }
                     }
                 }
             }
-        });
+            ids
+        };
+        f(Selection::Only(&ids))
     }
 
-    /// The selected local sockets, collected so that the locks are released before acting on
-    /// them.
-    fn targets(&self, opts: &BroadcastOptions) -> Vec<Arc<SocketShared>> {
-        let mut out = Vec::new();
-        self.for_each_target(opts, |_, s, _| out.push(s.clone()));
-        out
+    /// The ids of the selected connected sockets.
+    fn targets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
+        if opts.rooms.is_empty() {
+            let mut ids = self.sockets.socket_ids();
+            if !opts.except.is_empty() {
+                let rooms = self.read();
+                ids.retain(|sid| !opts.except.iter().any(|r| rooms.contains(r, sid)));
+            }
+            return ids;
+        }
+        self.select(opts, |sel| match sel {
+            Selection::Only(ids) => ids
+                .iter()
+                .filter(|sid| self.sockets.contains(sid))
+                .cloned()
+                .collect(),
+            _ => unreachable!("rooms select by id"),
+        })
     }
 
     /// Sends `packet` to the selected local sockets; returns how many it was queued for.
-    pub fn broadcast_local(&self, packet: &Packet, opts: &BroadcastOptions) -> usize {
-        let mut n = 0;
-        self.for_each_target(opts, |_, s, _| {
-            let res = if opts.volatile {
-                s.send_volatile(&packet.encoded)
-            } else {
-                s.send(&packet.encoded)
-            };
-            n += usize::from(res.is_ok());
-        });
-        n
+    pub fn broadcast_local(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) -> usize {
+        self.select(opts, |to| self.sockets.deliver(to, packet, opts.volatile))
     }
 
     /// Sends `packet` to the selected local sockets, registering its ack id on each, and
     /// reports them to `acks` ([`AckSink::expect`], called once).
     pub fn broadcast_with_ack_local(
         &self,
-        packet: &Packet,
+        packet: &BroadcastPacket,
         opts: &BroadcastOptions,
         acks: &AckSink,
     ) {
-        let mut expected = Vec::new();
-        if let Some(id) = packet.ack_id() {
-            self.for_each_target(opts, |sid, s, _| {
-                if !s.register_broadcast_ack(id, acks) {
-                    return;
-                }
-                let res = if opts.volatile {
-                    s.send_volatile(&packet.encoded)
-                } else {
-                    s.send(&packet.encoded)
-                };
-                match res {
-                    Ok(()) => expected.push(sid.clone()),
-                    Err(_) => s.forget_ack(id),
-                }
-            });
-        }
+        let expected = if packet.ack_id().is_some() {
+            self.select(opts, |to| {
+                self.sockets
+                    .deliver_with_ack(to, packet, opts.volatile, acks)
+            })
+        } else {
+            Vec::new()
+        };
         acks.expect(expected);
     }
 
     /// The selected local sockets, as plain data.
     pub fn fetch_sockets_local(&self, opts: &BroadcastOptions) -> Vec<SocketInfo> {
-        let mut out = Vec::new();
-        self.for_each_target(opts, |sid, s, rooms| {
-            out.push(SocketInfo::of(s, rooms.of(sid)))
-        });
-        out
+        let path = self.sockets.path();
+        self.targets(opts)
+            .into_iter()
+            .filter_map(|sid| {
+                let handshake = self.sockets.describe(&sid)?;
+                Some(SocketInfo {
+                    id: sid.to_string(),
+                    ns: path.to_owned(),
+                    rooms: self.read().of(&sid),
+                    handshake,
+                })
+            })
+            .collect()
     }
 
     /// Makes the selected local sockets join `rooms`.
     pub fn add_sockets_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        let sids = self.local_sockets(opts);
+        let sids = self.targets(opts);
         let mut st = self.write();
         for sid in &sids {
             st.add(sid, rooms);
@@ -231,7 +233,7 @@ impl LocalAdapter {
 
     /// Makes the selected local sockets leave `rooms`.
     pub fn del_sockets_local(&self, opts: &BroadcastOptions, rooms: &[Room]) {
-        let sids = self.local_sockets(opts);
+        let sids = self.targets(opts);
         let mut st = self.write();
         for sid in &sids {
             st.del(sid, rooms);
@@ -240,15 +242,11 @@ impl LocalAdapter {
 
     /// Disconnects the selected local sockets (or closes their connections).
     pub fn disconnect_sockets_local(&self, opts: &BroadcastOptions, close: bool) {
-        for s in self.targets(opts) {
-            if close {
-                s.conn.close(CloseReason::ServerClose);
-            } else {
-                let _ = s.mailbox.push(Cmd::Disconnect(
-                    DisconnectReason::ServerNamespaceDisconnect,
-                    false,
-                ));
-            }
+        let sids = self.targets(opts);
+        if close {
+            self.sockets.close(&sids);
+        } else {
+            self.sockets.disconnect(&sids);
         }
     }
 }
@@ -289,14 +287,12 @@ impl Adapter for LocalAdapter {
     }
 
     fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
-        let mut out = Vec::new();
-        self.for_each_target(opts, |sid, _, _| out.push(sid.clone()));
-        out
+        self.targets(opts)
     }
 
     fn broadcast(
         &self,
-        packet: Packet,
+        packet: BroadcastPacket,
         opts: BroadcastOptions,
     ) -> BoxFuture<'_, Result<(), AdapterError>> {
         self.broadcast_local(&packet, &opts);
@@ -305,7 +301,7 @@ impl Adapter for LocalAdapter {
 
     fn broadcast_with_ack(
         &self,
-        packet: Packet,
+        packet: BroadcastPacket,
         opts: BroadcastOptions,
         _timeout: Duration,
         acks: AckSink,
@@ -358,21 +354,27 @@ mod tests {
     use futures_util::FutureExt;
 
     use super::*;
-    use crate::client::ClientData;
     use crate::codec::engine::packet::Frame;
     use crate::codec::socketio::encode;
+    use crate::connection::{Connection, Socket};
     use crate::engine::{EngineSession, HandshakeInfo, Transport};
-    use crate::ns::NsShared;
+    use crate::namespace::instance::NamespaceInstance;
 
-    fn namespace() -> Arc<NsShared> {
-        let factory: Arc<dyn AdapterFactory> = Arc::new(LocalAdapterFactory);
-        NsShared::new("/", Vec::new(), &factory, Arc::new(AtomicBool::new(false)))
+    // The adapter under test is the one a namespace instance builds over its socket table:
+    // sockets are reached through the `SocketEmitter` the namespace runtime implements.
+    fn namespace() -> Arc<NamespaceInstance> {
+        NamespaceInstance::new(
+            "/",
+            Vec::new(),
+            &LocalAdapterFactory,
+            Arc::new(AtomicBool::new(false)),
+        )
     }
 
-    fn socket(ns: &Arc<NsShared>, transport: Transport) -> Arc<SocketShared> {
+    fn socket(ns: &Arc<NamespaceInstance>, transport: Transport) -> Arc<Socket> {
         let conn = EngineSession::new(
-            crate::socket::new_sid().to_string().into(),
-            ClientData::default(),
+            crate::engine::new_sid().into_boxed_str(),
+            Connection::default(),
             HandshakeInfo {
                 uri: "/socket.io/?EIO=4".parse().unwrap(),
                 headers: http::HeaderMap::new(),
@@ -381,12 +383,12 @@ mod tests {
             transport,
             64,
         );
-        let s = Arc::new(SocketShared::new(ns.clone(), conn, 64));
+        let s = Connection::attach(&conn, ns.path.clone(), 64).unwrap();
         ns.insert(s.clone());
         s
     }
 
-    fn drain(s: &SocketShared) -> Vec<Frame> {
+    fn drain(s: &Socket) -> Vec<Frame> {
         let mut frames = Vec::new();
         s.conn.drain(&mut frames);
         frames
@@ -406,7 +408,7 @@ mod tests {
         }
     }
 
-    fn broadcast(ns: &NsShared, packet: &Packet, opts: BroadcastOptions) {
+    fn broadcast(ns: &NamespaceInstance, packet: &BroadcastPacket, opts: BroadcastOptions) {
         ns.adapter
             .broadcast(packet.clone(), opts)
             .now_or_never()
@@ -438,7 +440,7 @@ mod tests {
         }
         let payload = Bytes::from(vec![7u8; 4096]);
         let encoded = encode::event("/", "ev", &("hello", payload.clone()), None).unwrap();
-        let packet = Packet::new(encoded, None);
+        let packet = BroadcastPacket::new(encoded, None);
         assert_eq!(packet.attachments().len(), 1);
         broadcast(&ns, &packet, opts(&["r"], &[]));
 
@@ -468,7 +470,7 @@ mod tests {
         ns.adapter.add_all(&a.id, &["r1".into(), "r2".into()]);
         ns.adapter.add_all(&b.id, &["r2".into()]);
         ns.adapter.add_all(&c.id, &["r3".into(), "muted".into()]);
-        let packet = Packet::new(encode::event("/", "ev", &1, None).unwrap(), None);
+        let packet = BroadcastPacket::new(encode::event("/", "ev", &1, None).unwrap(), None);
 
         // Several rooms: a socket in two of them gets the packet once; a socket id is a room.
         let mut o = opts(&["r1", "r2"], &[]);
@@ -505,7 +507,7 @@ mod tests {
         let ns = namespace();
         let ws = socket(&ns, Transport::WebSocket);
         let polling = socket(&ns, Transport::Polling);
-        let packet = Packet::new(encode::event("/", "ev", &1, None).unwrap(), None);
+        let packet = BroadcastPacket::new(encode::event("/", "ev", &1, None).unwrap(), None);
         let volatile = BroadcastOptions {
             volatile: true,
             ..Default::default()

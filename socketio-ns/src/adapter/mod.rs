@@ -1,9 +1,16 @@
-//! Rooms and fan-out: the [`Adapter`] trait and the in-memory [`LocalAdapter`].
+//! Rooms and fan-out: the [`Adapter`] trait, the in-memory [`LocalAdapter`], and the
+//! [`BroadcastOperator`](crate::BroadcastOperator) that drives them.
+//!
+//! Layer four, above [`crate::connection`] and below the namespace runtime. An adapter
+//! reaches this process's sockets only through [`SocketEmitter`], which the namespace runtime
+//! implements: deliver a packet (with or without an ack), disconnect, close, describe. So an
+//! adapter for other processes is written against that trait and this module alone.
 //!
 //! An adapter keeps which local sockets are in which rooms, and carries every operation that
 //! selects sockets: broadcasts (with or without acks), `fetch_sockets`, making sockets join or
 //! leave rooms, disconnecting them. There is one adapter per live namespace, built by an
-//! [`AdapterFactory`] given to [`crate::Builder::adapter`].
+//! [`AdapterFactory`] given to [`crate::Builder::adapter`], from the namespace's
+//! [`SocketEmitter`].
 //!
 //! # Shaped for several processes
 //!
@@ -21,30 +28,29 @@
 //! answer with [`AckSink::ack`]. The emitter completes when every process reported and every
 //! expected socket answered, or when the timeout expires.
 
+mod emitter;
+mod error;
 mod local;
+mod operator;
 
 use std::borrow::Cow;
 use std::fmt;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+pub use futures_util::future::BoxFuture;
 
+pub use emitter::{Selection, SocketEmitter};
+pub use error::{AdapterError, EmitError};
 pub use local::{LocalAdapter, LocalAdapterFactory};
+pub use operator::{BroadcastAcks, BroadcastOperator, IntoRooms};
 
 use crate::codec::socketio::encode::Encoded;
-use crate::ns::NsShared;
-pub use crate::socket::Sid;
-use crate::socket::{AckResponse, SocketShared};
+pub use crate::connection::{AckSink, Sid};
 
 /// A room name. Every socket is also in the room named by its id.
 pub type Room = Cow<'static, str>;
-
-/// A boxed future, as adapter methods return.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Which sockets of a namespace an operation reaches. Plain data, serializable, so that an
 /// adapter can send it to other processes.
@@ -60,22 +66,17 @@ pub struct BroadcastOptions {
     pub volatile: bool,
 }
 
-/// An error from an adapter (typically: the other processes could not be reached).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("adapter error: {0}")]
-pub struct AdapterError(pub String);
-
 /// An encoded packet ready for many sockets: encoded once, shared by reference count. Queueing
 /// it for a socket clones reference counts, never the payload.
 #[derive(Clone)]
-pub struct Packet {
+pub struct BroadcastPacket {
     pub(crate) encoded: Encoded,
     ack_id: Option<u64>,
 }
 
-impl fmt::Debug for Packet {
+impl fmt::Debug for BroadcastPacket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Packet")
+        f.debug_struct("BroadcastPacket")
             .field("text", &self.encoded.text.as_str())
             .field("attachments", &self.encoded.attachments.len())
             .field("ack_id", &self.ack_id)
@@ -83,9 +84,9 @@ impl fmt::Debug for Packet {
     }
 }
 
-impl Packet {
+impl BroadcastPacket {
     pub(crate) fn new(encoded: Encoded, ack_id: Option<u64>) -> Self {
-        Packet { encoded, ack_id }
+        BroadcastPacket { encoded, ack_id }
     }
 
     /// The Engine.IO message text: `4` followed by the Socket.IO packet.
@@ -103,7 +104,7 @@ impl Packet {
         self.ack_id
     }
 
-    /// Rebuilds a packet from [`Packet::text`] and [`Packet::attachments`], as another process
+    /// Rebuilds a packet from [`BroadcastPacket::text`] and [`BroadcastPacket::attachments`], as another process
     /// received them. Checks that it is an EVENT (or BINARY_EVENT) with that many attachments.
     pub fn from_parts(text: String, attachments: Vec<bytes::Bytes>) -> Result<Self, AdapterError> {
         use crate::codec::socketio::packet::{self, PacketType};
@@ -119,7 +120,7 @@ impl Packet {
             return Err(bad("attachment count"));
         }
         let ack_id = p.id;
-        Ok(Packet {
+        Ok(BroadcastPacket {
             encoded: Encoded {
                 text: text.into(),
                 attachments,
@@ -172,149 +173,19 @@ pub struct SocketInfo {
     pub handshake: HandshakeData,
 }
 
-impl SocketInfo {
-    pub(crate) fn of(socket: &SocketShared, rooms: Vec<Room>) -> Self {
-        let conn = &socket.conn;
-        SocketInfo {
-            id: socket.id.to_string(),
-            ns: socket.nsp().to_owned(),
-            rooms,
-            handshake: HandshakeData {
-                url: conn
-                    .uri()
-                    .path_and_query()
-                    .map_or_else(|| conn.uri().to_string(), |p| p.to_string()),
-                headers: conn
-                    .headers()
-                    .iter()
-                    .map(|(n, v)| {
-                        (
-                            n.as_str().to_owned(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect(),
-                address: conn.remote_addr(),
-                auth: socket.auth.get().map(|a| a.to_string()),
-                engine_id: conn.sid().to_owned(),
-            },
-        }
-    }
-}
-
-pub(crate) enum AckEvent {
-    Expect(Vec<Sid>),
-    Ack(Sid, AckResponse),
-}
-
-/// Where the processes taking part in a broadcast with acks report to the emitter. Cheap to
-/// clone (a channel sender).
-#[derive(Clone)]
-pub struct AckSink {
-    tx: mpsc::UnboundedSender<AckEvent>,
-}
-
-impl fmt::Debug for AckSink {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AckSink")
-            .field("closed", &self.tx.is_closed())
-            .finish()
-    }
-}
-
-impl AckSink {
-    pub(crate) fn channel() -> (Self, mpsc::UnboundedReceiver<AckEvent>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (AckSink { tx }, rx)
-    }
-
-    /// Reports, once per process, the sockets this process sent the packet to and expects an
-    /// answer from (possibly none).
-    pub fn expect(&self, sockets: Vec<Sid>) {
-        let _ = self.tx.send(AckEvent::Expect(sockets));
-    }
-
-    /// Forwards the answer of one socket.
-    pub fn ack(&self, socket: Sid, response: AckResponse) {
-        let _ = self.tx.send(AckEvent::Ack(socket, response));
-    }
-
-    /// Whether the emitter stopped listening (it completed or timed out): answers arriving
-    /// later can be dropped.
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
-    }
-}
-
-/// This process's sockets of one namespace, as an adapter reaches them.
-#[derive(Clone)]
-pub struct LocalNamespace {
-    ns: Weak<NsShared>,
-}
-
-impl fmt::Debug for LocalNamespace {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalNamespace")
-            .field("path", &self.path())
-            .finish()
-    }
-}
-
-impl LocalNamespace {
-    pub(crate) fn new(ns: Weak<NsShared>) -> Self {
-        LocalNamespace { ns }
-    }
-
-    /// The namespace path (empty once the namespace is gone).
-    pub fn path(&self) -> String {
-        self.ns
-            .upgrade()
-            .map(|n| n.path.to_string())
-            .unwrap_or_default()
-    }
-
-    /// Runs `f` under the read lock of the namespace's socket map.
-    pub(crate) fn with_sockets<R>(
-        &self,
-        f: impl FnOnce(&std::collections::HashMap<Sid, Arc<SocketShared>>) -> R,
-    ) -> Option<R> {
-        let ns = self.ns.upgrade()?;
-        let sockets = ns.sockets.read().unwrap_or_else(|x| x.into_inner());
-        Some(f(&sockets))
-    }
-
-    /// The ids of every connected local socket.
-    pub fn socket_ids(&self) -> Vec<Sid> {
-        self.with_sockets(|s| s.keys().cloned().collect())
-            .unwrap_or_default()
-    }
-
-    /// Queues `packet` for the local socket `sid`; returns whether it was queued.
-    pub fn deliver(&self, sid: &str, packet: &Packet, volatile: bool) -> bool {
-        let Some(socket) = self.ns.upgrade().and_then(|ns| ns.get(sid)) else {
-            return false;
-        };
-        let res = if volatile {
-            socket.send_volatile(&packet.encoded)
-        } else {
-            socket.send(&packet.encoded)
-        };
-        res.is_ok()
-    }
-}
-
 /// Builds one adapter per namespace.
 pub trait AdapterFactory: Send + Sync + 'static {
     /// The adapter of a new namespace (static namespaces are created when the server is built,
     /// instances of dynamic ones on their first connection).
-    fn create(&self, ns: LocalNamespace) -> Arc<dyn Adapter>;
+    fn create(&self, sockets: Arc<dyn SocketEmitter>) -> Arc<dyn Adapter>;
 }
 
 /// Rooms and fan-out for one namespace. See the [module documentation](self).
 ///
-/// Implementations must not call back into the server while holding their own locks; the
-/// in-memory implementation takes the namespace's socket map (read), then its rooms (read),
-/// never the reverse.
+/// Implementations must not call back into the server while holding their own locks, except
+/// [`SocketEmitter::deliver`] with a [`Selection::AllBut`] filter that reads the adapter's own
+/// state (the in-memory implementation holds its rooms' read lock while the emitter holds the
+/// namespace's socket map).
 pub trait Adapter: Send + Sync + 'static {
     /// Adds a local socket to rooms (its own id room is implicit and ignored here).
     fn add_all(&self, sid: &Sid, rooms: &[Room]);
@@ -339,18 +210,18 @@ pub trait Adapter: Send + Sync + 'static {
     /// Sends `packet` to every socket `opts` selects, on every process.
     fn broadcast(
         &self,
-        packet: Packet,
+        packet: BroadcastPacket,
         opts: BroadcastOptions,
     ) -> BoxFuture<'_, Result<(), AdapterError>>;
 
-    /// Sends `packet` (which carries an ack id, [`Packet::ack_id`]) to every socket `opts`
+    /// Sends `packet` (which carries an ack id, [`BroadcastPacket::ack_id`]) to every socket `opts`
     /// selects, on every process, and reports to `acks`: each process calls
     /// [`AckSink::expect`] once with the sockets it sent to, then [`AckSink::ack`] for each
     /// answer. `timeout` is how long the emitter waits; after it, pending answers may be
     /// forgotten.
     fn broadcast_with_ack(
         &self,
-        packet: Packet,
+        packet: BroadcastPacket,
         opts: BroadcastOptions,
         timeout: Duration,
         acks: AckSink,

@@ -12,7 +12,6 @@ mod session;
 pub use config::{AllowRequest, Cors, EngineConfig, Transport};
 pub use service::{Body, Engine, EngineService};
 pub(crate) use service::{RemoteAddr, Shared as EngineShared, new_sid};
-#[cfg(test)]
 pub(crate) use session::HandshakeInfo;
 pub use session::{CloseReason, EngineSession, Message, SendError};
 

@@ -8,34 +8,25 @@ use futures_util::FutureExt;
 use tracing::Instrument;
 
 use super::acl::{Acl, MethodId};
-use super::{ConnectError, Context, DisconnectReason, Event, Namespace};
-use crate::client::arm_connect_timer;
+use super::instance::NamespaceInstance;
+use super::registry::Runtime;
+use super::{ConnectError, Context, Middleware, Namespace};
 use crate::codec::socketio::encode;
 use crate::codec::socketio::packet::PacketType;
-use crate::middleware::Middleware;
-use crate::ns::IoShared;
-use crate::socket::SocketShared;
-
-/// A command for a socket's actor.
-pub(crate) enum Cmd {
-    /// An event from the client.
-    Event(Event),
-    /// Leave the namespace; `true`: do not send DISCONNECT to the client.
-    Disconnect(DisconnectReason, bool),
-}
+use crate::connection::{Cmd, Connection, DisconnectReason, Socket, refuse};
 
 /// Starts the actor of a new socket.
 pub(crate) fn spawn_socket<T: Namespace>(
     value: T,
-    socket: Arc<SocketShared>,
-    io: Arc<IoShared>,
+    socket: Arc<Socket>,
+    ns: Arc<NamespaceInstance>,
+    rt: Arc<Runtime>,
     middlewares: Vec<Arc<dyn Middleware>>,
-    auth: Option<String>,
 ) {
     let span = tracing::debug_span!("socket", ns = %socket.nsp(), id = %socket.id);
     // Counted from now until the actor ends, so that a server shutdown can wait for it.
-    let live = io.track_actor();
-    let actor = run(value, socket, io, middlewares, auth);
+    let live = rt.track_actor();
+    let actor = run(value, socket, ns, rt, middlewares);
     tokio::spawn(
         async move {
             actor.await;
@@ -53,29 +44,25 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
 }
 
 async fn run<T: Namespace>(
-    mut ns: T,
-    socket: Arc<SocketShared>,
-    io: Arc<IoShared>,
+    mut value: T,
+    socket: Arc<Socket>,
+    ns: Arc<NamespaceInstance>,
+    rt: Arc<Runtime>,
     middlewares: Vec<Arc<dyn Middleware>>,
-    auth: Option<String>,
 ) {
-    let mut cx = Context::<T>::new(socket.clone(), io.clone(), auth.map(Into::into));
+    let mut cx = Context::<T>::new(socket.clone(), ns.clone(), rt.clone());
     // The connect, event and disconnect futures are boxed: inline, the largest handler's
     // state machine would be part of every idle socket's task.
-    let connected = Box::pin(connect(&mut ns, &mut cx, &io, &middlewares)).await;
+    let connected = Box::pin(connect(&mut value, &mut cx, &rt, &middlewares)).await;
     if let Err(e) = connected {
         tracing::debug!(message = e.message(), "connection refused");
         cx.kill_local_jobs();
-        let _ = socket.conn.send_frame(encode::simple(
-            PacketType::ConnectError,
-            socket.nsp(),
-            Some(&e.to_json()),
-        ));
-        forget(&socket, &io);
+        refuse(&socket.conn, socket.nsp(), &e.to_json());
+        forget(&socket, &ns, &rt);
         return;
     }
 
-    socket.ns.insert(socket.clone());
+    ns.insert(socket.clone());
     socket.set_connected(true);
     let reply = format!(r#"{{"sid":"{}"}}"#, socket.id);
     let _ = socket.conn.send_frame(encode::simple(
@@ -105,13 +92,13 @@ async fn run<T: Namespace>(
         if let Some(leaving) = cx.leaving.take() {
             break leaving;
         }
-        match socket.mailbox.pop().await {
+        match socket.next_command().await {
             Cmd::Event(event) => {
                 cx.begin_event(event.ack_id());
                 let name_for_log =
                     tracing::enabled!(tracing::Level::TRACE).then(|| event.name().to_owned());
                 let res =
-                    Box::pin(AssertUnwindSafe(ns.process_packet(&mut cx, event)).catch_unwind())
+                    Box::pin(AssertUnwindSafe(value.process_packet(&mut cx, event)).catch_unwind())
                         .await;
                 if let Err(p) = res {
                     tracing::error!(event = ?name_for_log, panic = panic_message(&*p), "handler panicked; disconnecting the socket");
@@ -134,37 +121,34 @@ async fn run<T: Namespace>(
             .send_frame(encode::simple(PacketType::Disconnect, socket.nsp(), None));
     }
     tracing::debug!(%reason, "disconnected");
-    if Box::pin(AssertUnwindSafe(ns.disconnect(&mut cx, reason)).catch_unwind())
+    if Box::pin(AssertUnwindSafe(value.disconnect(&mut cx, reason)).catch_unwind())
         .await
         .is_err()
     {
         tracing::error!("recv_disconnect panicked");
     }
     cx.kill_local_jobs();
-    socket.ns.adapter.del_all(&socket.id);
-    socket.ns.remove(&socket.id);
+    ns.remove(&socket.id);
     socket.clear_acks();
-    forget(&socket, &io);
+    forget(&socket, &ns, &rt);
 }
 
 /// Drops the socket from its connection (a connection left with no namespace gets the
-/// connect timeout again) and from its namespace's instance table when it was the last.
-fn forget(socket: &Arc<SocketShared>, io: &IoShared) {
-    if socket.conn.data().remove(socket) && !socket.conn.is_closed() {
-        arm_connect_timer(&socket.conn, io.config.connect_timeout);
-    }
-    io.release(&socket.ns);
+/// connect timeout again) and the namespace instance from the registry when it was the last.
+fn forget(socket: &Arc<Socket>, ns: &Arc<NamespaceInstance>, rt: &Runtime) {
+    Connection::detach(socket, rt.config.connection.connect_timeout);
+    rt.release(ns);
 }
 
 /// Middlewares, `initialize`, the initial ACL, then `recv_connect`.
-async fn connect<T: Namespace>(
+pub(super) async fn connect<T: Namespace>(
     ns: &mut T,
     cx: &mut Context<T>,
-    io: &IoShared,
+    rt: &Runtime,
     middlewares: &[Arc<dyn Middleware>],
 ) -> Result<(), ConnectError> {
     let handshake = cx.handshake();
-    for m in io.middlewares.iter().chain(middlewares) {
+    for m in rt.middlewares.iter().chain(middlewares) {
         match AssertUnwindSafe(m.call(handshake.clone()))
             .catch_unwind()
             .await

@@ -1,182 +1,29 @@
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
+//! [`Context`]: what a handler works with.
+
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use tokio::task::AbortHandle;
 
 use super::acl::{Acl, MethodId, UnknownMethod};
-use super::{DisconnectReason, Namespace};
-use crate::adapter::Room;
-use crate::broadcast::{BroadcastOperator, IntoRooms};
-use crate::client::ClientData;
+use super::instance::NamespaceInstance;
+use super::registry::Runtime;
+use super::{Handshake, Namespace, SocketRef};
+use crate::adapter::{BroadcastOperator, EmitError, IntoRooms, Room};
 use crate::codec::socketio::Args;
 use crate::codec::socketio::encode::{self, Encoded};
-use crate::engine::{EngineSession, SendError};
-use crate::ns::{IoShared, NsShared};
-use crate::socket::{AckError, AckResponse, SocketShared};
-use crate::socket_ref::SocketRef;
-
-/// Data shared by every namespace of one connection (gevent's `socket.session`): a map from
-/// type to value.
-#[derive(Default)]
-pub struct Session(Mutex<HashMap<TypeId, Box<dyn Any + Send>>>);
-
-impl fmt::Debug for Session {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Session").finish_non_exhaustive()
-    }
-}
-
-impl Session {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<TypeId, Box<dyn Any + Send>>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Stores a value, returning the previous one of that type.
-    pub fn insert<V: Send + 'static>(&self, value: V) -> Option<V> {
-        self.map()
-            .insert(TypeId::of::<V>(), Box::new(value))
-            .and_then(|b| b.downcast().ok().map(|b| *b))
-    }
-
-    /// A copy of the value of type `V`.
-    pub fn get<V: Clone + Send + 'static>(&self) -> Option<V> {
-        self.map()
-            .get(&TypeId::of::<V>())?
-            .downcast_ref::<V>()
-            .cloned()
-    }
-
-    /// Removes the value of type `V`.
-    pub fn remove<V: Send + 'static>(&self) -> Option<V> {
-        self.map()
-            .remove(&TypeId::of::<V>())
-            .and_then(|b| b.downcast().ok().map(|b| *b))
-    }
-
-    /// Runs `f` on the value of type `V`, if any, under the session's lock.
-    pub fn with<V: Send + 'static, R>(&self, f: impl FnOnce(Option<&mut V>) -> R) -> R {
-        let mut map = self.map();
-        f(map
-            .get_mut(&TypeId::of::<V>())
-            .and_then(|b| b.downcast_mut()))
-    }
-}
-
-/// What a client sent when it connected: the HTTP handshake and the CONNECT auth payload.
-#[derive(Clone)]
-pub struct Handshake {
-    conn: EngineSession<ClientData>,
-    ns: Arc<NsShared>,
-    auth: Option<Arc<str>>,
-}
-
-impl fmt::Debug for Handshake {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Handshake")
-            .field("uri", self.uri())
-            .field("namespace", &self.namespace())
-            .field("auth", &self.auth)
-            .finish()
-    }
-}
-
-impl Handshake {
-    pub(crate) fn new(socket: &SocketShared, auth: Option<Arc<str>>) -> Self {
-        Handshake {
-            conn: socket.conn.clone(),
-            ns: socket.ns.clone(),
-            auth,
-        }
-    }
-
-    /// The headers of the first HTTP request of the connection.
-    pub fn headers(&self) -> &http::HeaderMap {
-        self.conn.headers()
-    }
-
-    /// The URI of the first HTTP request.
-    pub fn uri(&self) -> &http::Uri {
-        self.conn.uri()
-    }
-
-    /// The raw query string of the first HTTP request.
-    pub fn query(&self) -> Option<&str> {
-        self.conn.uri().query()
-    }
-
-    /// One query parameter, as sent (not percent-decoded).
-    pub fn query_param(&self, name: &str) -> Option<&str> {
-        self.query()?
-            .split('&')
-            .filter_map(|p| p.split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v)
-    }
-
-    /// The client's address, when known.
-    pub fn remote_addr(&self) -> Option<SocketAddr> {
-        self.conn.remote_addr()
-    }
-
-    /// The raw JSON of the CONNECT auth payload.
-    pub fn auth_raw(&self) -> Option<&str> {
-        self.auth.as_deref()
-    }
-
-    /// The auth payload decoded into `A` (`null` when absent).
-    pub fn auth<A: DeserializeOwned>(&self) -> Result<A, serde_json::Error> {
-        serde_json::from_str(self.auth.as_deref().unwrap_or("null"))
-    }
-
-    /// The namespace path.
-    pub fn namespace(&self) -> &str {
-        &self.ns.path
-    }
-
-    /// A parameter of a dynamic namespace (`id` in `/game/{id}`).
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.ns
-            .params
-            .iter()
-            .find(|(k, _)| &**k == name)
-            .map(|(_, v)| &**v)
-    }
-
-    /// The Engine.IO session id of the connection.
-    pub fn engine_id(&self) -> &str {
-        self.conn.sid()
-    }
-}
-
-/// Why an emit failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum EmitError {
-    /// The arguments could not be serialized.
-    #[error("arguments could not be serialized: {0}")]
-    Serialize(String),
-    /// The packet could not be queued.
-    #[error(transparent)]
-    Send(#[from] SendError),
-    /// The adapter failed to broadcast.
-    #[error(transparent)]
-    Adapter(#[from] crate::adapter::AdapterError),
-}
+use crate::connection::{AckError, AckResponse, DisconnectReason, Session, Socket};
 
 /// What a handler works with: its socket, the ACL, jobs, rooms and emitting.
 ///
 /// One per socket-namespace, owned by its actor and lent to each handler as `&mut`.
 pub struct Context<T: Namespace> {
-    pub(crate) socket: Arc<SocketShared>,
-    pub(crate) io: Arc<IoShared>,
-    auth: Option<Arc<str>>,
+    pub(crate) socket: Arc<Socket>,
+    pub(crate) ns: Arc<NamespaceInstance>,
+    pub(crate) rt: Arc<Runtime>,
     acl: Acl,
     initial_acl: Acl,
     jobs: Vec<AbortHandle>,
@@ -199,15 +46,11 @@ impl<T: Namespace> fmt::Debug for Context<T> {
 }
 
 impl<T: Namespace> Context<T> {
-    pub(crate) fn new(
-        socket: Arc<SocketShared>,
-        io: Arc<IoShared>,
-        auth: Option<Arc<str>>,
-    ) -> Self {
+    pub(crate) fn new(socket: Arc<Socket>, ns: Arc<NamespaceInstance>, rt: Arc<Runtime>) -> Self {
         Context {
             socket,
-            io,
-            auth,
+            ns,
+            rt,
             acl: Acl::OPEN,
             initial_acl: Acl::OPEN,
             jobs: Vec::new(),
@@ -244,17 +87,12 @@ impl<T: Namespace> Context<T> {
 
     /// A parameter of a dynamic namespace (`id` in `/game/{id}`).
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.socket
-            .ns
-            .params
-            .iter()
-            .find(|(k, _)| &**k == name)
-            .map(|(_, v)| &**v)
+        self.ns.param(name)
     }
 
     /// The handshake: headers, query, auth payload, remote address.
     pub fn handshake(&self) -> Handshake {
-        Handshake::new(&self.socket, self.auth.clone())
+        Handshake::new(&self.socket, &self.ns)
     }
 
     /// Data shared by every namespace of this connection.
@@ -264,17 +102,12 @@ impl<T: Namespace> Context<T> {
 
     /// Application state of type `S` given to the builder.
     pub fn state<S: Send + Sync + 'static>(&self) -> Option<&S> {
-        self.io.state.get::<S>()
+        self.rt.state.get::<S>()
     }
 
     /// A handle on this socket for tasks and other sockets: emit, join, disconnect.
     pub fn socket(&self) -> SocketRef {
-        SocketRef::new(self.socket.clone(), self.io.clone())
-    }
-
-    /// The server handle.
-    pub fn io(&self) -> crate::Io {
-        crate::Io::from_shared(self.io.clone())
+        SocketRef::new(self.socket.clone(), self.ns.clone(), self.rt.clone())
     }
 
     fn queue(&mut self, packet: Encoded) -> Result<(), EmitError> {
@@ -300,7 +133,7 @@ impl<T: Namespace> Context<T> {
         event: &str,
         args: A,
     ) -> impl Future<Output = Result<AckResponse, AckError>> + Send + 'static + use<T, A> {
-        self.emit_with_ack_timeout(event, args, self.io.config.ack_timeout)
+        self.emit_with_ack_timeout(event, args, self.rt.config.ack_timeout)
     }
 
     /// Emits `event` and waits for the client's ack, up to `timeout`.
@@ -310,8 +143,7 @@ impl<T: Namespace> Context<T> {
         args: A,
         timeout: Duration,
     ) -> impl Future<Output = Result<AckResponse, AckError>> + Send + 'static + use<T, A> {
-        SocketRef::new(self.socket.clone(), self.io.clone())
-            .emit_with_ack_timeout(event, args, timeout)
+        super::socket_ref::emit_with_ack(&self.socket, event, args, timeout)
     }
 
     /// Emits the `message` event (gevent's `send`).
@@ -458,22 +290,22 @@ impl<T: Namespace> Context<T> {
     /// Joins one or several rooms. Every socket is also in the room named by its id; the rooms
     /// are left when the socket leaves the namespace, after `recv_disconnect` has run.
     pub fn join(&mut self, rooms: impl IntoRooms) {
-        self.socket.join(rooms.into_rooms());
+        self.ns.join(&self.socket.id, rooms.into_rooms());
     }
 
     /// Leaves one or several rooms.
     pub fn leave(&mut self, rooms: impl IntoRooms) {
-        self.socket.leave(rooms.into_rooms());
+        self.ns.leave(&self.socket.id, rooms.into_rooms());
     }
 
     /// Leaves every room (but its own id room).
     pub fn leave_all(&mut self) {
-        self.socket.leave_all();
+        self.ns.leave_all(&self.socket.id);
     }
 
     /// The rooms this socket is in, its own id room first.
     pub fn rooms(&self) -> Vec<Room> {
-        self.socket.rooms()
+        self.ns.rooms(&self.socket.id)
     }
 
     // ----- broadcasting -----
@@ -482,7 +314,8 @@ impl<T: Namespace> Context<T> {
     // `socket.broadcast` and `socket.except(..)` do in the JavaScript server.
 
     fn operator(&self) -> BroadcastOperator {
-        self.socket.broadcast(&self.io)
+        self.ns
+            .operator_from(&self.socket, self.rt.config.ack_timeout)
     }
 
     /// Every other socket in these rooms: `cx.to("lobby").emit("msg", text).await`.

@@ -1,20 +1,43 @@
 //! The namespace runtime: the [`Namespace`] trait that `#[namespace]` implements, the
-//! [`Context`] handed to every handler, the ACL, and the per socket-namespace actor.
+//! [`Context`] handed to every handler, the ACL, the per socket-namespace actor, middlewares,
+//! and the registry of namespaces and their live instances.
+//!
+//! Layer five, above [`crate::adapter`] (rooms and fan-out) and [`crate::connection`]:
+//!
+//! - `mod.rs`: the [`Namespace`] trait and the default processing of an event.
+//! - `context.rs`: [`Context`]; `handshake.rs`: [`Handshake`]; `socket_ref.rs`: [`SocketRef`].
+//! - `acl.rs`: the ACL as a bit set over the generated method identifiers.
+//! - `actor.rs`: one task per socket-namespace that owns the user's value and runs its handlers.
+//! - `middleware.rs`: connect middlewares; `error.rs`: [`ConnectError`], [`HandlerError`].
+//! - `instance.rs`: one live namespace, its socket table (the adapter's
+//!   [`SocketEmitter`](crate::adapter::SocketEmitter)) and its adapter.
+//! - `registry.rs`: registered namespaces, their instances, and what every socket shares.
+//! - `testing.rs`: a [`Context`] over an in-memory socket, to test handlers without a server.
 
 mod acl;
 mod actor;
 mod context;
+mod error;
+mod handshake;
+pub(crate) mod instance;
+mod middleware;
+pub(crate) mod registry;
+mod socket_ref;
+#[doc(hidden)]
+pub mod testing;
 
 use std::borrow::Cow;
-use std::fmt;
 use std::future::Future;
 
-pub(crate) use crate::codec::socketio::Received;
-pub use crate::codec::socketio::{Event, RawArgs};
 pub use acl::{Acl, MethodId, NoMethods, UnknownMethod};
-pub use context::{Context, EmitError, Handshake, Session};
+pub use context::Context;
+pub use error::{ConnectError, HandlerError};
+pub use handshake::Handshake;
+pub use middleware::Middleware;
+pub use socket_ref::SocketRef;
 
-pub(crate) use actor::{Cmd, spawn_socket};
+use crate::codec::socketio::Event;
+use crate::connection::DisconnectReason;
 
 /// A Socket.IO namespace: one value per connected socket, one handler per event.
 ///
@@ -131,7 +154,7 @@ pub trait Namespace: Sized + Send + 'static {
         event: Event,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send {
         let _ = cx;
-        async move { Err(crate::private::no_such_method(&event)) }
+        async move { Err(no_such_method(&event)) }
     }
 }
 
@@ -176,141 +199,10 @@ pub async fn default_call_method<T: Namespace>(
     ns.__socketio_ns_dispatch(cx, event).await
 }
 
-/// A refusal of a CONNECT: the client receives CONNECT_ERROR `{"message":..,"data":..}`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConnectError {
-    message: String,
-    data: Option<serde_json::Value>,
-}
-
-impl ConnectError {
-    /// A refusal with a message.
-    pub fn new(message: impl Into<String>) -> Self {
-        ConnectError {
-            message: message.into(),
-            data: None,
-        }
-    }
-
-    /// Adds the `data` field.
-    pub fn with_data(mut self, data: impl serde::Serialize) -> Self {
-        self.data = serde_json::to_value(data).ok();
-        self
-    }
-
-    /// The message.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// The data, if any.
-    pub fn data(&self) -> Option<&serde_json::Value> {
-        self.data.as_ref()
-    }
-
-    pub(crate) fn to_json(&self) -> String {
-        #[derive(serde::Serialize)]
-        struct Wire<'a> {
-            message: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            data: Option<&'a serde_json::Value>,
-        }
-        serde_json::to_string(&Wire {
-            message: &self.message,
-            data: self.data.as_ref(),
-        })
-        .unwrap_or_else(|_| r#"{"message":"error"}"#.to_owned())
-    }
-}
-
-impl fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ConnectError {}
-
-/// An error answered to the client: `{"error": name, "message": message}` as the ack's
-/// argument when it asked for an ack, else the `error` event with `[name, message]`.
-///
-/// Any `std::error::Error` converts into one named `handler_error`; give another name with
-/// [`HandlerError::new`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandlerError {
-    /// The error's name, such as `method_access_denied`.
-    pub name: Cow<'static, str>,
-    /// A human-readable message.
-    pub message: String,
-}
-
-impl HandlerError {
-    /// An error with a name and a message.
-    pub fn new(name: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        HandlerError {
-            name: name.into(),
-            message: message.into(),
-        }
-    }
-}
-
-impl<E: std::error::Error> From<E> for HandlerError {
-    fn from(e: E) -> Self {
-        HandlerError::new("handler_error", e.to_string())
-    }
-}
-
-/// Why a socket left a namespace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum DisconnectReason {
-    /// The client sent DISCONNECT for this namespace.
-    ClientNamespaceDisconnect,
-    /// The server disconnected the socket (`cx.disconnect()`).
-    ServerNamespaceDisconnect,
-    /// The connection closed (client gone, or its transport closed).
-    TransportClose,
-    /// The connection broke the protocol.
-    TransportError,
-    /// The client stopped answering pings.
-    PingTimeout,
-    /// The client sent a packet that could not be decoded.
-    ParseError,
-    /// The server is shutting down.
-    ServerShutdown,
-    /// A handler panicked.
-    HandlerPanic,
-}
-
-impl DisconnectReason {
-    /// The reason as the Socket.IO reference implementation names it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DisconnectReason::ClientNamespaceDisconnect => "client namespace disconnect",
-            DisconnectReason::ServerNamespaceDisconnect => "server namespace disconnect",
-            DisconnectReason::TransportClose => "transport close",
-            DisconnectReason::TransportError => "transport error",
-            DisconnectReason::PingTimeout => "ping timeout",
-            DisconnectReason::ParseError => "parse error",
-            DisconnectReason::ServerShutdown => "server shutting down",
-            DisconnectReason::HandlerPanic => "handler panic",
-        }
-    }
-
-    pub(crate) fn from_close(r: crate::engine::CloseReason) -> Self {
-        use crate::engine::CloseReason as C;
-        match r {
-            C::ClientClose | C::TransportClose => DisconnectReason::TransportClose,
-            C::PingTimeout => DisconnectReason::PingTimeout,
-            C::ServerShutdown => DisconnectReason::ServerShutdown,
-            C::ServerClose => DisconnectReason::ServerNamespaceDisconnect,
-            _ => DisconnectReason::TransportError,
-        }
-    }
-}
-
-impl fmt::Display for DisconnectReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// The error for an event no handler takes.
+pub fn no_such_method(event: &Event) -> HandlerError {
+    HandlerError::new(
+        "no_such_method",
+        format!("no handler for event `{}`", event.name()),
+    )
 }

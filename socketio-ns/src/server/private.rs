@@ -93,13 +93,7 @@ impl<T: Namespace> RegisterWithoutDefault for Maker<T> {
 // ---------------------------------------------------------------------------------------------
 // Dispatch
 
-/// The error for an event no handler takes.
-pub fn no_such_method(event: &Event) -> HandlerError {
-    HandlerError::new(
-        "no_such_method",
-        format!("no handler for event `{}`", event.name()),
-    )
-}
+pub use crate::namespace::no_such_method;
 
 /// What a handler parameter after the context can be: anything serde can deserialize
 /// (`bytes::Bytes` anywhere inside takes a binary attachment).

@@ -1,47 +1,42 @@
-//! The server's namespace table: registered namespaces (static paths and patterns such as
-//! `/game/{id}`), their live instances, and the state every socket shares.
+//! The namespace registry: registered namespaces (static paths and patterns such as
+//! `/game/{id}`), their live instances, and what every socket shares ([`Runtime`]).
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
 
-use crate::adapter::{Adapter, AdapterFactory, LocalAdapterFactory};
-use crate::client::IoHandler;
-use crate::codec::socketio::encode;
-use crate::codec::socketio::packet::PacketType;
+use super::actor::spawn_socket;
+use super::instance::NamespaceInstance;
+use super::{Middleware, Namespace};
+use crate::adapter::{AdapterFactory, LocalAdapterFactory};
+use crate::connection::{
+    Conn, Connection, ConnectionConfig, ConnectionHandler, DisconnectReason, Namespaces, Socket,
+    refuse,
+};
 use crate::engine::{CloseReason, EngineSession, EngineShared};
-use crate::middleware::Middleware;
-use crate::namespace::{Cmd, DisconnectReason, Namespace, spawn_socket};
-use crate::socket::{Sid, SocketShared};
 
 /// How long `close()` waits for the transports to take their close packets.
 const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(2);
 
-/// Broadcast ack ids live in `[2^30, 2^31)`: apart from the per-socket ids (counted from 0)
-/// and within the `i32` range some clients parse ack ids into.
-const BROADCAST_ACK_BASE: u64 = 1 << 30;
-
 /// Socket.IO options (the Engine.IO ones live in [`crate::engine::EngineConfig`]).
 #[derive(Debug, Clone)]
-pub(crate) struct IoConfig {
-    pub(crate) connect_timeout: Duration,
+pub(crate) struct RuntimeConfig {
+    /// What the connection layer reads.
+    pub(crate) connection: ConnectionConfig,
+    /// The default timeout of emits with acks.
     pub(crate) ack_timeout: Duration,
-    pub(crate) max_attachments: usize,
-    pub(crate) mailbox_limit: usize,
 }
 
-impl Default for IoConfig {
+impl Default for RuntimeConfig {
     fn default() -> Self {
-        IoConfig {
-            connect_timeout: Duration::from_secs(45),
+        RuntimeConfig {
+            connection: ConnectionConfig::default(),
             ack_timeout: Duration::from_secs(10),
-            max_attachments: 16,
-            mailbox_limit: 1024,
         }
     }
 }
@@ -60,15 +55,19 @@ impl StateMap {
     }
 }
 
-/// What the server shares with every connection.
-pub(crate) struct IoShared {
-    pub(crate) config: IoConfig,
+/// The engine this runtime serves through.
+pub(crate) type EngineOf = EngineShared<ConnectionHandler<Runtime>>;
+
+/// The namespace runtime: registered namespaces and their instances, and what every socket
+/// shares. The server handle ([`crate::Io`]) is a handle on it.
+pub(crate) struct Runtime {
+    pub(crate) config: RuntimeConfig,
     pub(crate) entries: Vec<NsEntry>,
     pub(crate) state: StateMap,
     pub(crate) middlewares: Vec<Arc<dyn Middleware>>,
     pub(crate) adapter: Arc<dyn AdapterFactory>,
     /// The engine serving this server, for shutting down.
-    pub(crate) engine: OnceLock<Weak<EngineShared<IoHandler>>>,
+    pub(crate) engine: OnceLock<Weak<EngineOf>>,
     /// Set by `close()`: no new socket is accepted, new namespace members are told to leave.
     closing: Arc<AtomicBool>,
     /// Turns `true` when `close()` has closed everything: serve loops stop accepting.
@@ -77,11 +76,11 @@ pub(crate) struct IoShared {
     live_actors: AtomicUsize,
     actors_idle: Notify,
     /// An empty namespace standing for `/` when it is not registered.
-    detached: OnceLock<Arc<NsShared>>,
+    detached: OnceLock<Arc<NamespaceInstance>>,
 }
 
-/// Counts a running socket actor; see [`IoShared::track_actor`].
-pub(crate) struct ActorGuard(Arc<IoShared>);
+/// Counts a running socket actor; see [`Runtime::track_actor`].
+pub(crate) struct ActorGuard(Arc<Runtime>);
 
 impl Drop for ActorGuard {
     fn drop(&mut self) {
@@ -91,9 +90,9 @@ impl Drop for ActorGuard {
     }
 }
 
-impl fmt::Debug for IoShared {
+impl fmt::Debug for Runtime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IoShared")
+        f.debug_struct("Runtime")
             .field("config", &self.config)
             .field(
                 "namespaces",
@@ -107,15 +106,15 @@ impl fmt::Debug for IoShared {
     }
 }
 
-impl IoShared {
+impl Runtime {
     pub(crate) fn new(
-        config: IoConfig,
+        config: RuntimeConfig,
         entries: Vec<NsEntry>,
         state: StateMap,
         middlewares: Vec<Arc<dyn Middleware>>,
         adapter: Arc<dyn AdapterFactory>,
     ) -> Self {
-        IoShared {
+        Runtime {
             config,
             entries,
             state,
@@ -161,7 +160,7 @@ impl IoShared {
         }
     }
 
-    fn engine_sessions(&self) -> Vec<EngineSession<crate::client::ClientData>> {
+    fn engine_sessions(&self) -> Vec<EngineSession<Connection>> {
         self.engine
             .get()
             .and_then(Weak::upgrade)
@@ -180,9 +179,7 @@ impl IoShared {
         if first {
             for ns in self.instances() {
                 for s in ns.all() {
-                    let _ = s
-                        .mailbox
-                        .push(Cmd::Disconnect(DisconnectReason::ServerShutdown, true));
+                    s.disconnect(DisconnectReason::ServerShutdown, true);
                 }
             }
         }
@@ -208,21 +205,25 @@ impl IoShared {
     }
 
     /// The namespace `/`, or an empty stand-in when it is not registered.
-    pub(crate) fn root(self: &Arc<Self>) -> Arc<NsShared> {
+    pub(crate) fn root(self: &Arc<Self>) -> Arc<NamespaceInstance> {
         match self.resolve("/") {
             Some((_, ns)) => ns,
             None => self
                 .detached
                 .get_or_init(|| {
-                    let local: Arc<dyn AdapterFactory> = Arc::new(LocalAdapterFactory);
-                    NsShared::new("/", Vec::new(), &local, self.closing.clone())
+                    NamespaceInstance::new(
+                        "/",
+                        Vec::new(),
+                        &LocalAdapterFactory,
+                        self.closing.clone(),
+                    )
                 })
                 .clone(),
         }
     }
 
     /// The entry and live instance for a path, creating the instance of a pattern on first use.
-    pub(crate) fn resolve(self: &Arc<Self>, path: &str) -> Option<(&NsEntry, Arc<NsShared>)> {
+    pub(crate) fn resolve(&self, path: &str) -> Option<(&NsEntry, Arc<NamespaceInstance>)> {
         for e in &self.entries {
             if let Some(params) = e.pattern.matches(path) {
                 if let Some(ns) = e
@@ -237,7 +238,7 @@ impl IoShared {
                 let ns = map
                     .entry(path.into())
                     .or_insert_with(|| {
-                        NsShared::new(path, params, &self.adapter, self.closing.clone())
+                        NamespaceInstance::new(path, params, &*self.adapter, self.closing.clone())
                     })
                     .clone();
                 return Some((e, ns));
@@ -249,7 +250,7 @@ impl IoShared {
     /// Drops the instance of a dynamic namespace that nothing uses any more, once its last
     /// socket has left: its path is the client's choice, so keeping every instance would let
     /// the table grow without bound. Static namespaces stay.
-    pub(crate) fn release(&self, ns: &Arc<NsShared>) {
+    pub(crate) fn release(&self, ns: &Arc<NamespaceInstance>) {
         let Some(e) = self
             .entries
             .iter()
@@ -269,7 +270,7 @@ impl IoShared {
     }
 
     /// The live instance of a path, if any socket ever joined it (or it is static).
-    pub(crate) fn instance(&self, path: &str) -> Option<Arc<NsShared>> {
+    pub(crate) fn instance(&self, path: &str) -> Option<Arc<NamespaceInstance>> {
         self.entries.iter().find_map(|e| {
             e.instances
                 .read()
@@ -280,7 +281,7 @@ impl IoShared {
     }
 
     /// Every live namespace instance.
-    pub(crate) fn instances(&self) -> Vec<Arc<NsShared>> {
+    pub(crate) fn instances(&self) -> Vec<Arc<NamespaceInstance>> {
         self.entries
             .iter()
             .flat_map(|e| {
@@ -300,36 +301,17 @@ pub(crate) struct NsEntry {
     pub(crate) pattern: Pattern,
     pub(crate) starter: Box<dyn Starter>,
     pub(crate) middlewares: Vec<Arc<dyn Middleware>>,
-    pub(crate) instances: RwLock<HashMap<Box<str>, Arc<NsShared>>>,
-}
-
-impl NsEntry {
-    pub(crate) fn start(&self, socket: Arc<SocketShared>, io: Arc<IoShared>, auth: Option<String>) {
-        if io.is_closing() {
-            let _ = socket.conn.send_frame(encode::simple(
-                PacketType::ConnectError,
-                socket.nsp(),
-                Some(r#"{"message":"server shutting down"}"#),
-            ));
-            socket.conn.data().remove(&socket);
-            return;
-        }
-        if let Some(auth) = &auth {
-            let _ = socket.auth.set(auth.as_str().into());
-        }
-        self.starter
-            .start(socket, io, self.middlewares.clone(), auth);
-    }
+    pub(crate) instances: RwLock<HashMap<Box<str>, Arc<NamespaceInstance>>>,
 }
 
 /// Builds a namespace's value for a new socket and starts its actor.
 pub(crate) trait Starter: Send + Sync + 'static {
     fn start(
         &self,
-        socket: Arc<SocketShared>,
-        io: Arc<IoShared>,
+        socket: Arc<Socket>,
+        ns: Arc<NamespaceInstance>,
+        rt: Arc<Runtime>,
         middlewares: Vec<Arc<dyn Middleware>>,
-        auth: Option<String>,
     );
 }
 
@@ -345,95 +327,40 @@ where
 {
     fn start(
         &self,
-        socket: Arc<SocketShared>,
-        io: Arc<IoShared>,
+        socket: Arc<Socket>,
+        ns: Arc<NamespaceInstance>,
+        rt: Arc<Runtime>,
         middlewares: Vec<Arc<dyn Middleware>>,
-        auth: Option<String>,
     ) {
-        spawn_socket((self.make)(), socket, io, middlewares, auth);
+        spawn_socket((self.make)(), socket, ns, rt, middlewares);
     }
 }
 
-/// One live namespace: its sockets and its adapter.
-pub(crate) struct NsShared {
-    pub(crate) path: Box<str>,
-    pub(crate) params: Vec<(Box<str>, Box<str>)>,
-    pub(crate) sockets: RwLock<HashMap<Sid, Arc<SocketShared>>>,
-    pub(crate) adapter: Arc<dyn Adapter>,
-    /// The server's `closing` flag.
-    closing: Arc<AtomicBool>,
-    next_broadcast_ack: AtomicU64,
-}
-
-impl fmt::Debug for NsShared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Namespace")
-            .field("path", &self.path)
-            .finish()
-    }
-}
-
-impl NsShared {
-    pub(crate) fn new(
-        path: &str,
-        params: Vec<(Box<str>, Box<str>)>,
-        adapters: &Arc<dyn AdapterFactory>,
-        closing: Arc<AtomicBool>,
-    ) -> Arc<Self> {
-        Arc::new_cyclic(|weak| NsShared {
-            path: path.into(),
-            params,
-            sockets: RwLock::new(HashMap::new()),
-            adapter: adapters.create(crate::adapter::LocalNamespace::new(weak.clone())),
-            closing,
-            // A random start, so that processes sharing sockets through an adapter rarely
-            // pick the same id at the same time.
-            next_broadcast_ack: AtomicU64::new(rand::random::<u64>() % BROADCAST_ACK_BASE),
-        })
+impl Namespaces for Runtime {
+    fn connection_config(&self) -> &ConnectionConfig {
+        &self.config.connection
     }
 
-    /// A fresh ack id for a broadcast with acks.
-    pub(crate) fn broadcast_ack_id(&self) -> u64 {
-        let n = self.next_broadcast_ack.fetch_add(1, Ordering::Relaxed);
-        BROADCAST_ACK_BASE + n % BROADCAST_ACK_BASE
-    }
-
-    pub(crate) fn get(&self, sid: &str) -> Option<Arc<SocketShared>> {
-        self.sockets
-            .read()
-            .unwrap_or_else(|x| x.into_inner())
-            .get(sid)
-            .cloned()
-    }
-
-    /// Adds a socket that joined. During shutdown it is told to leave at once (the flag is read
-    /// under the lock `close()` reads the sockets under, so no socket escapes both).
-    pub(crate) fn insert(&self, socket: Arc<SocketShared>) {
-        let mut sockets = self.sockets.write().unwrap_or_else(|x| x.into_inner());
-        sockets.insert(socket.id.clone(), socket.clone());
-        let closing = self.closing.load(Ordering::SeqCst);
-        drop(sockets);
-        if closing {
-            let _ = socket
-                .mailbox
-                .push(Cmd::Disconnect(DisconnectReason::ServerShutdown, true));
+    fn connect(self: &Arc<Self>, conn: &Conn, nsp: &str, auth: Option<&str>) {
+        let Some((entry, ns)) = self.resolve(nsp) else {
+            tracing::debug!(nsp, "CONNECT to an unknown namespace");
+            return refuse(conn, nsp, r#"{"message":"Invalid namespace"}"#);
+        };
+        let limit = self.config.connection.mailbox_limit;
+        let Some(socket) = Connection::attach(conn, ns.path.clone(), limit) else {
+            return;
+        };
+        if self.is_closing() {
+            refuse(conn, nsp, r#"{"message":"server shutting down"}"#);
+            Connection::detach(&socket, self.config.connection.connect_timeout);
+            return;
         }
-    }
-
-    pub(crate) fn remove(&self, sid: &str) {
-        self.sockets
-            .write()
-            .unwrap_or_else(|x| x.into_inner())
-            .remove(sid);
-    }
-
-    pub(crate) fn all(&self) -> Vec<Arc<SocketShared>> {
-        self.sockets
-            .read()
-            .unwrap_or_else(|x| x.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        if let Some(auth) = auth {
+            let _ = socket.auth.set(auth.into());
+        }
+        entry
+            .starter
+            .start(socket, ns, self.clone(), entry.middlewares.clone());
     }
 }
 

@@ -5,14 +5,15 @@ use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use crate::adapter::{AckEvent, AckSink, AdapterError, BroadcastOptions, Packet, Room, SocketInfo};
+use super::{
+    Adapter, AdapterError, BroadcastOptions, BroadcastPacket, EmitError, Room, SocketInfo,
+};
 use crate::codec::socketio::Args;
 use crate::codec::socketio::encode;
-use crate::namespace::EmitError;
-use crate::ns::{IoShared, NsShared};
-use crate::socket::{AckResponse, Sid};
+use crate::connection::{AckEvent, AckResponse, AckSink, Sid};
 
 /// One or several room names.
 ///
@@ -72,16 +73,17 @@ impl<R: IntoRooms, const N: usize> IntoRooms for [R; N] {
 #[must_use = "a broadcast operator does nothing until an emit or socket operation is awaited"]
 #[derive(Clone)]
 pub struct BroadcastOperator {
-    pub(crate) ns: Arc<NsShared>,
-    pub(crate) io: Arc<IoShared>,
-    pub(crate) opts: BroadcastOptions,
-    pub(crate) timeout: Option<Duration>,
+    path: Arc<str>,
+    adapter: Arc<dyn Adapter>,
+    opts: BroadcastOptions,
+    timeout: Option<Duration>,
+    default_timeout: Duration,
 }
 
 impl fmt::Debug for BroadcastOperator {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BroadcastOperator")
-            .field("ns", &self.ns.path)
+            .field("ns", &self.path)
             .field("opts", &self.opts)
             .field("timeout", &self.timeout)
             .finish()
@@ -106,18 +108,25 @@ impl BroadcastAcks {
 }
 
 impl BroadcastOperator {
-    pub(crate) fn new(ns: Arc<NsShared>, io: Arc<IoShared>) -> Self {
+    /// Every socket of the namespace at `path` that `adapter` serves; emits with acks wait
+    /// `default_timeout` unless [`BroadcastOperator::timeout`] says otherwise.
+    pub(crate) fn new(
+        path: Arc<str>,
+        adapter: Arc<dyn Adapter>,
+        default_timeout: Duration,
+    ) -> Self {
         BroadcastOperator {
-            ns,
-            io,
+            path,
+            adapter,
             opts: BroadcastOptions::default(),
             timeout: None,
+            default_timeout,
         }
     }
 
     /// The namespace path.
     pub fn namespace(&self) -> &str {
-        &self.ns.path
+        &self.path
     }
 
     /// Targets the sockets in these rooms too (a socket in any of the rooms is reached once).
@@ -178,11 +187,11 @@ impl BroadcastOperator {
         event: &str,
         args: A,
     ) -> impl Future<Output = Result<(), EmitError>> + Send + 'static + use<A> {
-        let packet = encode::event(&self.ns.path, event, &args, None)
+        let packet = encode::event(&self.path, event, &args, None)
             .map_err(|e| EmitError::Serialize(e.to_string()));
         async move {
-            let packet = Packet::new(packet?, None);
-            self.ns.adapter.broadcast(packet, self.opts).await?;
+            let packet = BroadcastPacket::new(packet?, None);
+            self.adapter.broadcast(packet, self.opts).await?;
             Ok(())
         }
     }
@@ -194,33 +203,29 @@ impl BroadcastOperator {
         event: &str,
         args: A,
     ) -> impl Future<Output = Result<BroadcastAcks, EmitError>> + Send + 'static + use<A> {
-        let id = self.ns.broadcast_ack_id();
-        let packet = encode::event(&self.ns.path, event, &args, Some(id))
+        let id = broadcast_ack_id();
+        let packet = encode::event(&self.path, event, &args, Some(id))
             .map_err(|e| EmitError::Serialize(e.to_string()));
-        let timeout = self.timeout.unwrap_or(self.io.config.ack_timeout);
+        let timeout = self.timeout.unwrap_or(self.default_timeout);
         async move {
-            let packet = Packet::new(packet?, Some(id));
+            let packet = BroadcastPacket::new(packet?, Some(id));
             let deadline = tokio::time::Instant::now() + timeout;
-            let adapter = &self.ns.adapter;
+            let adapter = &self.adapter;
             let servers = adapter.server_count().await?;
             let (sink, rx) = AckSink::channel();
             adapter
                 .broadcast_with_ack(packet, self.opts, timeout, sink)
                 .await?;
             let acks = collect_acks(rx, servers, deadline).await;
-            // Forget what the local sockets that did not answer would answer late.
-            for sid in &acks.timed_out {
-                if let Some(s) = self.ns.get(sid) {
-                    s.forget_ack(id);
-                }
-            }
+            // The sockets that did not answer keep the ack id until they answer (dropped: no
+            // one listens) or the entry is swept.
             Ok(acks)
         }
     }
 
     /// The selected sockets, as plain data (id, namespace, rooms, handshake).
     pub async fn fetch_sockets(self) -> Result<Vec<SocketInfo>, AdapterError> {
-        self.ns.adapter.fetch_sockets(self.opts).await
+        self.adapter.fetch_sockets(self.opts).await
     }
 
     /// Makes the selected sockets join `rooms`.
@@ -229,7 +234,7 @@ impl BroadcastOperator {
         rooms: impl IntoRooms,
     ) -> impl Future<Output = Result<(), AdapterError>> + Send + 'static {
         let rooms = rooms.into_rooms();
-        async move { self.ns.adapter.add_sockets(self.opts, rooms).await }
+        async move { self.adapter.add_sockets(self.opts, rooms).await }
     }
 
     /// Makes the selected sockets leave `rooms`.
@@ -238,7 +243,7 @@ impl BroadcastOperator {
         rooms: impl IntoRooms,
     ) -> impl Future<Output = Result<(), AdapterError>> + Send + 'static {
         let rooms = rooms.into_rooms();
-        async move { self.ns.adapter.del_sockets(self.opts, rooms).await }
+        async move { self.adapter.del_sockets(self.opts, rooms).await }
     }
 
     /// Disconnects the selected sockets from the namespace: each client receives DISCONNECT and
@@ -246,8 +251,21 @@ impl BroadcastOperator {
     /// [`crate::DisconnectReason::ServerNamespaceDisconnect`]). With `close`, closes their
     /// whole connections instead (every namespace of those clients).
     pub async fn disconnect_sockets(self, close: bool) -> Result<(), AdapterError> {
-        self.ns.adapter.disconnect_sockets(self.opts, close).await
+        self.adapter.disconnect_sockets(self.opts, close).await
     }
+}
+
+/// Broadcast ack ids live in `[2^30, 2^31)`: apart from the per-socket ids (counted from 0)
+/// and within the `i32` range some clients parse ack ids into.
+const BROADCAST_ACK_BASE: u64 = 1 << 30;
+
+/// A fresh ack id for a broadcast with acks, unique in this process for a long while. It
+/// starts at random, so that processes sharing sockets through an adapter rarely pick the
+/// same id at the same time.
+fn broadcast_ack_id() -> u64 {
+    static NEXT: std::sync::OnceLock<AtomicU64> = std::sync::OnceLock::new();
+    let next = NEXT.get_or_init(|| AtomicU64::new(rand::random::<u64>() % BROADCAST_ACK_BASE));
+    BROADCAST_ACK_BASE + next.fetch_add(1, Ordering::Relaxed) % BROADCAST_ACK_BASE
 }
 
 /// Gathers the reports of a broadcast with acks: complete when `servers` processes reported the

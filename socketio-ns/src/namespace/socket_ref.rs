@@ -1,24 +1,24 @@
-//! A handle on one socket, usable from any task.
+//! [`SocketRef`]: a handle on one socket, usable from any task.
 
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::adapter::Room;
-use crate::broadcast::{BroadcastOperator, IntoRooms};
+use super::instance::NamespaceInstance;
+use super::registry::Runtime;
+use crate::adapter::{BroadcastOperator, EmitError, IntoRooms, Room};
 use crate::codec::socketio::Args;
 use crate::codec::socketio::encode;
-use crate::namespace::{Cmd, DisconnectReason, EmitError};
-use crate::ns::IoShared;
-use crate::socket::{AckError, AckResponse, SocketShared};
+use crate::connection::{AckError, AckResponse, DisconnectReason, Socket};
 
 /// A handle on one connected socket: cheap to clone, usable from spawned jobs and other
 /// sockets' handlers.
 #[derive(Clone)]
 pub struct SocketRef {
-    pub(crate) socket: Arc<SocketShared>,
-    pub(crate) io: Arc<IoShared>,
+    socket: Arc<Socket>,
+    ns: Arc<NamespaceInstance>,
+    rt: Arc<Runtime>,
 }
 
 impl fmt::Debug for SocketRef {
@@ -31,8 +31,8 @@ impl fmt::Debug for SocketRef {
 }
 
 impl SocketRef {
-    pub(crate) fn new(socket: Arc<SocketShared>, io: Arc<IoShared>) -> Self {
-        SocketRef { socket, io }
+    pub(crate) fn new(socket: Arc<Socket>, ns: Arc<NamespaceInstance>, rt: Arc<Runtime>) -> Self {
+        SocketRef { socket, ns, rt }
     }
 
     /// The Socket.IO id.
@@ -63,7 +63,7 @@ impl SocketRef {
         event: &str,
         args: A,
     ) -> impl Future<Output = Result<AckResponse, AckError>> + Send + 'static + use<A> {
-        self.emit_with_ack_timeout(event, args, self.io.config.ack_timeout)
+        self.emit_with_ack_timeout(event, args, self.rt.config.ack_timeout)
     }
 
     /// Emits `event` and waits for the ack, up to `timeout`.
@@ -73,59 +73,33 @@ impl SocketRef {
         args: A,
         timeout: Duration,
     ) -> impl Future<Output = Result<AckResponse, AckError>> + Send + 'static + use<A> {
-        let socket = self.socket.clone();
-        let nsp: Box<str> = socket.nsp().into();
-        let encoded = {
-            let (id, rx) = socket.register_ack();
-            (id, rx, encode::event(&nsp, event, &args, Some(id)))
-        };
-        async move {
-            let (id, rx, packet) = encoded;
-            let packet = match packet {
-                Ok(p) => p,
-                Err(_) => {
-                    socket.forget_ack(id);
-                    return Err(AckError::Serialize);
-                }
-            };
-            if let Err(e) = socket.send(&packet) {
-                socket.forget_ack(id);
-                return Err(AckError::Send(e));
-            }
-            match tokio::time::timeout(timeout, rx).await {
-                Ok(Ok(r)) => Ok(r),
-                Ok(Err(_)) => Err(AckError::Disconnected),
-                Err(_) => {
-                    socket.forget_ack(id);
-                    Err(AckError::Timeout)
-                }
-            }
-        }
+        emit_with_ack(&self.socket, event, args, timeout)
     }
 
     /// Joins one or several rooms.
     pub fn join(&self, rooms: impl IntoRooms) {
-        self.socket.join(rooms.into_rooms());
+        self.ns.join(&self.socket.id, rooms.into_rooms());
     }
 
     /// Leaves one or several rooms.
     pub fn leave(&self, rooms: impl IntoRooms) {
-        self.socket.leave(rooms.into_rooms());
+        self.ns.leave(&self.socket.id, rooms.into_rooms());
     }
 
     /// Leaves every room (but its own id room).
     pub fn leave_all(&self) {
-        self.socket.leave_all();
+        self.ns.leave_all(&self.socket.id);
     }
 
     /// The rooms this socket is in, its own id room first.
     pub fn rooms(&self) -> Vec<Room> {
-        self.socket.rooms()
+        self.ns.rooms(&self.socket.id)
     }
 
     /// A broadcast from this socket: every socket of its namespace but itself.
     pub fn broadcast(&self) -> BroadcastOperator {
-        self.socket.broadcast(&self.io)
+        self.ns
+            .operator_from(&self.socket, self.rt.config.ack_timeout)
     }
 
     /// The other sockets in these rooms (see [`crate::Context::to`]).
@@ -135,9 +109,40 @@ impl SocketRef {
 
     /// Disconnects the socket from its namespace (after its current handler, if any).
     pub fn disconnect(&self) {
-        let _ = self.socket.mailbox.push(Cmd::Disconnect(
-            DisconnectReason::ServerNamespaceDisconnect,
-            false,
-        ));
+        self.socket
+            .disconnect(DisconnectReason::ServerNamespaceDisconnect, false);
+    }
+}
+
+/// Emits `event` to `socket` with a fresh ack id and waits for the answer, up to `timeout`.
+pub(super) fn emit_with_ack<A: Args>(
+    socket: &Arc<Socket>,
+    event: &str,
+    args: A,
+    timeout: Duration,
+) -> impl Future<Output = Result<AckResponse, AckError>> + Send + 'static + use<A> {
+    let socket = socket.clone();
+    let (id, rx) = socket.register_ack();
+    let packet = encode::event(socket.nsp(), event, &args, Some(id));
+    async move {
+        let packet = match packet {
+            Ok(p) => p,
+            Err(_) => {
+                socket.forget_ack(id);
+                return Err(AckError::Serialize);
+            }
+        };
+        if let Err(e) = socket.send(&packet) {
+            socket.forget_ack(id);
+            return Err(AckError::Send(e));
+        }
+        match tokio::time::timeout(timeout, rx).await {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(_)) => Err(AckError::Disconnected),
+            Err(_) => {
+                socket.forget_ack(id);
+                Err(AckError::Timeout)
+            }
+        }
     }
 }

@@ -1,7 +1,33 @@
-//! The Socket.IO layer over one Engine.IO connection: decodes packets, joins binary
-//! attachments, routes each packet to its socket-namespace.
+//! One Socket.IO connection over one Engine.IO session, and its sockets (one per namespace).
+//!
+//! Layer three, above [`crate::engine`]: [`ConnectionHandler`] is the [`EngineHandler`] that
+//! speaks Socket.IO. It decodes packets, joins binary attachments and routes each packet to
+//! the [`Socket`] of its namespace: events into the socket's [`mailbox`], acks to the socket's
+//! waiting emitters ([`ack`]). CONNECT packets go up to the layer that knows the namespaces,
+//! through the [`Namespaces`] trait; this layer knows nothing of user types.
+//!
+//! - `socket.rs`: [`Socket`], one namespace's socket: its id, mailbox, pending acks.
+//! - `mailbox.rs`: the ordered command queue a socket's actor reads.
+//! - `ack.rs`: [`AckResponse`], [`AckError`], and [`AckSink`] for broadcasts with acks.
+//! - `session.rs`: [`Session`], data shared by every namespace of one connection.
+//! - `disconnect.rs`: [`DisconnectReason`].
+
+mod ack;
+mod disconnect;
+mod mailbox;
+mod session;
+mod socket;
+
+pub(crate) use ack::AckEvent;
+pub use ack::{AckError, AckResponse, AckSink};
+pub use disconnect::DisconnectReason;
+pub(crate) use mailbox::Cmd;
+pub use session::Session;
+pub use socket::Sid;
+pub(crate) use socket::Socket;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::task::AbortHandle;
@@ -11,9 +37,6 @@ use crate::codec::socketio::encode;
 use crate::codec::socketio::packet::{self, PacketType, SocketIoPacket};
 use crate::codec::socketio::{Event, Received};
 use crate::engine::{CloseReason, EngineHandler, EngineSession, Message};
-use crate::namespace::{Cmd, DisconnectReason, Session};
-use crate::ns::IoShared;
-use crate::socket::{AckResponse, SocketShared};
 
 /// Event names a client may not emit.
 const RESERVED: &[&str] = &[
@@ -25,17 +48,56 @@ const RESERVED: &[&str] = &[
     "removeListener",
 ];
 
+/// An Engine.IO session carrying a Socket.IO connection.
+pub(crate) type Conn = EngineSession<Connection>;
+
+/// The options this layer reads.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnectionConfig {
+    /// How long a connection may stay without any namespace.
+    pub(crate) connect_timeout: Duration,
+    /// The most binary attachments one packet may announce.
+    pub(crate) max_attachments: usize,
+    /// The most events waiting for one socket's handlers.
+    pub(crate) mailbox_limit: usize,
+}
+
+impl Default for ConnectionConfig {
+    fn default() -> Self {
+        ConnectionConfig {
+            connect_timeout: Duration::from_secs(45),
+            max_attachments: 16,
+            mailbox_limit: 1024,
+        }
+    }
+}
+
+/// What the connection asks of the layer above: the namespaces a client may join.
+pub(crate) trait Namespaces: Send + Sync + 'static {
+    /// This layer's options.
+    fn connection_config(&self) -> &ConnectionConfig;
+
+    /// A CONNECT packet for `nsp` with its raw JSON auth payload. The implementation either
+    /// refuses it ([`refuse`]) or makes a socket ([`Connection::attach`]) and starts it.
+    fn connect(self: &Arc<Self>, conn: &Conn, nsp: &str, auth: Option<&str>);
+}
+
+/// Sends CONNECT_ERROR for `nsp` with `json` (`{"message":..}`).
+pub(crate) fn refuse(conn: &Conn, nsp: &str, json: &str) {
+    let _ = conn.send_frame(encode::simple(PacketType::ConnectError, nsp, Some(json)));
+}
+
 /// Per-connection Socket.IO state, kept inside the Engine.IO session.
 #[derive(Default)]
-pub(crate) struct ClientData {
-    state: Mutex<ClientState>,
+pub(crate) struct Connection {
+    state: Mutex<ConnectionState>,
     /// Data shared by every namespace of this connection.
     pub(crate) session: Session,
 }
 
 #[derive(Default)]
-struct ClientState {
-    sockets: Vec<Arc<SocketShared>>,
+struct ConnectionState {
+    sockets: Vec<Arc<Socket>>,
     partial: Option<Partial>,
     connect_timer: Option<AbortHandle>,
 }
@@ -48,26 +110,49 @@ struct Partial {
     attachments: Vec<Bytes>,
 }
 
-impl ClientData {
-    fn lock(&self) -> std::sync::MutexGuard<'_, ClientState> {
+impl Connection {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ConnectionState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn socket(&self, nsp: &str) -> Option<Arc<SocketShared>> {
+    fn socket(&self, nsp: &str) -> Option<Arc<Socket>> {
         self.lock().sockets.iter().find(|s| s.nsp() == nsp).cloned()
     }
 
-    /// Forgets a socket that left its namespace; returns whether none is left.
-    pub(crate) fn remove(&self, socket: &Arc<SocketShared>) -> bool {
-        let mut st = self.lock();
-        st.sockets.retain(|s| !Arc::ptr_eq(s, socket));
-        st.sockets.is_empty()
+    /// A new socket of `conn` in namespace `nsp`; `None` when the connection already has one
+    /// there. Stops the connect timer.
+    pub(crate) fn attach(conn: &Conn, nsp: Arc<str>, mailbox_limit: usize) -> Option<Arc<Socket>> {
+        let mut st = conn.data().lock();
+        if st.sockets.iter().any(|s| s.nsp() == &*nsp) {
+            tracing::debug!(%nsp, "CONNECT to a namespace already joined, ignored");
+            return None;
+        }
+        let socket = Arc::new(Socket::new(nsp, conn.clone(), mailbox_limit));
+        st.sockets.push(socket.clone());
+        if let Some(t) = st.connect_timer.take() {
+            t.abort();
+        }
+        Some(socket)
+    }
+
+    /// Forgets a socket that left its namespace; a connection left with none gets the connect
+    /// timeout again.
+    pub(crate) fn detach(socket: &Arc<Socket>, connect_timeout: Duration) {
+        let conn = &socket.conn;
+        let empty = {
+            let mut st = conn.data().lock();
+            st.sockets.retain(|s| !Arc::ptr_eq(s, socket));
+            st.sockets.is_empty()
+        };
+        if empty && !conn.is_closed() {
+            arm_connect_timer(conn, connect_timeout);
+        }
     }
 }
 
 /// Closes the connection unless it joins a namespace within `timeout`. Armed when the
 /// connection opens and again whenever its last namespace goes.
-pub(crate) fn arm_connect_timer(conn: &Conn, timeout: std::time::Duration) {
+fn arm_connect_timer(conn: &Conn, timeout: Duration) {
     let weak = Arc::downgrade(&conn.inner);
     let timer = tokio::spawn(async move {
         tokio::time::sleep(timeout).await;
@@ -89,14 +174,12 @@ pub(crate) fn arm_connect_timer(conn: &Conn, timeout: std::time::Duration) {
     }
 }
 
-/// The [`EngineHandler`] that speaks Socket.IO.
-pub(crate) struct IoHandler {
-    pub(crate) io: Arc<IoShared>,
+/// The [`EngineHandler`] that speaks Socket.IO, over the namespaces `N` serves.
+pub(crate) struct ConnectionHandler<N> {
+    pub(crate) namespaces: Arc<N>,
 }
 
-type Conn = EngineSession<ClientData>;
-
-impl IoHandler {
+impl<N: Namespaces> ConnectionHandler<N> {
     fn protocol_error(&self, conn: &Conn, what: &str) {
         tracing::debug!(
             sid = conn.sid(),
@@ -106,22 +189,23 @@ impl IoHandler {
         conn.close(CloseReason::TransportError);
     }
 
+    fn max_attachments(&self) -> usize {
+        self.namespaces.connection_config().max_attachments
+    }
+
     fn on_text(&self, conn: &Conn, text: Utf8Bytes) {
         if conn.data().lock().partial.is_some() {
             return self.protocol_error(conn, "text packet while waiting for attachments");
         }
-        let p = match packet::decode(text.as_str(), self.io.config.max_attachments) {
+        let p = match packet::decode(text.as_str(), self.max_attachments()) {
             Ok(p) => p,
             Err(e) => return self.protocol_error(conn, &e.to_string()),
         };
         match p.kind {
-            PacketType::Connect => self.connect(conn, p.nsp, p.data),
+            PacketType::Connect => self.namespaces.connect(conn, p.nsp, p.data),
             PacketType::Disconnect => {
                 if let Some(s) = conn.data().socket(p.nsp) {
-                    let _ = s.mailbox.push(Cmd::Disconnect(
-                        DisconnectReason::ClientNamespaceDisconnect,
-                        true,
-                    ));
+                    s.disconnect(DisconnectReason::ClientNamespaceDisconnect, true);
                 }
             }
             PacketType::Event | PacketType::Ack => self.dispatch(conn, &text, &p, Vec::new()),
@@ -152,7 +236,7 @@ impl IoHandler {
             }
         };
         if let Some(partial) = done {
-            let p = match packet::decode(partial.text.as_str(), self.io.config.max_attachments) {
+            let p = match packet::decode(partial.text.as_str(), self.max_attachments()) {
                 Ok(p) => p,
                 Err(e) => return self.protocol_error(conn, &e.to_string()),
             };
@@ -184,7 +268,7 @@ impl IoHandler {
                     return;
                 };
                 let event = Event::new(text, ev, attachments, p.id);
-                if socket.mailbox.push(Cmd::Event(event)).is_err() {
+                if socket.push_event(event).is_err() {
                     tracing::warn!(sid = %socket.id, "too many pending events, closing the connection");
                     conn.close(CloseReason::TransportError);
                 }
@@ -205,42 +289,13 @@ impl IoHandler {
             }
         }
     }
-
-    fn connect(&self, conn: &Conn, nsp: &str, auth: Option<&str>) {
-        let Some((entry, ns)) = self.io.resolve(nsp) else {
-            tracing::debug!(nsp, "CONNECT to an unknown namespace");
-            let _ = conn.send_frame(encode::simple(
-                PacketType::ConnectError,
-                nsp,
-                Some(r#"{"message":"Invalid namespace"}"#),
-            ));
-            return;
-        };
-        let socket = Arc::new(SocketShared::new(
-            ns,
-            conn.clone(),
-            self.io.config.mailbox_limit,
-        ));
-        {
-            let mut st = conn.data().lock();
-            if st.sockets.iter().any(|s| s.nsp() == nsp) {
-                tracing::debug!(nsp, "CONNECT to a namespace already joined, ignored");
-                return;
-            }
-            st.sockets.push(socket.clone());
-            if let Some(t) = st.connect_timer.take() {
-                t.abort();
-            }
-        }
-        entry.start(socket, self.io.clone(), auth.map(str::to_owned));
-    }
 }
 
-impl EngineHandler for IoHandler {
-    type Data = ClientData;
+impl<N: Namespaces> EngineHandler for ConnectionHandler<N> {
+    type Data = Connection;
 
     fn on_open(&self, conn: &Conn) {
-        arm_connect_timer(conn, self.io.config.connect_timeout);
+        arm_connect_timer(conn, self.namespaces.connection_config().connect_timeout);
     }
 
     fn on_message(&self, conn: &Conn, message: Message) {
@@ -262,7 +317,7 @@ impl EngineHandler for IoHandler {
         let reason = DisconnectReason::from_close(reason);
         for s in sockets {
             s.clear_acks();
-            let _ = s.mailbox.push(Cmd::Disconnect(reason, true));
+            s.disconnect(reason, true);
         }
     }
 }

@@ -2,8 +2,9 @@
 
 use std::future::Future;
 
-use crate::adapter::BoxFuture;
-use crate::namespace::{ConnectError, Handshake};
+use futures_util::future::BoxFuture;
+
+use super::{ConnectError, Handshake};
 
 /// A connect middleware. Any `Fn(Handshake) -> impl Future<Output = Result<(), ConnectError>>`
 /// is one.

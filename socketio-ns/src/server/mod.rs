@@ -1,4 +1,8 @@
-//! The Socket.IO server: builder, serving, and the server handle.
+//! The server, the top layer: [`Builder`], [`Server`], the tower service, and the server
+//! handle [`Io`] (`io.rs`). `private.rs` holds what the `#[namespace]` expansion names.
+
+mod io;
+pub(crate) mod private;
 
 use std::convert::Infallible;
 use std::fmt;
@@ -10,20 +14,23 @@ use std::time::Duration;
 
 use http::{Request, Response};
 
-use crate::adapter::{AdapterError, AdapterFactory, LocalAdapterFactory, SocketInfo};
-use crate::broadcast::{BroadcastAcks, BroadcastOperator, IntoRooms};
-use crate::client::IoHandler;
-use crate::codec::socketio::Args;
+pub use io::Io;
+
+use crate::adapter::{AdapterFactory, LocalAdapterFactory};
+use crate::connection::ConnectionHandler;
 use crate::engine::{AllowRequest, Body, Cors, Engine, EngineConfig, EngineService, Transport};
-use crate::middleware::Middleware;
-use crate::namespace::{EmitError, Namespace};
-use crate::ns::{IoConfig, IoShared, NsEntry, Pattern, StateMap, TypedStarter};
-use crate::socket_ref::SocketRef;
+use crate::namespace::registry::{
+    NsEntry, Pattern, Runtime, RuntimeConfig, StateMap, TypedStarter,
+};
+use crate::namespace::{Middleware, Namespace};
+
+/// The engine a [`Server`] runs.
+type ServerEngine = Engine<ConnectionHandler<Runtime>>;
 
 /// Builds a [`Server`].
 pub struct Builder {
     engine: EngineConfig,
-    io: IoConfig,
+    io: RuntimeConfig,
     entries: Vec<NsEntry>,
     state: StateMap,
     middlewares: Vec<Arc<dyn Middleware>>,
@@ -55,7 +62,7 @@ impl Default for Builder {
                 path: "/socket.io/".into(),
                 ..EngineConfig::default()
             },
-            io: IoConfig::default(),
+            io: RuntimeConfig::default(),
             entries: Vec::new(),
             state: StateMap::default(),
             middlewares: Vec::new(),
@@ -128,7 +135,7 @@ impl Builder {
 
     /// How long a new connection may take to join a namespace. Default 45 s.
     pub fn connect_timeout(mut self, d: Duration) -> Self {
-        self.io.connect_timeout = d;
+        self.io.connection.connect_timeout = d;
         self
     }
 
@@ -140,14 +147,14 @@ impl Builder {
 
     /// The most binary attachments one packet may announce. Default 16.
     pub fn max_attachments(mut self, n: usize) -> Self {
-        self.io.max_attachments = n;
+        self.io.connection.max_attachments = n;
         self
     }
 
     /// The most events that may wait for one socket's handlers before the connection is
     /// closed as flooding. Default 1024.
     pub fn max_pending_events(mut self, n: usize) -> Self {
-        self.io.mailbox_limit = n.max(1);
+        self.io.connection.mailbox_limit = n.max(1);
         self
     }
 
@@ -213,7 +220,7 @@ impl Builder {
     /// Registers every `#[namespace]` type linked into the binary that implements `Default`
     /// and is not registered yet.
     pub fn registered_namespaces(mut self) -> Self {
-        for r in inventory::iter::<crate::private::Registration> {
+        for r in inventory::iter::<private::Registration> {
             if self.entries.iter().any(|e| &*e.pattern.raw == r.path) {
                 continue;
             }
@@ -235,7 +242,7 @@ impl Builder {
                 None => tracing::warn!(path, "middleware for a namespace that is not registered"),
             }
         }
-        let io = Arc::new(IoShared::new(
+        let rt = Arc::new(Runtime::new(
             self.io,
             self.entries,
             self.state,
@@ -243,13 +250,16 @@ impl Builder {
             self.adapter,
         ));
         // Static namespaces exist from the start, so the server handle reaches them.
-        for e in &io.entries {
+        for e in &rt.entries {
             if e.pattern.is_static() {
-                let _ = io.resolve(&e.pattern.raw.clone());
+                let _ = rt.resolve(&e.pattern.raw.clone());
             }
         }
-        let engine = Engine::new(IoHandler { io: io.clone() }, self.engine);
-        let _ = io.engine.set(Arc::downgrade(&engine.shared));
+        let handler = ConnectionHandler {
+            namespaces: rt.clone(),
+        };
+        let engine = Engine::new(handler, self.engine);
+        let _ = rt.engine.set(Arc::downgrade(&engine.shared));
         Server { engine }
     }
 
@@ -262,13 +272,13 @@ impl Builder {
 /// A Socket.IO server.
 #[derive(Clone)]
 pub struct Server {
-    engine: Engine<IoHandler>,
+    engine: ServerEngine,
 }
 
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Server")
-            .field("io", &self.engine.handler().io)
+            .field("runtime", &self.engine.handler().namespaces)
             .finish()
     }
 }
@@ -281,7 +291,7 @@ impl Server {
 
     /// The server handle, to emit from outside handlers.
     pub fn io(&self) -> Io {
-        Io::from_shared(self.engine.handler().io.clone())
+        Io::new(self.engine.handler().namespaces.clone())
     }
 
     /// A `tower::Service` answering on the configured path, to mount in axum or hyper.
@@ -298,14 +308,14 @@ impl Server {
     /// Serves connections accepted on `listener` until the future is dropped, or until
     /// [`Io::close`] has closed every session (then it stops accepting and returns `Ok`).
     pub async fn serve_listener(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        let shutdown = self.engine.handler().io.shutdown_signal();
+        let shutdown = self.engine.handler().namespaces.shutdown_signal();
         crate::engine::listener::serve_listener_until(listener, self.service(), shutdown).await
     }
 }
 
 /// The Socket.IO server as a `tower::Service`.
 #[derive(Clone)]
-pub struct SocketIoService(EngineService<IoHandler>);
+pub struct SocketIoService(EngineService<ConnectionHandler<Runtime>>);
 
 impl fmt::Debug for SocketIoService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -329,158 +339,5 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         self.0.call(req)
-    }
-}
-
-/// The server handle: emit to namespaces and rooms, query and move sockets, shut down. Cheap to
-/// clone, usable from any task. Given by [`Server::io`] and [`crate::Context::io`].
-///
-/// The shortcuts (`to`, `emit`, `fetch_sockets`, ...) act on the namespace `/`; [`Io::of`]
-/// selects another. Operators started here exclude nobody.
-///
-/// ```no_run
-/// # async fn f(io: socketio_ns::Io) -> Result<(), Box<dyn std::error::Error>> {
-/// io.to("lobby").except("muted").emit("news", "hello").await?;
-/// if let Some(game) = io.of("/game/42") {
-///     let players = game.clone().fetch_sockets().await?;
-///     game.emit("players", players.len()).await?;
-/// }
-/// # Ok(()) }
-/// ```
-#[derive(Clone)]
-pub struct Io {
-    pub(crate) shared: Arc<IoShared>,
-}
-
-impl fmt::Debug for Io {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Io").field("shared", &self.shared).finish()
-    }
-}
-
-impl Io {
-    pub(crate) fn from_shared(shared: Arc<IoShared>) -> Self {
-        Io { shared }
-    }
-
-    /// Every socket of a namespace: a registered path, or a path matching a registered pattern
-    /// (`/game/42` for `/game/{id}`; its instance is created if no client joined it yet).
-    /// `None` when nothing registered matches.
-    pub fn of(&self, path: &str) -> Option<BroadcastOperator> {
-        let (_, ns) = self.shared.resolve(path)?;
-        Some(BroadcastOperator::new(ns, self.shared.clone()))
-    }
-
-    /// The paths of the live namespaces (static ones and instances of dynamic ones).
-    pub fn namespaces(&self) -> Vec<String> {
-        self.shared
-            .instances()
-            .iter()
-            .map(|ns| ns.path.to_string())
-            .collect()
-    }
-
-    /// Every socket of `/` (none when `/` is not registered).
-    fn root(&self) -> BroadcastOperator {
-        BroadcastOperator::new(self.shared.root(), self.shared.clone())
-    }
-
-    /// The sockets of `/` in these rooms.
-    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
-        self.root().to(rooms)
-    }
-
-    /// Same as [`Io::to`].
-    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
-        self.root().to(rooms)
-    }
-
-    /// The sockets of `/` minus those in these rooms.
-    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
-        self.root().except(rooms)
-    }
-
-    /// The sockets of `/` on this process only (with a multi-process adapter).
-    pub fn local(&self) -> BroadcastOperator {
-        self.root().local()
-    }
-
-    /// The sockets of `/`, dropping the packet for those whose transport is not writable.
-    pub fn volatile(&self) -> BroadcastOperator {
-        self.root().volatile()
-    }
-
-    /// The sockets of `/`, with this ack timeout for [`BroadcastOperator::emit_with_ack`].
-    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
-        self.root().timeout(timeout)
-    }
-
-    /// Emits to every socket of `/`.
-    pub fn emit<A: Args>(
-        &self,
-        event: &str,
-        args: A,
-    ) -> impl Future<Output = Result<(), EmitError>> + Send + 'static + use<A> {
-        self.root().emit(event, args)
-    }
-
-    /// Emits to every socket of `/` and gathers their acks.
-    pub fn emit_with_ack<A: Args>(
-        &self,
-        event: &str,
-        args: A,
-    ) -> impl Future<Output = Result<BroadcastAcks, EmitError>> + Send + 'static + use<A> {
-        self.root().emit_with_ack(event, args)
-    }
-
-    /// Every socket of `/`, as plain data.
-    pub fn fetch_sockets(
-        &self,
-    ) -> impl Future<Output = Result<Vec<SocketInfo>, AdapterError>> + Send + 'static {
-        self.root().fetch_sockets()
-    }
-
-    /// Makes every socket of `/` join `rooms`.
-    pub fn sockets_join(
-        &self,
-        rooms: impl IntoRooms,
-    ) -> impl Future<Output = Result<(), AdapterError>> + Send + 'static {
-        self.root().sockets_join(rooms)
-    }
-
-    /// Makes every socket of `/` leave `rooms`.
-    pub fn sockets_leave(
-        &self,
-        rooms: impl IntoRooms,
-    ) -> impl Future<Output = Result<(), AdapterError>> + Send + 'static {
-        self.root().sockets_leave(rooms)
-    }
-
-    /// Disconnects every socket of `/` (see [`BroadcastOperator::disconnect_sockets`]).
-    pub fn disconnect_sockets(
-        &self,
-        close: bool,
-    ) -> impl Future<Output = Result<(), AdapterError>> + Send + 'static {
-        self.root().disconnect_sockets(close)
-    }
-
-    /// A handle on one local socket, by namespace and id.
-    pub fn socket(&self, namespace: &str, id: &str) -> Option<SocketRef> {
-        let socket = self.shared.instance(namespace)?.get(id)?;
-        Some(SocketRef::new(socket, self.shared.clone()))
-    }
-
-    /// Shuts the server down gracefully: new namespace connections are refused; every socket
-    /// leaves its namespace and its `recv_disconnect` runs with
-    /// [`crate::DisconnectReason::ServerShutdown`] (after the handler it may be running); then
-    /// every transport is closed (clients get a close packet), the adapters are closed, and
-    /// the crate's serve loop stops accepting connections ([`Server::serve`] returns `Ok`).
-    /// The future completes after all of that. Calling it again waits for the same end.
-    ///
-    /// Do not await it inside a handler: it waits for every socket's actor, that handler's
-    /// included. Spawn it (`tokio::spawn(cx.io().close())`) instead.
-    pub fn close(&self) -> impl Future<Output = ()> + Send + 'static {
-        let shared = self.shared.clone();
-        async move { shared.close().await }
     }
 }

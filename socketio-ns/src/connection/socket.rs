@@ -1,0 +1,179 @@
+//! [`Socket`]: one namespace's socket on a connection, as the connection's reader, the actor,
+//! the adapter and the server handle all reach it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use tokio::sync::oneshot;
+
+use super::ack::AckSlot;
+use super::mailbox::{Cmd, Mailbox};
+use super::{AckResponse, AckSink, Conn, DisconnectReason};
+use crate::codec::socketio::Event;
+use crate::codec::socketio::encode::Encoded;
+use crate::engine::{CloseReason, SendError};
+
+/// A Socket.IO socket id.
+pub type Sid = Arc<str>;
+
+/// A fresh random socket id.
+pub(crate) fn new_sid() -> Sid {
+    crate::engine::new_sid().into()
+}
+
+/// Pending acks are swept of abandoned entries once the table holds this many.
+const ACK_SWEEP_AT: usize = 64;
+
+/// One socket in one namespace.
+pub(crate) struct Socket {
+    pub(crate) id: Sid,
+    nsp: Arc<str>,
+    pub(crate) conn: Conn,
+    mailbox: Mailbox,
+    acks: Mutex<HashMap<u64, AckSlot>>,
+    /// The raw JSON of the CONNECT auth payload.
+    pub(crate) auth: OnceLock<Arc<str>>,
+    next_ack: AtomicU64,
+    connected: AtomicBool,
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.id)
+            .field("ns", &self.nsp)
+            .finish()
+    }
+}
+
+impl Socket {
+    pub(crate) fn new(nsp: Arc<str>, conn: Conn, mailbox_limit: usize) -> Self {
+        Socket {
+            id: new_sid(),
+            nsp,
+            conn,
+            mailbox: Mailbox::new(mailbox_limit),
+            acks: Mutex::new(HashMap::new()),
+            auth: OnceLock::new(),
+            next_ack: AtomicU64::new(0),
+            connected: AtomicBool::new(false),
+        }
+    }
+
+    /// The namespace path.
+    pub(crate) fn nsp(&self) -> &str {
+        &self.nsp
+    }
+
+    pub(crate) fn is_connected(&self) -> bool {
+        self.connected.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_connected(&self, v: bool) {
+        self.connected.store(v, Ordering::Release);
+    }
+
+    // ----- the actor's mailbox -----
+
+    /// Queues an event for the actor; `Err` when too many are waiting.
+    pub(crate) fn push_event(&self, event: Event) -> Result<(), Event> {
+        self.mailbox
+            .push(Cmd::Event(event))
+            .map_err(|cmd| match cmd {
+                Cmd::Event(e) => e,
+                Cmd::Disconnect(..) => unreachable!("only the event is given back"),
+            })
+    }
+
+    /// Makes the socket leave its namespace, after the handler it may be running: its actor
+    /// runs `recv_disconnect`; with `silent`, the client is not sent DISCONNECT (it is gone,
+    /// or it asked). The one way a socket is disconnected.
+    pub(crate) fn disconnect(&self, reason: DisconnectReason, silent: bool) {
+        let _ = self.mailbox.push(Cmd::Disconnect(reason, silent));
+    }
+
+    /// The next command for the actor.
+    pub(crate) async fn next_command(&self) -> Cmd {
+        self.mailbox.pop().await
+    }
+
+    /// Closes the whole connection (every namespace of this client).
+    pub(crate) fn close_connection(&self) {
+        self.conn.close(CloseReason::ServerClose);
+    }
+
+    // ----- writing -----
+
+    /// Queues an encoded packet for this socket.
+    pub(crate) fn send(&self, packet: &Encoded) -> Result<(), SendError> {
+        self.conn.send_frames(packet.frames())
+    }
+
+    /// Queues an encoded packet unless the transport is backed up.
+    pub(crate) fn send_volatile(&self, packet: &Encoded) -> Result<(), SendError> {
+        self.conn.send_volatile(packet.frames())
+    }
+
+    // ----- acks -----
+
+    fn ack_table(&self) -> std::sync::MutexGuard<'_, HashMap<u64, AckSlot>> {
+        let mut acks = self.acks.lock().unwrap_or_else(|e| e.into_inner());
+        // Emitters that timed out or were dropped leave their entries behind: sweep them
+        // now and then, so that a client that never answers cannot grow the table.
+        if acks.len() >= ACK_SWEEP_AT {
+            acks.retain(|_, slot| !slot.is_abandoned());
+        }
+        acks
+    }
+
+    /// Reserves an ack id and the receiver of its answer.
+    pub(crate) fn register_ack(&self) -> (u64, oneshot::Receiver<AckResponse>) {
+        let id = self.next_ack.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.ack_table().insert(id, AckSlot::One(tx));
+        (id, rx)
+    }
+
+    /// Registers the ack id of a broadcast: the answer goes to `sink`. `false` when the id is
+    /// already in use on this socket.
+    pub(crate) fn register_broadcast_ack(&self, id: u64, sink: &AckSink) -> bool {
+        match self.ack_table().entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(AckSlot::Broadcast(sink.clone()));
+                true
+            }
+        }
+    }
+
+    /// Forgets an ack id whose answer nobody waits for any more.
+    pub(crate) fn forget_ack(&self, id: u64) {
+        self.acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    /// An ACK arrived from the client.
+    pub(crate) fn resolve_ack(&self, id: u64, response: AckResponse) {
+        let slot = self
+            .acks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        match slot {
+            Some(AckSlot::One(tx)) => {
+                let _ = tx.send(response);
+            }
+            Some(AckSlot::Broadcast(sink)) => sink.ack(self.id.clone(), response),
+            None => tracing::debug!(id, "ack for an unknown id, ignored"),
+        }
+    }
+
+    /// Drops every pending ack: their waiters see `Disconnected`.
+    pub(crate) fn clear_acks(&self) {
+        self.acks.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
