@@ -1,3 +1,5 @@
+//! The engine's settings: [`EngineConfig`], the transports, CORS and the request filter.
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;

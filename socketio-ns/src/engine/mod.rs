@@ -1,17 +1,42 @@
 //! Engine.IO v4: the transport layer under Socket.IO, usable on its own.
 //!
-//! [`packet`] and [`payload`] are the sans-IO codecs. [`EngineHandler`] is what a layer above
-//! (Socket.IO, or an application that wants raw messages) implements; [`Engine`] serves it over
-//! HTTP long-polling and WebSocket.
+//! [`EngineHandler`] is what a layer above (Socket.IO, or an application that wants raw
+//! messages) implements; [`Engine`] serves it over HTTP long-polling and WebSocket. The
+//! packet and payload codecs it speaks are in [`crate::codec::engine`]. The engine knows
+//! nothing of Socket.IO.
+//!
+//! Which file holds what:
+//! - `router.rs`: [`Engine`] and the session table; [`Engine::handle`] routes a request
+//!   through the protocol's checks (path, transport, session id, method, version) to a
+//!   transport, and creates sessions with their handshake.
+//! - `http.rs`: the Engine.IO error codes and the HTTP responses, CORS (preflight and
+//!   headers), [`Body`].
+//! - `polling.rs`: HTTP long-polling (the polling handshake, GET and POST).
+//! - `websocket.rs`: WebSocket sessions and the upgrade from polling (probe, then the
+//!   read/write loop).
+//! - `heartbeat.rs`: the per-session ping/pong task, which also ends a session for good.
+//! - `session.rs`: one session ([`EngineSession`]): its bounded outbox, its state, and
+//!   [`CloseReason`].
+//! - `config.rs`: [`EngineConfig`], [`Cors`], [`AllowRequest`], [`Transport`].
+//! - `service.rs`: [`EngineService`], the engine as a `tower::Service`.
+//! - `listener.rs`: the crate's own HTTP/1.1 accept loop.
 
 mod config;
+mod heartbeat;
+mod http;
 pub(crate) mod listener;
+mod polling;
+mod router;
 mod service;
 mod session;
+mod websocket;
 
+pub use self::http::Body;
 pub use config::{AllowRequest, Cors, EngineConfig, Transport};
-pub use service::{Body, Engine, EngineService};
-pub(crate) use service::{RemoteAddr, Shared as EngineShared, new_sid};
+pub use router::Engine;
+pub(crate) use router::{Shared as EngineShared, new_sid};
+pub use service::EngineService;
+pub(crate) use service::RemoteAddr;
 pub(crate) use session::HandshakeInfo;
 pub use session::{CloseReason, EngineSession, Message, SendError};
 

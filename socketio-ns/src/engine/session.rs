@@ -1,3 +1,5 @@
+//! One Engine.IO session: its bounded outbox, transport state and handshake, and why it closed.
+
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
@@ -41,16 +43,16 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
-    /// The reason as the Socket.IO reference implementation names it.
+    /// A short description of the Engine.IO reason.
     pub fn as_str(self) -> &'static str {
         match self {
-            CloseReason::ClientClose => "client namespace disconnect",
-            CloseReason::ServerClose => "server namespace disconnect",
+            CloseReason::ClientClose => "client close",
+            CloseReason::ServerClose => "server close",
             CloseReason::PingTimeout => "ping timeout",
             CloseReason::TransportClose => "transport close",
             CloseReason::TransportError => "transport error",
-            CloseReason::BufferFull => "transport error",
-            CloseReason::ServerShutdown => "server shutting down",
+            CloseReason::BufferFull => "buffer full",
+            CloseReason::ServerShutdown => "server shutdown",
         }
     }
 }

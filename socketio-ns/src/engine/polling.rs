@@ -1,0 +1,167 @@
+//! HTTP long-polling: the polling handshake, the GET that carries packets to the client and
+//! the POST that carries them to the server.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+
+use super::EngineHandler;
+use super::config::Transport;
+use super::http::{Body, ErrorCode, empty, error, plain, text_response};
+use super::router::Engine;
+use super::session::{CloseReason, EngineSession, HandshakeInfo, POLLING, UPGRADING, WEBSOCKET};
+use crate::codec::engine::packet::Frame;
+use crate::codec::engine::payload;
+
+/// The most packets one polling response carries; the rest wait for the next GET.
+/// python-engineio's client drops the connection on a payload of more than 16 packets.
+const MAX_PACKETS_PER_POLL: usize = 16;
+
+impl<H: EngineHandler> Engine<H> {
+    pub(super) fn open_polling<B>(
+        &self,
+        req: Request<B>,
+        remote: Option<SocketAddr>,
+    ) -> Response<Body> {
+        let (parts, _) = req.into_parts();
+        let socket =
+            self.create_session(Transport::Polling, HandshakeInfo::detached(&parts, remote));
+        let body = self.handshake_json(socket.sid(), Transport::Polling);
+        tracing::debug!(sid = %socket.sid(), "session opened (polling)");
+        self.shared.handler.on_open(&socket);
+        text_response(Bytes::from(body))
+    }
+
+    /// Answers a GET: waits for frames, then returns them as one payload.
+    pub(super) async fn poll(&self, socket: EngineSession<H::Data>) -> Response<Body> {
+        // A GET that arrives mid-upgrade may have raced the client's `5` on the WebSocket,
+        // which the client sent first: give the upgrade a moment to settle, so that a client
+        // already upgraded is refused as the protocol says, not sent a noop.
+        let settle = tokio::time::Instant::now() + std::time::Duration::from_millis(20);
+        while socket.inner.transport.load(Ordering::Acquire) == UPGRADING
+            && tokio::time::Instant::now() < settle
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        if socket.inner.transport.load(Ordering::Acquire) == WEBSOCKET {
+            return error(ErrorCode::BadRequest);
+        }
+        if socket.inner.get_active.swap(true, Ordering::AcqRel) {
+            tracing::debug!(sid = %socket.sid(), "overlapping GET, closing the session");
+            socket.close(CloseReason::TransportError);
+            return empty(StatusCode::BAD_REQUEST);
+        }
+        // Clears the flag, and closes the session if the request is dropped unanswered.
+        struct Guard<'a, D> {
+            socket: &'a EngineSession<D>,
+            done: bool,
+        }
+        impl<D> Drop for Guard<'_, D> {
+            fn drop(&mut self) {
+                self.socket.inner.get_active.store(false, Ordering::Release);
+                if !self.done {
+                    self.socket.close(CloseReason::TransportClose);
+                }
+            }
+        }
+        let mut guard = Guard {
+            socket: &socket,
+            done: false,
+        };
+        let mut frames = Vec::new();
+        loop {
+            let notified = socket.inner.writable.notified();
+            let state = socket.inner.transport.load(Ordering::Acquire);
+            if state != WEBSOCKET {
+                socket.drain_at_most(&mut frames, MAX_PACKETS_PER_POLL);
+            }
+            if !frames.is_empty() {
+                break;
+            }
+            if state != POLLING || socket.is_closed() {
+                frames.push(Frame::noop());
+                break;
+            }
+            notified.await;
+        }
+        guard.done = true;
+        drop(guard);
+        let mut body = Vec::with_capacity(frames.iter().map(|f| payload::encoded_len(f) + 1).sum());
+        payload::encode_payload(&frames, &mut body);
+        text_response(Bytes::from(body))
+    }
+
+    /// Answers a POST: decodes the payload and delivers its packets.
+    pub(super) async fn post<B>(
+        &self,
+        socket: EngineSession<H::Data>,
+        req: Request<B>,
+    ) -> Response<Body>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let max = self.shared.config.max_payload;
+        let too_large = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .is_some_and(|n| n > max);
+        if too_large {
+            return empty(StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        if socket.inner.post_active.swap(true, Ordering::AcqRel) {
+            tracing::debug!(sid = %socket.sid(), "overlapping POST, closing the session");
+            socket.close(CloseReason::TransportError);
+            return error(ErrorCode::BadRequest);
+        }
+        let body = Limited::new(req.into_body(), max).collect().await;
+        socket.inner.post_active.store(false, Ordering::Release);
+        let body = match body {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    return plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
+                }
+                socket.close(CloseReason::TransportClose);
+                return error(ErrorCode::BadRequest);
+            }
+        };
+        match payload::decode_payload(&body, usize::MAX) {
+            Ok(packets) => {
+                for p in packets {
+                    self.shared.on_packet(&socket, p);
+                }
+                let mut res = Response::new(Full::new(Bytes::from_static(b"ok")));
+                res.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=UTF-8"),
+                );
+                res
+            }
+            Err(e) => {
+                tracing::debug!(sid = %socket.sid(), error = %e, "invalid payload, closing the session");
+                socket.close(CloseReason::TransportError);
+                error(ErrorCode::BadRequest)
+            }
+        }
+    }
+}
+
+/// Whether a closed polling session still holds the packet that ends it for the client: the
+/// close packet of a server-side close, or the noop answering the client's own close.
+pub(super) fn delivers_close<D>(socket: &EngineSession<D>) -> bool {
+    socket.inner.transport.load(Ordering::Acquire) != WEBSOCKET
+        && matches!(
+            socket.close_reason(),
+            Some(CloseReason::ServerClose | CloseReason::ServerShutdown | CloseReason::ClientClose)
+        )
+        && socket.has_pending()
+}

@@ -1,0 +1,329 @@
+//! Request routing and the session table: [`Engine`], the checks every request passes in the
+//! reference server's order, and the creation and lookup of sessions.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+
+use http::{Method, Request, Response, StatusCode, header};
+use tracing::Instrument;
+
+use super::EngineHandler;
+use super::config::{EngineConfig, Transport};
+use super::heartbeat::heartbeat;
+use super::http::{
+    Body, ErrorCode, apply_cors, error, is_websocket_upgrade, path_matches, plain, preflight,
+};
+use super::polling::delivers_close;
+use super::service::EngineService;
+use super::session::{CloseReason, EngineSession, HandshakeInfo, Message, WEBSOCKET};
+use crate::codec::engine::packet::{EnginePacket, Frame};
+
+/// An Engine.IO server: the session table and the handler. Cheap to clone.
+pub struct Engine<H: EngineHandler> {
+    pub(crate) shared: Arc<Shared<H>>,
+}
+
+impl<H: EngineHandler> Clone for Engine<H> {
+    fn clone(&self) -> Self {
+        Engine {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<H: EngineHandler> fmt::Debug for Engine<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.shared.config)
+            .field("sessions", &self.session_count())
+            .finish()
+    }
+}
+
+pub(crate) struct Shared<H: EngineHandler> {
+    pub(crate) config: EngineConfig,
+    pub(crate) handler: H,
+    pub(super) sessions: RwLock<HashMap<Box<str>, EngineSession<H::Data>>>,
+}
+
+/// The query parameters Engine.IO uses.
+#[derive(Default)]
+struct Query<'a> {
+    eio: Option<&'a str>,
+    transport: Option<&'a str>,
+    sid: Option<&'a str>,
+}
+
+impl<'a> Query<'a> {
+    fn parse(q: &'a str) -> Self {
+        let mut out = Query::default();
+        for pair in q.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k {
+                "EIO" => out.eio = Some(v),
+                "transport" => out.transport = Some(v),
+                "sid" => out.sid = Some(v),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// A fresh random session or socket id: 20 URL-safe characters (120 random bits).
+pub(crate) fn new_sid() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 15] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+impl<H: EngineHandler> Engine<H> {
+    /// Creates a server for `handler` with `config`.
+    pub fn new(handler: H, config: EngineConfig) -> Self {
+        Engine {
+            shared: Arc::new(Shared {
+                config: config.normalise(),
+                handler,
+                sessions: RwLock::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        &self.shared.handler
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
+    /// The number of open sessions.
+    pub fn session_count(&self) -> usize {
+        self.shared
+            .sessions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    /// A session by id.
+    pub fn socket(&self, sid: &str) -> Option<EngineSession<H::Data>> {
+        self.shared.get(sid)
+    }
+
+    /// Every open session.
+    pub fn sockets(&self) -> Vec<EngineSession<H::Data>> {
+        let map = self
+            .shared
+            .sessions
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        map.values().cloned().collect()
+    }
+
+    /// A `tower::Service` answering on the configured path (404 elsewhere).
+    pub fn service(&self) -> EngineService<H> {
+        EngineService {
+            engine: self.clone(),
+        }
+    }
+
+    /// Serves on `addr` (HTTP/1.1) until the future is dropped.
+    pub async fn serve(self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<()> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        self.serve_listener(listener).await
+    }
+
+    /// Serves connections accepted on `listener` until the future is dropped.
+    pub async fn serve_listener(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+        crate::engine::listener::serve_listener(listener, self.service()).await
+    }
+
+    /// Handles one HTTP request.
+    pub async fn handle<B>(&self, req: Request<B>, remote: Option<SocketAddr>) -> Response<Body>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut res = self.handle_inner(req, remote).await;
+        apply_cors(&self.shared.config.cors, origin.as_deref(), &mut res);
+        res
+    }
+
+    async fn handle_inner<B>(
+        &self,
+        mut req: Request<B>,
+        remote: Option<SocketAddr>,
+    ) -> Response<Body>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let config = &self.shared.config;
+        if !path_matches(req.uri().path(), &config.path) {
+            return plain(StatusCode::NOT_FOUND, "Not Found");
+        }
+        if req.method() == Method::OPTIONS {
+            return preflight(&req);
+        }
+        let query = req.uri().query().unwrap_or("").to_owned();
+        let q = Query::parse(&query);
+        // The checks run in the reference server's order: transport, session id, method,
+        // then protocol version.
+        let transport = match q.transport {
+            Some("polling") if config.allows(Transport::Polling) => Transport::Polling,
+            Some("websocket") if config.allows(Transport::WebSocket) => Transport::WebSocket,
+            _ => return error(ErrorCode::UnknownTransport),
+        };
+        let is_upgrade = is_websocket_upgrade(&req);
+        let Some(sid) = q.sid else {
+            if req.method() != Method::GET {
+                return error(ErrorCode::BadHandshakeMethod);
+            }
+            if transport == Transport::WebSocket && !is_upgrade {
+                return error(ErrorCode::BadRequest);
+            }
+            if q.eio != Some("4") {
+                return error(ErrorCode::UnsupportedProtocolVersion);
+            }
+            if let Some(allow) = &config.allow_request {
+                let (parts, body) = req.into_parts();
+                if let Err(why) = allow(&parts) {
+                    tracing::debug!(%why, "handshake refused by allow_request");
+                    return error(ErrorCode::Forbidden);
+                }
+                req = Request::from_parts(parts, body);
+            }
+            return match transport {
+                Transport::Polling => self.open_polling(req, remote),
+                Transport::WebSocket => self.accept_websocket(req, remote, None),
+            };
+        };
+        let Some(socket) = self.shared.get(sid) else {
+            return error(ErrorCode::UnknownSid);
+        };
+        let current = socket.inner.transport.load(Ordering::Acquire);
+        if q.eio != Some("4") {
+            return error(ErrorCode::BadRequest);
+        }
+        match transport {
+            Transport::WebSocket => {
+                if !is_upgrade {
+                    return error(ErrorCode::BadRequest);
+                }
+                if let Some(allow) = &config.allow_request {
+                    let (parts, body) = req.into_parts();
+                    if allow(&parts).is_err() {
+                        return error(ErrorCode::Forbidden);
+                    }
+                    req = Request::from_parts(parts, body);
+                }
+                self.accept_websocket(req, remote, Some(socket))
+            }
+            Transport::Polling => {
+                if current == WEBSOCKET {
+                    return error(ErrorCode::BadRequest);
+                }
+                match *req.method() {
+                    Method::GET => self.poll(socket).await,
+                    Method::POST => self.post(socket, req).await,
+                    _ => error(ErrorCode::BadRequest),
+                }
+            }
+        }
+    }
+
+    pub(super) fn create_session(
+        &self,
+        transport: Transport,
+        handshake: HandshakeInfo,
+    ) -> EngineSession<H::Data> {
+        let config = &self.shared.config;
+        let socket = EngineSession::new(
+            new_sid().into_boxed_str(),
+            H::Data::default(),
+            handshake,
+            transport,
+            config.max_buffered_packets,
+        );
+        self.shared
+            .sessions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(socket.inner.sid.clone(), socket.clone());
+        let span = tracing::debug_span!("engine", sid = %socket.sid());
+        tokio::spawn(heartbeat(self.shared.clone(), socket.clone()).instrument(span));
+        socket
+    }
+
+    pub(super) fn handshake_json(&self, sid: &str, transport: Transport) -> String {
+        let c = &self.shared.config;
+        let upgrades = if transport == Transport::Polling && c.allows(Transport::WebSocket) {
+            r#"["websocket"]"#
+        } else {
+            "[]"
+        };
+        format!(
+            r#"0{{"sid":"{sid}","upgrades":{upgrades},"pingInterval":{},"pingTimeout":{},"maxPayload":{}}}"#,
+            c.ping_interval.as_millis(),
+            c.ping_timeout.as_millis(),
+            c.max_payload
+        )
+    }
+}
+
+impl<H: EngineHandler> Shared<H> {
+    /// Every open session (for a server shutdown).
+    pub(crate) fn sockets(&self) -> Vec<EngineSession<H::Data>> {
+        let map = self.sessions.read().unwrap_or_else(|e| e.into_inner());
+        map.values().cloned().collect()
+    }
+
+    /// An open session by id. A closed one is unknown at once, though its heartbeat task
+    /// may not have removed it from the table yet; except a polling session the server closed,
+    /// until a GET has taken its close packet (as the reference server does).
+    pub(super) fn get(&self, sid: &str) -> Option<EngineSession<H::Data>> {
+        let socket = self
+            .sessions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(sid)
+            .cloned()?;
+        if socket.ping_expired() {
+            socket.close(CloseReason::PingTimeout);
+        }
+        (!socket.is_closed() || delivers_close(&socket)).then_some(socket)
+    }
+
+    /// Acts on one packet from the client (none once the session is closed).
+    pub(super) fn on_packet(&self, socket: &EngineSession<H::Data>, packet: EnginePacket) {
+        if socket.is_closed() {
+            return;
+        }
+        match packet {
+            EnginePacket::Message(text) => self.handler.on_message(socket, Message::Text(text)),
+            EnginePacket::Binary(data) => self.handler.on_message(socket, Message::Binary(data)),
+            EnginePacket::Pong { probe: false } => socket.inner.pong.notify_one(),
+            EnginePacket::Ping { probe: false } => {
+                let _ = socket.send_frame(Frame::pong());
+            }
+            EnginePacket::Close => socket.close(CloseReason::ClientClose),
+            EnginePacket::Noop | EnginePacket::Upgrade | EnginePacket::Pong { probe: true } => {}
+            EnginePacket::Open(_) | EnginePacket::Ping { probe: true } => {
+                socket.close(CloseReason::TransportError);
+            }
+        }
+    }
+}

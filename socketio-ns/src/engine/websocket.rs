@@ -1,0 +1,245 @@
+//! WebSocket: accepting the upgrade request, the probe phase of an upgrade from polling, and
+//! the loop that reads and writes a WebSocket session.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
+use tracing::Instrument;
+
+use super::EngineHandler;
+use super::config::Transport;
+use super::http::{Body, ErrorCode, error};
+use super::router::{Engine, Shared};
+use super::session::{
+    CloseReason, EngineSession, HandshakeInfo, Message, POLLING, UPGRADING, WEBSOCKET,
+};
+use crate::codec::engine::packet::{EnginePacket, Frame};
+
+/// What tungstenite reserves for reading a WebSocket: kept by every connection, and read
+/// per syscall at most.
+const READ_BUFFER: usize = 1024;
+
+impl<H: EngineHandler> Engine<H> {
+    pub(super) fn accept_websocket<B>(
+        &self,
+        mut req: Request<B>,
+        remote: Option<SocketAddr>,
+        existing: Option<EngineSession<H::Data>>,
+    ) -> Response<Body> {
+        let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
+            return error(ErrorCode::BadRequest);
+        };
+        let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let on_upgrade = hyper::upgrade::on(&mut req);
+        // Only what the session keeps of the request goes into the task: the parsed request
+        // shares hyper's read buffer.
+        // An upgrade claims the session now, before the 101 goes out: a GET the client sends
+        // right after its `2probe` and `5` must find the upgrade under way, not plain polling.
+        // A second WebSocket for a session already upgrading or upgraded claims nothing and is
+        // accepted then closed, as the reference server does.
+        let target = match existing {
+            Some(socket) => {
+                let claimed = socket
+                    .inner
+                    .transport
+                    .compare_exchange(POLLING, UPGRADING, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok();
+                Err((socket, claimed))
+            }
+            None => Ok(HandshakeInfo::detached(&req.into_parts().0, remote)),
+        };
+        let engine = self.clone();
+        let span = tracing::debug_span!("websocket", sid = tracing::field::Empty);
+        tokio::spawn(
+            async move {
+                let upgraded = match on_upgrade.await {
+                    Ok(u) => u,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "websocket upgrade failed");
+                        if let Err((socket, true)) = &target {
+                            socket.abandon_upgrade();
+                        }
+                        return;
+                    }
+                };
+                let c = &engine.shared.config;
+                let mut ws_config = WebSocketConfig::default();
+                ws_config.max_message_size = Some(c.max_payload + 1);
+                ws_config.max_frame_size = Some(c.max_payload + 1);
+                ws_config.read_buffer_size = READ_BUFFER;
+                ws_config.write_buffer_size = 16 * 1024;
+                let ws = WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(ws_config),
+                )
+                .await;
+                match target {
+                    Err((socket, claimed)) => {
+                        tracing::Span::current().record("sid", socket.sid());
+                        engine.shared.run_upgrade(ws, socket, claimed).await
+                    }
+                    Ok(handshake) => {
+                        let socket = engine.create_session(Transport::WebSocket, handshake);
+                        tracing::Span::current().record("sid", socket.sid());
+                        let hello = engine.handshake_json(socket.sid(), Transport::WebSocket);
+                        engine.shared.run_websocket(ws, socket, Some(hello)).await
+                    }
+                }
+            }
+            .instrument(span),
+        );
+        let mut res = Response::new(Full::new(Bytes::new()));
+        *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let h = res.headers_mut();
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        if let Ok(v) = HeaderValue::from_str(&accept) {
+            h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
+        }
+        res
+    }
+}
+
+type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+
+impl<H: EngineHandler> Shared<H> {
+    /// The probe phase of an upgrade, then the WebSocket loop.
+    async fn run_upgrade(
+        self: Arc<Self>,
+        mut ws: Ws,
+        socket: EngineSession<H::Data>,
+        claimed: bool,
+    ) {
+        if !claimed {
+            let _ = ws.close(None).await;
+            return;
+        }
+        let timeout = self.config.upgrade_timeout;
+        let probed = tokio::time::timeout(timeout, async {
+            let mut probed = false;
+            while let Some(msg) = ws.next().await {
+                let Ok(WsMessage::Text(text)) = msg else {
+                    return false;
+                };
+                match EnginePacket::decode_text(text) {
+                    Ok(EnginePacket::Ping { probe: true }) if !probed => {
+                        if ws.send(frame_to_ws(Frame::pong_probe())).await.is_err() {
+                            return false;
+                        }
+                        probed = true;
+                        // Ends the pending GET with a noop.
+                        socket.inner.writable.notify_one();
+                    }
+                    Ok(EnginePacket::Upgrade) if probed => return true,
+                    _ => return false,
+                }
+            }
+            false
+        })
+        .await
+        .unwrap_or(false);
+        if !probed || socket.is_closed() {
+            tracing::debug!("upgrade failed");
+            socket.abandon_upgrade();
+            let _ = ws.close(None).await;
+            return;
+        }
+        socket.inner.transport.store(WEBSOCKET, Ordering::Release);
+        tracing::debug!("upgraded to websocket");
+        // Wake a GET that may still be pending so it ends with a noop.
+        socket.inner.writable.notify_one();
+        self.run_websocket(ws, socket, None).await;
+    }
+
+    /// The WebSocket loop: one task reads and writes.
+    async fn run_websocket(
+        self: Arc<Self>,
+        mut ws: Ws,
+        socket: EngineSession<H::Data>,
+        hello: Option<String>,
+    ) {
+        if let Some(hello) = hello {
+            if ws.send(WsMessage::Text(hello.into())).await.is_err() {
+                socket.close(CloseReason::TransportClose);
+                return;
+            }
+            tracing::debug!("session opened (websocket)");
+            self.handler.on_open(&socket);
+        }
+        let mut frames = Vec::new();
+        loop {
+            let notified = socket.inner.writable.notified();
+            socket.drain(&mut frames);
+            if !frames.is_empty() {
+                let count = frames.len();
+                let skip = socket.close_reason() == Some(CloseReason::ClientClose);
+                let mut failed = false;
+                for f in frames.drain(..) {
+                    if skip {
+                        continue;
+                    }
+                    if ws.feed(frame_to_ws(f)).await.is_err() {
+                        failed = true;
+                        break;
+                    }
+                }
+                if failed || ws.flush().await.is_err() {
+                    frames.clear();
+                    socket.close(CloseReason::TransportClose);
+                    break;
+                }
+                socket.mark_written(count);
+            }
+            if socket.is_closed() {
+                let _ = ws.close(None).await;
+                break;
+            }
+            tokio::select! {
+                _ = notified => {}
+                msg = ws.next() => match msg {
+                    Some(Ok(WsMessage::Text(text))) => match EnginePacket::decode_text(text) {
+                        Ok(p) => self.on_packet(&socket, p),
+                        Err(e) => {
+                            tracing::debug!(error = %e, "invalid packet, closing the session");
+                            socket.close(CloseReason::TransportError);
+                        }
+                    },
+                    Some(Ok(WsMessage::Binary(data))) => {
+                        self.handler.on_message(&socket, Message::Binary(data))
+                    }
+                    Some(Ok(WsMessage::Close(_))) => {
+                        // tungstenite queued the answering close frame: send it (RFC 6455 5.5.1).
+                        let _ = ws.flush().await;
+                        socket.close(CloseReason::TransportClose);
+                    }
+                    None => socket.close(CloseReason::TransportClose),
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::debug!(error = %e, "websocket error, closing the session");
+                        socket.close(match e {
+                            tungstenite::Error::Capacity(_) => CloseReason::TransportError,
+                            _ => CloseReason::TransportClose,
+                        });
+                    }
+                },
+            }
+        }
+    }
+}
+
+fn frame_to_ws(frame: Frame) -> WsMessage {
+    match frame {
+        Frame::Text(t) => WsMessage::Text(t),
+        Frame::Binary(b) => WsMessage::Binary(b),
+    }
+}
