@@ -6,9 +6,7 @@
 //! cargo bench -p socketio-ns --bench dispatch -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
-//! A [`Context`] needs a live connection (an engine socket and the server's shared state) and
-//! has no detached constructor, so the handlers themselves cannot be called from here. What is
-//! measured instead, per event:
+//! What is measured, per event:
 //!
 //! - `event/from_text`: what the server does with an EVENT packet before dispatch (header
 //!   decode, event array parse, [`Event`] built);
@@ -18,7 +16,10 @@
 //!   expansion calls for each parameter (`__private::arg`), then a handler body without a
 //!   context. The generated side matches on the method enum exactly as the expansion does; the
 //!   map side stores one `fn` per event that decodes and calls. Not included on either side:
-//!   the ACL check, the `async` state machine, and encoding the ack.
+//!   the ACL check, the `async` state machine, and encoding the ack;
+//! - `handler/process_packet`: the whole path a socket's actor runs for an event, through a
+//!   real [`Context`] over an in-memory socket (`socketio_ns::testing::TestSocket`): the
+//!   ACL check, the lookup, decoding, the handler, the ack encoded and queued.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -26,6 +27,7 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde::{Deserialize, Serialize};
 use socketio_ns::__private::arg;
+use socketio_ns::testing::TestSocket;
 use socketio_ns::{Bytes, Context, Event, HandlerError, Namespace, namespace};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -403,5 +405,47 @@ fn decode_and_call(c: &mut Criterion) {
     black_box((ns.events, ns.bytes, ns.pos));
 }
 
-criterion_group!(benches, event_from_text, lookup, decode_and_call);
+fn process_packet(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let packets = packets();
+    let mut socket = rt.block_on(async {
+        let mut t = TestSocket::new(Chat::default());
+        t.connect(None).await.expect("no recv_connect refuses");
+        t
+    });
+    // Every event answered as the handler says: the four that asked for an ack get one.
+    rt.block_on(async {
+        for (text, attachments) in &packets {
+            socket.event_with(text, attachments.clone()).await;
+        }
+    });
+    let acks = socket.sent().iter().filter(|f| f.starts_with("43")).count();
+    assert_eq!(acks, 5, "say, add, echo_n, history and upload asked for acks");
+
+    let mut g = c.benchmark_group("handler");
+    // Per iteration: each of the twelve handlers once.
+    g.throughput(Throughput::Elements(packets.len() as u64));
+    g.bench_function("process_packet", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                for (text, attachments) in black_box(&packets) {
+                    socket.event_with(text, attachments.clone()).await;
+                }
+            });
+            black_box(socket.sent_frames());
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    event_from_text,
+    lookup,
+    decode_and_call,
+    process_packet
+);
 criterion_main!(benches);

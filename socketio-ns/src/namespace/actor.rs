@@ -58,6 +58,7 @@ async fn run<T: Namespace>(
         tracing::debug!(message = e.message(), "connection refused");
         cx.kill_local_jobs();
         refuse(&socket.conn, socket.nsp(), &e.to_json());
+        drop(cx);
         forget(&socket, &ns, &rt);
         return;
     }
@@ -130,11 +131,13 @@ async fn run<T: Namespace>(
     cx.kill_local_jobs();
     ns.remove(&socket.id);
     socket.clear_acks();
+    drop(cx);
     forget(&socket, &ns, &rt);
 }
 
 /// Drops the socket from its connection (a connection left with no namespace gets the
 /// connect timeout again) and the namespace instance from the registry when it was the last.
+/// The context must be gone by then: it holds the instance too.
 fn forget(socket: &Arc<Socket>, ns: &Arc<NamespaceInstance>, rt: &Runtime) {
     Connection::detach(socket, rt.config.connection.connect_timeout);
     rt.release(ns);
