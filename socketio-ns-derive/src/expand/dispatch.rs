@@ -153,7 +153,7 @@ pub(super) fn dispatch(g: &Gen<'_>) -> TokenStream {
 
 /// `Self::on_login(self, cx, args..)`, awaited when the method is `async`. The context is
 /// passed at the span of the method's context parameter, so a wrong type is reported there.
-fn call(m: &Method, args: &[TokenStream]) -> TokenStream {
+fn call(m: &Method<'_>, args: &[TokenStream]) -> TokenStream {
     let ident = &m.ident;
     let cx = match m.params.first() {
         Some(p) => local_at("cx", p.ty.span()),
@@ -168,7 +168,7 @@ fn call(m: &Method, args: &[TokenStream]) -> TokenStream {
 /// is reported there.
 fn pass_output(
     g: &Gen<'_>,
-    m: &Method,
+    m: &Method<'_>,
     call: TokenStream,
     function: &str,
     cx: Option<&Ident>,
