@@ -97,6 +97,7 @@ pub(crate) struct Gen<'a> {
     pub(crate) method_enum: Ident,
     /// Generated locals, at `Span::mixed_site()` so that they cannot clash with user code.
     pub(crate) cx: Ident,
+    pub(crate) method: Ident,
     pub(crate) event: Ident,
 }
 
@@ -114,6 +115,7 @@ impl<'a> Gen<'a> {
             krate,
             method_enum: Ident::new(&format!("{}Method", type_ident.unraw()), type_ident.span()),
             cx: local("cx"),
+            method: local("method"),
             event: local("event"),
         })
     }
