@@ -183,6 +183,45 @@ impl Low {
     }
 }
 
+/// A `call_method_with_acl` that lets one event past the ACL by calling `call_method`
+/// directly, and a `call_method` that answers some events itself; registered through
+/// `registered_namespaces()`.
+#[derive(Default)]
+struct Bypass;
+
+#[namespace("/bypass", acl = [on_a])]
+impl Bypass {
+    fn on_a(&mut self, _cx: &mut Context<Self>) -> &'static str {
+        "a"
+    }
+
+    fn on_b(&mut self, _cx: &mut Context<Self>) -> &'static str {
+        "b"
+    }
+
+    async fn call_method_with_acl(
+        &mut self,
+        cx: &mut Context<Self>,
+        event: Event,
+    ) -> Result<(), HandlerError> {
+        if event.name() == "b" {
+            return self.call_method(cx, event).await;
+        }
+        socketio_ns::default_call_method_with_acl(self, cx, event).await
+    }
+
+    async fn call_method(
+        &mut self,
+        cx: &mut Context<Self>,
+        event: Event,
+    ) -> Result<(), HandlerError> {
+        if !event.is_empty() {
+            return Err(HandlerError::new("intercepted", "no arguments here"));
+        }
+        socketio_ns::default_call_method(self, cx, event).await
+    }
+}
+
 /// A word kept in the connection's session.
 #[derive(Clone)]
 struct Word(String);
@@ -624,6 +663,23 @@ async fn overrides_wrap_the_defaults() {
     assert_eq!(c.call("/low", 4, json!(["count"])).await, json!([4]));
 }
 
+#[tokio::test]
+async fn call_method_without_call_method_with_acl_looks_the_method_up_itself() {
+    let (addr, _) = server().await;
+    let (mut c, reply) = Client::join(&addr, "/bypass", None).await;
+    assert!(reply.starts_with("0/bypass,{\"sid\":"), "{reply}");
+    // Past the ACL, without `default_call_method_with_acl`.
+    assert_eq!(c.call("/bypass", 1, json!(["b"])).await, json!(["b"]));
+    // `default_call_method_with_acl` looks `on_a` up; `call_method` answers without using it.
+    assert_eq!(
+        c.call("/bypass", 2, json!(["a", 1])).await[0]["error"],
+        "intercepted"
+    );
+    // What was looked up for the previous event does not carry over to this one.
+    assert_eq!(c.call("/bypass", 3, json!(["b"])).await, json!(["b"]));
+    assert_eq!(c.call("/bypass", 4, json!(["a"])).await, json!(["a"]));
+}
+
 #[test]
 fn registered_namespaces_finds_the_generated_registrations() {
     let paths: Vec<&str> =
@@ -631,7 +687,7 @@ fn registered_namespaces_finds_the_generated_registrations() {
             .into_iter()
             .map(|r| r.path)
             .collect();
-    for p in ["/chat", "/open", "/low"] {
+    for p in ["/chat", "/open", "/low", "/bypass"] {
         assert!(paths.contains(&p), "{p} not in {paths:?}");
     }
 }

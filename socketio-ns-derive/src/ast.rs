@@ -1,40 +1,44 @@
 //! The impl block as the macro sees it: each method with its role (handler, hook, override or
-//! plain method), keeping the original syn nodes for spans.
+//! plain method). A view that borrows the original syn nodes (for spans) and never rewrites
+//! them; what is emitted is built from it in `expand`.
 
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::{
-    Attribute, FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, PatType, ReturnType, Type,
+    Attribute, FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, LitStr, PatType, ReturnType,
+    Signature, Type,
 };
 
 use crate::attr::{self, Helpers};
 use crate::errors::Errors;
 
 /// The `impl` block under `#[namespace]`.
-pub(crate) struct Namespace {
-    /// The impl as written, minus our helper attributes; re-emitted untouched.
-    pub(crate) item: ItemImpl,
+pub(crate) struct Namespace<'a> {
+    /// The impl as written, helper attributes included.
+    pub(crate) item: &'a ItemImpl,
     /// The last segment of the self type (`Chat` in `impl Chat`), to name the method enum.
-    pub(crate) type_ident: Option<Ident>,
+    pub(crate) type_ident: Option<&'a Ident>,
     /// The methods that have a role, in source order.
-    pub(crate) methods: Vec<Method>,
+    pub(crate) methods: Vec<Method<'a>>,
 }
 
-pub(crate) struct Method {
+pub(crate) struct Method<'a> {
+    /// The method's position in the impl's items.
+    pub(crate) index: usize,
     /// The method's name as written (`on_login`, `r#type`).
-    pub(crate) ident: Ident,
+    pub(crate) ident: &'a Ident,
     /// The name without `r#`.
     pub(crate) name: String,
     pub(crate) role: Role,
-    pub(crate) helpers: Helpers,
+    pub(crate) helpers: Helpers<'a>,
     /// `#[cfg]` attributes, copied onto whatever is generated for the method (enum variant,
     /// `METHODS` row, `match` arms), so that a method compiled out is never named.
-    pub(crate) cfgs: Vec<Attribute>,
+    pub(crate) cfgs: Vec<&'a Attribute>,
     /// `#[deprecated]`, copied onto the method's identifier in the enum.
-    pub(crate) deprecated: Vec<Attribute>,
-    pub(crate) sig: syn::Signature,
+    pub(crate) deprecated: Vec<&'a Attribute>,
+    pub(crate) sig: &'a Signature,
     /// The typed parameters after `self` (the first is the context).
-    pub(crate) params: Vec<PatType>,
+    pub(crate) params: Vec<&'a PatType>,
     pub(crate) output: Output,
 }
 
@@ -121,29 +125,22 @@ pub(crate) const RECV_NAMES: &[&str] = &[
     "recv_error",
 ];
 
-impl Namespace {
-    /// Reads the impl block, removing the helper attributes from its methods.
-    pub(crate) fn parse(mut item: ItemImpl, errors: &mut Errors) -> Self {
+impl<'a> Namespace<'a> {
+    /// Reads the impl block.
+    pub(crate) fn parse(item: &'a ItemImpl, errors: &mut Errors) -> Self {
         let type_ident = match &*item.self_ty {
-            Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.clone()),
+            Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| &s.ident),
             _ => None,
         };
-        let mut methods = Vec::new();
-        for impl_item in &mut item.items {
-            let ImplItem::Fn(f) = impl_item else { continue };
-            let helpers = attr::parse_helpers(&f.attrs, errors);
-            f.attrs.retain(|a| !attr::is_helper(a));
-            if let Some(m) = Method::parse(f, helpers, errors) {
-                // The macro dictates the signature: `&mut self` even where a handler does not
-                // use it, owned arguments even where it only reads them.
-                if !matches!(m.role, Role::UnknownRecv) {
-                    f.attrs.push(syn::parse_quote!(
-                        #[allow(clippy::unused_self, clippy::needless_pass_by_value)]
-                    ));
-                }
-                methods.push(m);
-            }
-        }
+        let methods = item
+            .items
+            .iter()
+            .enumerate()
+            .filter_map(|(index, impl_item)| match impl_item {
+                ImplItem::Fn(f) => Method::parse(index, f, errors),
+                _ => None,
+            })
+            .collect();
         Namespace {
             item,
             type_ident,
@@ -151,7 +148,7 @@ impl Namespace {
         }
     }
 
-    pub(crate) fn handlers(&self) -> impl Iterator<Item = (&Method, &Route)> {
+    pub(crate) fn handlers(&self) -> impl Iterator<Item = (&Method<'a>, &Route)> {
         self.methods.iter().filter_map(|m| match &m.role {
             Role::Handler(r) => Some((m, r)),
             _ => None,
@@ -159,10 +156,11 @@ impl Namespace {
     }
 }
 
-impl Method {
+impl<'a> Method<'a> {
     /// The role of a method, from its name and helper attributes; `None` for a plain method.
-    fn parse(f: &ImplItemFn, helpers: Helpers, errors: &mut Errors) -> Option<Self> {
-        let ident = f.sig.ident.clone();
+    fn parse(index: usize, f: &'a ImplItemFn, errors: &mut Errors) -> Option<Self> {
+        let helpers = attr::parse_helpers(&f.attrs, errors);
+        let ident = &f.sig.ident;
         let name = ident.unraw().to_string();
         let reserved = match name.as_str() {
             "initialize" => Some(Role::Initialize),
@@ -219,11 +217,12 @@ impl Method {
             .inputs
             .iter()
             .filter_map(|a| match a {
-                FnArg::Typed(t) => Some(t.clone()),
+                FnArg::Typed(t) => Some(t),
                 FnArg::Receiver(_) => None,
             })
             .collect();
         Some(Method {
+            index,
             ident,
             name,
             role,
@@ -232,16 +231,14 @@ impl Method {
                 .attrs
                 .iter()
                 .filter(|a| a.path().is_ident("cfg"))
-                .cloned()
                 .collect(),
             deprecated: f
                 .attrs
                 .iter()
                 .filter(|a| a.path().is_ident("deprecated"))
-                .cloned()
                 .collect(),
             output: Output::of(&f.sig.output),
-            sig: f.sig.clone(),
+            sig: &f.sig,
             params,
         })
     }
@@ -256,7 +253,7 @@ impl Method {
     }
 
     /// The parameters after the context: the event's arguments.
-    pub(crate) fn args(&self) -> &[PatType] {
+    pub(crate) fn args(&self) -> &[&'a PatType] {
         self.params.get(1..).unwrap_or(&[])
     }
 

@@ -101,13 +101,13 @@ pub(crate) fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
     args
 }
 
-/// The helper attributes found on one method (and removed from it).
+/// The helper attributes found on one method (left out of the emitted impl by `expand`).
 #[derive(Default)]
-pub(crate) struct Helpers {
+pub(crate) struct Helpers<'a> {
     /// `#[event("name")]`.
     pub(crate) event: Option<LitStr>,
     /// `#[fallback]`, kept for its span.
-    pub(crate) fallback: Option<Attribute>,
+    pub(crate) fallback: Option<&'a Attribute>,
 }
 
 /// Whether an attribute is one of ours.
@@ -116,7 +116,7 @@ pub(crate) fn is_helper(attr: &Attribute) -> bool {
 }
 
 /// Reads (and validates the syntax of) the helper attributes of a method.
-pub(crate) fn parse_helpers(attrs: &[Attribute], errors: &mut Errors) -> Helpers {
+pub(crate) fn parse_helpers<'a>(attrs: &'a [Attribute], errors: &mut Errors) -> Helpers<'a> {
     let mut helpers = Helpers::default();
     for attr in attrs {
         if attr.path().is_ident("event") {
@@ -134,7 +134,7 @@ pub(crate) fn parse_helpers(attrs: &[Attribute], errors: &mut Errors) -> Helpers
             } else if helpers.fallback.is_some() {
                 errors.at(attr, "`#[fallback]` is given twice");
             }
-            helpers.fallback.get_or_insert_with(|| attr.clone());
+            helpers.fallback.get_or_insert(attr);
         }
     }
     helpers

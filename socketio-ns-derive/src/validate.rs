@@ -16,7 +16,7 @@ pub(crate) const MAX_METHODS: usize = 128;
 
 const ACL_GOVERNS: &str = "the ACL governs the event handlers: `on_*` and `#[event]` methods, `recv_message`, `recv_json`, `recv_error` and the `#[fallback]`";
 
-pub(crate) fn validate(ns: &Namespace, args: &Args, errors: &mut Errors) {
+pub(crate) fn validate(ns: &Namespace<'_>, args: &Args, errors: &mut Errors) {
     check_impl(ns, errors);
     for m in &ns.methods {
         check_signature(m, errors);
@@ -34,7 +34,7 @@ pub(crate) fn validate(ns: &Namespace, args: &Args, errors: &mut Errors) {
     }
 }
 
-fn check_impl(ns: &Namespace, errors: &mut Errors) {
+fn check_impl(ns: &Namespace<'_>, errors: &mut Errors) {
     if let Some((_, path, _)) = &ns.item.trait_ {
         errors.at(
             path,
@@ -53,7 +53,7 @@ fn check_impl(ns: &Namespace, errors: &mut Errors) {
 // Signatures
 
 /// What the method's signature must look like, for messages.
-fn expected_signature(m: &Method) -> String {
+fn expected_signature(m: &Method<'_>) -> String {
     let n = &m.name;
     match &m.role {
         Role::Handler(Route::Fallback) => format!("fn {n}(&mut self, cx: &mut Context<Self>, event: Event)"),
@@ -67,15 +67,15 @@ fn expected_signature(m: &Method) -> String {
     }
 }
 
-fn check_signature(m: &Method, errors: &mut Errors) {
-    let sig = &m.sig;
+fn check_signature(m: &Method<'_>, errors: &mut Errors) {
+    let sig = m.sig;
     let expected = expected_signature(m);
     if let Role::UnknownRecv = m.role {
         let hint = suggest(&m.name, RECV_NAMES.iter().copied())
             .map(|s| format!(" (did you mean `{s}`?)"))
             .unwrap_or_default();
         errors.at(
-            &m.ident,
+            m.ident,
             format!(
                 "`{}` is not a reserved method{hint}: the `recv_*` methods are {}; name an event handler `on_<event>`",
                 m.name,
@@ -258,7 +258,7 @@ fn reserved_event(name: &str, from_ident: bool) -> Option<&'static str> {
     })
 }
 
-fn check_event_names(ns: &Namespace, errors: &mut Errors) {
+fn check_event_names(ns: &Namespace<'_>, errors: &mut Errors) {
     for (m, route) in ns.handlers() {
         let Route::Event(lit) = route else { continue };
         let event = lit.value();
@@ -266,7 +266,7 @@ fn check_event_names(ns: &Namespace, errors: &mut Errors) {
         if event.is_empty() {
             if from_ident {
                 errors.at(
-                    &m.ident,
+                    m.ident,
                     "`on_` needs the event name after it, as in `on_login`",
                 );
             } else {
@@ -295,10 +295,10 @@ fn check_event_names(ns: &Namespace, errors: &mut Errors) {
 
 /// Two handlers for one event. Allowed only when both are under `#[cfg]` (presumably
 /// exclusive ones; if not, the generated `match` reports the unreachable arm).
-fn check_conflicts(ns: &Namespace, errors: &mut Errors) {
+fn check_conflicts(ns: &Namespace<'_>, errors: &mut Errors) {
     const STRING: &str = "message events with a string";
     const OTHER: &str = "message events with other JSON";
-    let mut claimed: HashMap<String, &Method> = HashMap::new();
+    let mut claimed: HashMap<String, &Method<'_>> = HashMap::new();
     for (m, route) in ns.handlers() {
         if let Route::Event(lit) = route {
             // Reported by `check_event_names` already.
@@ -352,7 +352,7 @@ fn check_conflicts(ns: &Namespace, errors: &mut Errors) {
 // ---------------------------------------------------------------------------------------------
 // ACL
 
-fn check_acl(ns: &Namespace, args: &Args, errors: &mut Errors) {
+fn check_acl(ns: &Namespace<'_>, args: &Args, errors: &mut Errors) {
     let Some(acl) = &args.acl else { return };
     let mut seen: Vec<String> = Vec::new();
     for ident in acl {
@@ -386,7 +386,7 @@ fn check_acl(ns: &Namespace, args: &Args, errors: &mut Errors) {
     }
 }
 
-fn is_plain_method(ns: &Namespace, name: &str) -> bool {
+fn is_plain_method(ns: &Namespace<'_>, name: &str) -> bool {
     ns.item
         .items
         .iter()

@@ -239,9 +239,10 @@ const _: () = {
         async fn __socketio_ns_dispatch(
             &mut self,
             cx: &mut ::socketio_ns::Context<Self>,
+            method: ::core::option::Option<ChatMethod>,
             event: ::socketio_ns::Event,
         ) -> ::core::result::Result<(), ::socketio_ns::HandlerError> {
-            match <Self as ::socketio_ns::Namespace>::method_of(&event) {
+            match method {
                 ::core::option::Option::Some(ChatMethod::on_login) => {
                     let output = Self::on_login(
                             self,

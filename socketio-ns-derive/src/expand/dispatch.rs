@@ -83,8 +83,9 @@ pub(super) fn method_of(g: &Gen<'_>) -> TokenStream {
     }
 }
 
-/// The generated `call_method`, behind `default_call_method`: the method the event names →
-/// decode its arguments in order (`?`: bad arguments run nothing) → call → answer the ack.
+/// The generated `call_method`, behind `default_call_method`, given the method the event names
+/// (looked up once by the runtime, for the ACL and for this `match`): decode its arguments in
+/// order (`?`: bad arguments run nothing) → call → answer the ack.
 ///
 /// ```text
 /// Some(ChatMethod::on_login) => {
@@ -101,6 +102,7 @@ pub(super) fn dispatch(g: &Gen<'_>) -> TokenStream {
     }
     let (krate, private, ident, cx, event) =
         (&g.krate, &g.private, &g.method_enum, &g.cx, &g.event);
+    let method = &g.method;
     let arms = g.ns.handlers().map(|(m, route)| {
         let (cfgs, variant) = (&m.cfgs, &m.ident);
         let args: Vec<TokenStream> = match route {
@@ -141,9 +143,10 @@ pub(super) fn dispatch(g: &Gen<'_>) -> TokenStream {
         async fn __socketio_ns_dispatch(
             &mut self,
             #cx: &mut #krate::Context<Self>,
+            #method: ::core::option::Option<#ident>,
             #event: #krate::Event,
         ) -> ::core::result::Result<(), #krate::HandlerError> {
-            match <Self as #krate::Namespace>::method_of(&#event) {
+            match #method {
                 #(#arms)*
                 ::core::option::Option::None => ::core::result::Result::Err(#private::no_such_method(&#event)),
             }
@@ -153,7 +156,7 @@ pub(super) fn dispatch(g: &Gen<'_>) -> TokenStream {
 
 /// `Self::on_login(self, cx, args..)`, awaited when the method is `async`. The context is
 /// passed at the span of the method's context parameter, so a wrong type is reported there.
-fn call(m: &Method, args: &[TokenStream]) -> TokenStream {
+fn call(m: &Method<'_>, args: &[TokenStream]) -> TokenStream {
     let ident = &m.ident;
     let cx = match m.params.first() {
         Some(p) => local_at("cx", p.ty.span()),
@@ -168,7 +171,7 @@ fn call(m: &Method, args: &[TokenStream]) -> TokenStream {
 /// is reported there.
 fn pass_output(
     g: &Gen<'_>,
-    m: &Method,
+    m: &Method<'_>,
     call: TokenStream,
     function: &str,
     cx: Option<&Ident>,

@@ -8,9 +8,9 @@ mod dispatch;
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 use syn::ext::IdentExt;
-use syn::{ItemImpl, LitStr};
+use syn::{ImplItem, ItemImpl, LitStr};
 
-use crate::ast::Namespace;
+use crate::ast::{Namespace, Role};
 use crate::attr::{self, Args};
 use crate::errors::Errors;
 use crate::validate;
@@ -29,13 +29,13 @@ pub(crate) fn namespace(attr: TokenStream, item: TokenStream) -> TokenStream {
             return quote!(#errors #item);
         }
     };
-    let ns = Namespace::parse(item, &mut errors);
+    let ns = Namespace::parse(&item, &mut errors);
     validate::validate(&ns, &args, &mut errors);
 
-    let item = &ns.item;
+    let user = user_impl(&ns);
     let Some(g) = Gen::new(&ns, &args) else {
         // No type to implement the trait for: the impl and the errors only.
-        return quote!(#item #errors);
+        return quote!(#user #errors);
     };
     let body = if errors.is_empty() {
         g.full()
@@ -44,7 +44,7 @@ pub(crate) fn namespace(attr: TokenStream, item: TokenStream) -> TokenStream {
     };
     let method_enum = acl::method_enum(&g);
     quote! {
-        #item
+        #user
         #errors
         #method_enum
         const _: () = {
@@ -53,9 +53,41 @@ pub(crate) fn namespace(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
+/// The user's impl as emitted: every item as written, except that methods lose the macro's
+/// helper attributes, and the methods the generated code calls allow two lints.
+///
+/// ```text
+/// #[event("chat message")]
+/// async fn on_chat(&mut self, cx: &mut Context<Self>, text: String) { .. }
+/// fn helper(&self) { .. }
+/// →
+/// #[allow(clippy::unused_self, clippy::needless_pass_by_value)]
+/// async fn on_chat(&mut self, cx: &mut Context<Self>, text: String) { .. }
+/// fn helper(&self) { .. }
+/// ```
+fn user_impl(ns: &Namespace<'_>) -> ItemImpl {
+    let mut item = ns.item.clone();
+    for (index, impl_item) in item.items.iter_mut().enumerate() {
+        let ImplItem::Fn(f) = impl_item else { continue };
+        f.attrs.retain(|a| !attr::is_helper(a));
+        // The macro dictates the signature: `&mut self` even where a handler does not use it,
+        // owned arguments even where it only reads them.
+        let called = ns
+            .methods
+            .iter()
+            .any(|m| m.index == index && !matches!(m.role, Role::UnknownRecv));
+        if called {
+            f.attrs.push(syn::parse_quote!(
+                #[allow(clippy::unused_self, clippy::needless_pass_by_value)]
+            ));
+        }
+    }
+    item
+}
+
 /// What every generator needs: the model, the paths to the runtime, the generated names.
 pub(crate) struct Gen<'a> {
-    pub(crate) ns: &'a Namespace,
+    pub(crate) ns: &'a Namespace<'a>,
     pub(crate) args: &'a Args,
     /// `::socketio_ns`, or the path given with `crate = "..."`.
     pub(crate) krate: TokenStream,
@@ -65,12 +97,13 @@ pub(crate) struct Gen<'a> {
     pub(crate) method_enum: Ident,
     /// Generated locals, at `Span::mixed_site()` so that they cannot clash with user code.
     pub(crate) cx: Ident,
+    pub(crate) method: Ident,
     pub(crate) event: Ident,
 }
 
 impl<'a> Gen<'a> {
-    fn new(ns: &'a Namespace, args: &'a Args) -> Option<Self> {
-        let type_ident = ns.type_ident.as_ref()?;
+    fn new(ns: &'a Namespace<'a>, args: &'a Args) -> Option<Self> {
+        let type_ident = ns.type_ident?;
         let krate = match &args.krate {
             Some(path) => quote!(#path),
             None => quote!(::socketio_ns),
@@ -82,6 +115,7 @@ impl<'a> Gen<'a> {
             krate,
             method_enum: Ident::new(&format!("{}Method", type_ident.unraw()), type_ident.span()),
             cx: local("cx"),
+            method: local("method"),
             event: local("event"),
         })
     }

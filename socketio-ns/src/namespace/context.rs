@@ -31,6 +31,9 @@ pub struct Context<T: Namespace> {
     /// While `recv_connect` runs, packets wait here until the CONNECT reply is sent.
     held: Option<Vec<Encoded>>,
     pub(crate) leaving: Option<(DisconnectReason, bool)>,
+    /// The current event's `method_of`, from `default_call_method_with_acl` to
+    /// `default_call_method`.
+    resolved: Option<Option<T::Method>>,
     _ns: PhantomData<fn() -> T>,
 }
 
@@ -57,6 +60,7 @@ impl<T: Namespace> Context<T> {
             ack: None,
             held: Some(Vec::new()),
             leaving: None,
+            resolved: None,
             _ns: PhantomData,
         }
     }
@@ -73,6 +77,15 @@ impl<T: Namespace> Context<T> {
 
     pub(crate) fn begin_event(&mut self, ack: Option<u64>) {
         self.ack = ack;
+        self.resolved = None;
+    }
+
+    pub(crate) fn set_resolved(&mut self, method: Option<T::Method>) {
+        self.resolved = Some(method);
+    }
+
+    pub(crate) fn take_resolved(&mut self) -> Option<Option<T::Method>> {
+        self.resolved.take()
     }
 
     /// The Socket.IO id of this socket (not the Engine.IO session id).
