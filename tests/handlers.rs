@@ -76,6 +76,7 @@ async fn a_refused_connect_sends_nothing() {
     let err = t.connect(Some(r#"{"token":"nope"}"#)).await.unwrap_err();
     assert_eq!(err.message(), "bad token");
     assert!(t.sent().is_empty());
+    let mut t = TestSocket::new(Lobby::default());
     let err = t.connect(Some("42")).await.unwrap_err();
     assert_eq!(err.message(), "invalid auth payload");
 }
