@@ -3,7 +3,8 @@
 //! `cargo run --release --example bench_server` serves 127.0.0.1:3000 (`PORT` overrides),
 //! namespaces `/` and `/bench`: `echo` is acked with the same arguments; `broadcast` makes
 //! the server emit `broadcast` with the same arguments to every socket of the namespace,
-//! sender included. Ping interval 25 s, timeout 20 s.
+//! sender included. Ping interval 25 s, timeout 20 s. SIGINT or SIGTERM shut it down
+//! gracefully.
 
 use std::time::Duration;
 
@@ -45,6 +46,7 @@ fn main() -> std::io::Result<()> {
                 .ping_timeout(Duration::from_secs(20))
                 .namespace::<Bench>()
                 .namespace_at("/", Bench::default)
-                .serve(("127.0.0.1", port)),
+                .build()
+                .serve_with_shutdown(("127.0.0.1", port), socketio_ns::shutdown_signal()),
         )
 }

@@ -10,13 +10,14 @@
 //!
 //! pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1,000,000, connect timeout 1000 ms,
 //! CORS for any origin. The namespaces are written by hand against the `Namespace` trait,
-//! below the `#[namespace]` macro.
+//! below the `#[namespace]` macro. SIGINT or SIGTERM shut it down gracefully: every client is
+//! closed, then the process exits with status 0.
 
 use std::future::Future;
 use std::time::Duration;
 
 use socketio_ns::engine::{
-    CloseReason, Cors, Engine, EngineConfig, EngineHandler, EngineSession, Message,
+    CloseReason, Cors, Engine, EngineConfig, EngineHandler, EngineSession, Flow, Message,
 };
 use socketio_ns::{ConnectError, Context, Event, HandlerError, Namespace, NoMethods, Server};
 
@@ -31,8 +32,9 @@ impl EngineHandler for Echo {
 
     fn on_open(&self, _: &EngineSession<()>) {}
 
-    fn on_message(&self, socket: &EngineSession<()>, message: Message) {
+    fn on_message(&self, socket: &EngineSession<()>, message: Message) -> Flow {
         let _ = socket.send(message);
+        Flow::Continue
     }
 
     fn on_close(&self, _: &EngineSession<()>, _: CloseReason) {}
@@ -153,9 +155,8 @@ async fn main() -> std::io::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap_or(3000))).await?;
     tracing::info!("listening on {}", listener.local_addr()?);
-    // Real-time traffic is many small writes: don't let Nagle's algorithm hold them back.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app).await
+    // The crate's accept loop (header and idle timeouts, TCP_NODELAY); SIGINT or SIGTERM
+    // close every Socket.IO session gracefully, then stop it.
+    let shutdown = io.io().close_after(socketio_ns::shutdown_signal());
+    socketio_ns::serve(listener, app, shutdown).await
 }

@@ -206,11 +206,11 @@ async fn main() -> std::io::Result<()> {
 
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     println!("chat: http://{}/", listener.local_addr()?);
-    // Real-time traffic is many small writes: don't let Nagle's algorithm hold them back.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, app).await
+    // The crate's accept loop rather than `axum::serve`: header and idle timeouts, a bound on
+    // connections that have not sent a request, TCP_NODELAY. SIGINT or SIGTERM shut the chat
+    // down gracefully: every client is told, `recv_disconnect` runs, then the loop stops.
+    let shutdown = io.io().close_after(socketio_ns::shutdown_signal());
+    socketio_ns::serve(listener, app, shutdown).await
 }
 
 const NO_CLIENT: &str = "socket.io-client is not installed: run `npm ci` in examples/chat \

@@ -39,7 +39,8 @@ pub mod __private {
 
 pub use adapter::{BroadcastAcks, BroadcastOperator, EmitError, IntoRooms};
 pub use codec::socketio::{Args, Event, RawArgs};
-pub use connection::{AckError, AckResponse, DisconnectReason, Session};
+pub use connection::{AckError, AckResponse, DisconnectReason, EventRate, Session};
+pub use engine::{ServeOptions, serve, serve_with};
 #[doc(hidden)]
 pub use namespace::testing;
 pub use namespace::{
@@ -47,7 +48,7 @@ pub use namespace::{
     NoMethods, SocketRef, UnknownMethod, default_call_method, default_call_method_with_acl,
     default_process_packet,
 };
-pub use server::{Builder, Io, Server, SocketIoService};
+pub use server::{Builder, Io, Server, SocketIoService, shutdown_signal};
 
 pub use bytes::Bytes;
 

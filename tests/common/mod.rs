@@ -214,6 +214,18 @@ impl ExampleServer {
         SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
     }
 
+    /// Sends SIGTERM, as a process manager stopping the server does, and waits up to
+    /// `within` for it to exit; `None` when it did not (it is killed on drop).
+    #[allow(dead_code)]
+    pub fn terminate(&mut self, within: Duration) -> Option<ExitStatus> {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        wait_with_timeout(&mut self.child, within)
+    }
+
     fn wait_listening(&mut self) {
         let deadline = Instant::now() + SERVER_START_TIMEOUT;
         loop {

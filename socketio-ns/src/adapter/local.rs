@@ -382,8 +382,9 @@ mod tests {
             },
             transport,
             64,
+            1 << 20,
         );
-        let s = Connection::attach(&conn, ns.path.clone(), 64).unwrap();
+        let s = Connection::attach(&conn, ns.path.clone(), &Default::default()).unwrap();
         ns.insert(s.clone());
         s
     }

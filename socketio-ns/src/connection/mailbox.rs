@@ -16,47 +16,94 @@ pub(crate) enum Cmd {
     Disconnect(DisconnectReason, bool),
 }
 
-/// Commands for one actor, in order, bounded for events. Allocates nothing while empty.
+/// Commands for one actor, in order. Allocates nothing while empty.
+///
+/// Events are flow-controlled, not dropped: [`Mailbox::push`] says when the queue has reached
+/// its limit, and the connection then reads nothing more until [`Mailbox::room`] completes.
 pub(super) struct Mailbox {
-    queue: Mutex<VecDeque<Cmd>>,
+    queue: Mutex<Queue>,
+    /// Wakes the actor.
     notify: Notify,
+    /// Wakes a reader waiting for room.
+    room: Notify,
     limit: usize,
+}
+
+#[derive(Default)]
+struct Queue {
+    cmds: VecDeque<Cmd>,
+    /// The actor is gone: nothing will be taken any more.
+    closed: bool,
 }
 
 impl Mailbox {
     pub(super) fn new(limit: usize) -> Self {
         Mailbox {
-            queue: Mutex::new(VecDeque::new()),
+            queue: Mutex::new(Queue::default()),
             notify: Notify::new(),
+            room: Notify::new(),
             limit,
         }
     }
 
-    /// Queues a command; `Err` when the mailbox is full (a disconnect is always queued).
-    pub(super) fn push(&self, cmd: Cmd) -> Result<(), Cmd> {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        if q.len() >= self.limit && !matches!(cmd, Cmd::Disconnect(..)) {
-            return Err(cmd);
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a command; returns whether the queue has now reached its limit (the caller
+    /// should then wait for [`Mailbox::room`] before pushing more events).
+    pub(super) fn push(&self, cmd: Cmd) -> bool {
+        let mut q = self.lock();
+        if q.closed {
+            return false;
         }
-        q.push_back(cmd);
+        q.cmds.push_back(cmd);
+        let full = q.cmds.len() >= self.limit;
         drop(q);
         self.notify.notify_one();
-        Ok(())
+        full
+    }
+
+    /// Completes when the queue is below its limit, or the actor is gone.
+    pub(super) async fn room(&self) {
+        loop {
+            let room = self.room.notified();
+            {
+                let q = self.lock();
+                if q.closed || q.cmds.len() < self.limit {
+                    return;
+                }
+            }
+            room.await;
+        }
     }
 
     /// The next command.
     pub(super) async fn pop(&self) -> Cmd {
         loop {
             let notified = self.notify.notified();
-            if let Some(cmd) = self
-                .queue
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop_front()
-            {
+            let popped = {
+                let mut q = self.lock();
+                q.cmds
+                    .pop_front()
+                    .map(|cmd| (cmd, q.cmds.len() + 1 == self.limit))
+            };
+            if let Some((cmd, freed)) = popped {
+                if freed {
+                    self.room.notify_waiters();
+                }
                 return cmd;
             }
             notified.await;
         }
+    }
+
+    /// The actor is gone: what is queued is dropped and a waiting reader goes on.
+    pub(super) fn close(&self) {
+        let mut q = self.lock();
+        q.closed = true;
+        q.cmds.clear();
+        drop(q);
+        self.room.notify_waiters();
     }
 }

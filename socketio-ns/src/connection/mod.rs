@@ -36,7 +36,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use crate::codec::socketio::encode;
 use crate::codec::socketio::packet::{self, PacketType, SocketIoPacket};
 use crate::codec::socketio::{Event, Received};
-use crate::engine::{CloseReason, EngineHandler, EngineSession, Message};
+use crate::engine::{CloseReason, EngineHandler, EngineSession, Flow, Message};
 
 /// Event names a client may not emit.
 const RESERVED: &[&str] = &[
@@ -58,8 +58,14 @@ pub(crate) struct ConnectionConfig {
     pub(crate) connect_timeout: Duration,
     /// The most binary attachments one packet may announce.
     pub(crate) max_attachments: usize,
-    /// The most events waiting for one socket's handlers.
+    /// The most events waiting for one socket's handlers before the connection is read no
+    /// more until they catch up.
     pub(crate) mailbox_limit: usize,
+    /// The most namespaces one connection may join at once.
+    pub(crate) max_namespaces: usize,
+    /// The events a connection may send per second (sustained) and in a burst; `None`: no
+    /// limit.
+    pub(crate) event_rate: Option<EventRate>,
 }
 
 impl Default for ConnectionConfig {
@@ -67,7 +73,41 @@ impl Default for ConnectionConfig {
         ConnectionConfig {
             connect_timeout: Duration::from_secs(45),
             max_attachments: 16,
-            mailbox_limit: 1024,
+            mailbox_limit: 256,
+            max_namespaces: 64,
+            event_rate: None,
+        }
+    }
+}
+
+/// A per-connection event rate limit: a token bucket of `burst` events refilled at
+/// `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EventRate {
+    /// Sustained events per second.
+    pub per_second: f64,
+    /// Events that may arrive at once after a quiet period.
+    pub burst: u32,
+}
+
+/// The token bucket of one connection.
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: tokio::time::Instant,
+}
+
+impl Bucket {
+    /// Takes a token if there is one.
+    fn take(&mut self, rate: EventRate, now: tokio::time::Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.at = now;
+        self.tokens = (self.tokens + elapsed * rate.per_second).min(f64::from(rate.burst));
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
         }
     }
 }
@@ -100,6 +140,7 @@ struct ConnectionState {
     sockets: Vec<Arc<Socket>>,
     partial: Option<Partial>,
     connect_timer: Option<AbortHandle>,
+    bucket: Option<Bucket>,
 }
 
 /// A binary packet waiting for its attachments.
@@ -120,13 +161,25 @@ impl Connection {
     }
 
     /// A new socket of `conn` in namespace `nsp`; `None` when the connection already has one
-    /// there. Stops the connect timer.
-    pub(crate) fn attach(conn: &Conn, nsp: Arc<str>, mailbox_limit: usize) -> Option<Arc<Socket>> {
+    /// there, or already has `config.max_namespaces` (then it is refused CONNECT_ERROR).
+    /// Stops the connect timer.
+    pub(crate) fn attach(
+        conn: &Conn,
+        nsp: Arc<str>,
+        config: &ConnectionConfig,
+    ) -> Option<Arc<Socket>> {
         let mut st = conn.data().lock();
         if st.sockets.iter().any(|s| s.nsp() == &*nsp) {
             tracing::debug!(%nsp, "CONNECT to a namespace already joined, ignored");
             return None;
         }
+        if st.sockets.len() >= config.max_namespaces {
+            drop(st);
+            tracing::debug!(%nsp, "CONNECT beyond the namespaces a connection may join");
+            refuse(conn, &nsp, r#"{"message":"too many namespaces"}"#);
+            return None;
+        }
+        let mailbox_limit = config.mailbox_limit;
         let socket = Arc::new(Socket::new(nsp, conn.clone(), mailbox_limit));
         st.sockets.push(socket.clone());
         if let Some(t) = st.connect_timer.take() {
@@ -180,20 +233,37 @@ pub(crate) struct ConnectionHandler<N> {
 }
 
 impl<N: Namespaces> ConnectionHandler<N> {
-    fn protocol_error(&self, conn: &Conn, what: &str) {
+    fn protocol_error(&self, conn: &Conn, what: &str) -> Flow {
         tracing::debug!(
             sid = conn.sid(),
             what,
             "invalid Socket.IO packet, closing the connection"
         );
         conn.close(CloseReason::TransportError);
+        Flow::Continue
+    }
+
+    /// Whether the connection may send one more event now (the rate limit, when set).
+    fn within_rate(&self, conn: &Conn) -> bool {
+        let Some(rate) = self.namespaces.connection_config().event_rate else {
+            return true;
+        };
+        let now = tokio::time::Instant::now();
+        conn.data()
+            .lock()
+            .bucket
+            .get_or_insert(Bucket {
+                tokens: f64::from(rate.burst),
+                at: now,
+            })
+            .take(rate, now)
     }
 
     fn max_attachments(&self) -> usize {
         self.namespaces.connection_config().max_attachments
     }
 
-    fn on_text(&self, conn: &Conn, text: Utf8Bytes) {
+    fn on_text(&self, conn: &Conn, text: Utf8Bytes) -> Flow {
         if conn.data().lock().partial.is_some() {
             return self.protocol_error(conn, "text packet while waiting for attachments");
         }
@@ -208,7 +278,9 @@ impl<N: Namespaces> ConnectionHandler<N> {
                     s.disconnect(DisconnectReason::ClientNamespaceDisconnect, true);
                 }
             }
-            PacketType::Event | PacketType::Ack => self.dispatch(conn, &text, &p, Vec::new()),
+            PacketType::Event | PacketType::Ack => {
+                return self.dispatch(conn, &text, &p, Vec::new());
+            }
             PacketType::BinaryEvent | PacketType::BinaryAck => {
                 conn.data().lock().partial = Some(Partial {
                     text: text.clone(),
@@ -217,11 +289,14 @@ impl<N: Namespaces> ConnectionHandler<N> {
                     attachments: Vec::with_capacity(p.attachments),
                 });
             }
-            PacketType::ConnectError => self.protocol_error(conn, "CONNECT_ERROR from a client"),
+            PacketType::ConnectError => {
+                return self.protocol_error(conn, "CONNECT_ERROR from a client");
+            }
         }
+        Flow::Continue
     }
 
-    fn on_binary(&self, conn: &Conn, data: Bytes) {
+    fn on_binary(&self, conn: &Conn, data: Bytes) -> Flow {
         let done = {
             let mut st = conn.data().lock();
             let Some(partial) = st.partial.as_mut() else {
@@ -235,13 +310,16 @@ impl<N: Namespaces> ConnectionHandler<N> {
                 None
             }
         };
-        if let Some(partial) = done {
-            let p = match packet::decode(partial.text.as_str(), self.max_attachments()) {
-                Ok(p) => p,
-                Err(e) => return self.protocol_error(conn, &e.to_string()),
-            };
-            debug_assert_eq!(p.kind, partial.kind);
-            self.dispatch(conn, &partial.text, &p, partial.attachments);
+        match done {
+            Some(partial) => {
+                let p = match packet::decode(partial.text.as_str(), self.max_attachments()) {
+                    Ok(p) => p,
+                    Err(e) => return self.protocol_error(conn, &e.to_string()),
+                };
+                debug_assert_eq!(p.kind, partial.kind);
+                self.dispatch(conn, &partial.text, &p, partial.attachments)
+            }
+            None => Flow::Continue,
         }
     }
 
@@ -252,7 +330,7 @@ impl<N: Namespaces> ConnectionHandler<N> {
         text: &Utf8Bytes,
         p: &SocketIoPacket<'_>,
         attachments: Vec<Bytes>,
-    ) {
+    ) -> Flow {
         let data = p.data.unwrap_or("");
         match p.kind {
             PacketType::Event | PacketType::BinaryEvent => {
@@ -265,13 +343,14 @@ impl<N: Namespaces> ConnectionHandler<N> {
                 }
                 let Some(socket) = conn.data().socket(p.nsp) else {
                     tracing::debug!(nsp = p.nsp, "event for a namespace not joined, ignored");
-                    return;
+                    return Flow::Continue;
                 };
-                let event = Event::new(text, ev, attachments, p.id);
-                if socket.push_event(event).is_err() {
-                    tracing::warn!(sid = %socket.id, "too many pending events, closing the connection");
-                    conn.close(CloseReason::TransportError);
+                if !self.within_rate(conn) {
+                    tracing::debug!(sid = %socket.id, "event over the rate limit, refused");
+                    let _ = socket.send(&rate_limited(p.nsp, p.id));
+                    return Flow::Continue;
                 }
+                socket.push_event(Event::new(text, ev, attachments, p.id))
             }
             _ => {
                 let args = match packet::parse_ack(data) {
@@ -281,14 +360,29 @@ impl<N: Namespaces> ConnectionHandler<N> {
                 let Some(id) = p.id else {
                     return self.protocol_error(conn, "ACK without id");
                 };
-                let Some(socket) = conn.data().socket(p.nsp) else {
-                    return;
-                };
-                let answer = AckResponse::new(Received::new(text, &args, attachments));
-                socket.resolve_ack(id, answer);
+                if let Some(socket) = conn.data().socket(p.nsp) {
+                    let answer = AckResponse::new(Received::new(text, &args, attachments));
+                    socket.resolve_ack(id, answer);
+                }
+                Flow::Continue
             }
         }
     }
+}
+
+/// The answer to an event over the rate limit: the `rate_limited` error, as the ack's answer
+/// when the event asked for one, else as the `error` event (the shape of handler errors).
+fn rate_limited(nsp: &str, ack: Option<u64>) -> encode::Encoded {
+    const MESSAGE: &str = "too many events, slow down";
+    let encoded = match ack {
+        Some(id) => encode::ack(
+            nsp,
+            id,
+            &serde_json::json!({ "error": "rate_limited", "message": MESSAGE }),
+        ),
+        None => encode::event(nsp, "error", &("rate_limited", MESSAGE), None),
+    };
+    encoded.expect("static JSON serializes")
 }
 
 impl<N: Namespaces> EngineHandler for ConnectionHandler<N> {
@@ -298,7 +392,7 @@ impl<N: Namespaces> EngineHandler for ConnectionHandler<N> {
         arm_connect_timer(conn, self.namespaces.connection_config().connect_timeout);
     }
 
-    fn on_message(&self, conn: &Conn, message: Message) {
+    fn on_message(&self, conn: &Conn, message: Message) -> Flow {
         match message {
             Message::Text(t) => self.on_text(conn, t),
             Message::Binary(b) => self.on_binary(conn, b),

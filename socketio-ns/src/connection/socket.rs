@@ -13,7 +13,7 @@ use super::mailbox::{Cmd, Mailbox};
 use super::{AckResponse, AckSink, Conn, DisconnectReason};
 use crate::codec::socketio::Event;
 use crate::codec::socketio::encode::Encoded;
-use crate::engine::{CloseReason, SendError};
+use crate::engine::{CloseReason, Flow, SendError};
 
 /// A Socket.IO socket id.
 pub type Sid = Arc<str>;
@@ -77,14 +77,15 @@ impl Socket {
 
     // ----- the actor's mailbox -----
 
-    /// Queues an event for the actor; `Err` when too many are waiting.
-    pub(crate) fn push_event(&self, event: Event) -> Result<(), Event> {
-        self.mailbox
-            .push(Cmd::Event(event))
-            .map_err(|cmd| match cmd {
-                Cmd::Event(e) => e,
-                Cmd::Disconnect(..) => unreachable!("only the event is given back"),
-            })
+    /// Queues an event for the actor. When its queue is full, the answer tells the engine to
+    /// read nothing more from this connection until the actor has caught up.
+    pub(crate) fn push_event(self: &Arc<Self>, event: Event) -> Flow {
+        if !self.mailbox.push(Cmd::Event(event)) {
+            return Flow::Continue;
+        }
+        tracing::debug!(sid = %self.id, "event queue full, reading paused");
+        let socket = self.clone();
+        Flow::Wait(Box::pin(async move { socket.mailbox.room().await }))
     }
 
     /// Makes the socket leave its namespace, after the handler it may be running: its actor
@@ -92,6 +93,11 @@ impl Socket {
     /// or it asked). The one way a socket is disconnected.
     pub(crate) fn disconnect(&self, reason: DisconnectReason, silent: bool) {
         let _ = self.mailbox.push(Cmd::Disconnect(reason, silent));
+    }
+
+    /// The actor is gone: commands queued or pushed later are dropped.
+    pub(crate) fn close_mailbox(&self) {
+        self.mailbox.close();
     }
 
     /// The next command for the actor.

@@ -69,6 +69,17 @@ pub struct EngineConfig {
     pub upgrade_timeout: Duration,
     /// The most packets that may wait for a slow client before it is disconnected. Default 1024.
     pub max_buffered_packets: usize,
+    /// The most bytes queued for a client that does not read before it is disconnected
+    /// ([`CloseReason::BufferFull`](super::CloseReason::BufferFull)). Default 8 MiB.
+    pub max_buffered_bytes: usize,
+    /// How long one write to a WebSocket may take before the connection is dropped (a client
+    /// that stopped reading with a full TCP window). Default 20 s.
+    pub write_timeout: Duration,
+    /// How long a POST body may stall between two chunks before the request is answered 400
+    /// and the session closed. Default 30 s.
+    pub body_timeout: Duration,
+    /// The most sessions open at once; a handshake beyond is answered 503. Default 100,000.
+    pub max_sessions: usize,
     /// CORS policy. Default disabled.
     pub cors: Cors,
     /// Optional handshake filter.
@@ -85,6 +96,10 @@ impl Default for EngineConfig {
             max_payload: 1_000_000,
             upgrade_timeout: Duration::from_secs(10),
             max_buffered_packets: 1024,
+            max_buffered_bytes: 8 << 20,
+            write_timeout: Duration::from_secs(20),
+            body_timeout: Duration::from_secs(30),
+            max_sessions: 100_000,
             cors: Cors::Disabled,
             allow_request: None,
         }
@@ -101,6 +116,10 @@ impl fmt::Debug for EngineConfig {
             .field("max_payload", &self.max_payload)
             .field("upgrade_timeout", &self.upgrade_timeout)
             .field("max_buffered_packets", &self.max_buffered_packets)
+            .field("max_buffered_bytes", &self.max_buffered_bytes)
+            .field("write_timeout", &self.write_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .field("max_sessions", &self.max_sessions)
             .field("cors", &self.cors)
             .field("allow_request", &self.allow_request.is_some())
             .finish()

@@ -7,7 +7,6 @@ use super::EngineHandler;
 use super::polling::delivers_close;
 use super::router::Shared;
 use super::session::{CloseReason, EngineSession};
-use crate::codec::engine::packet::Frame;
 
 /// Pings every interval; closes the session when no pong comes in time. When the session ends
 /// for any reason, removes it from the table and tells the handler, exactly once.
@@ -29,18 +28,34 @@ pub(super) async fn heartbeat<H: EngineHandler>(
             _ = tokio::time::sleep_until(ping_at) => {}
             _ = inner.closing.notified() => break,
         }
-        if socket.send_frame(Frame::ping()).is_err() {
+        if socket.send_ping().is_err() {
             break;
         }
-        socket.set_ping_deadline(Some(ping_at + timeout - grace));
-        tokio::select! {
-            _ = inner.pong.notified() => socket.set_ping_deadline(None),
-            _ = tokio::time::sleep_until(ping_at + timeout - grace) => {
-                tracing::debug!("ping timeout");
-                socket.close(CloseReason::PingTimeout);
-                break;
+        let mut deadline = ping_at + timeout - grace;
+        socket.set_ping_deadline(Some(deadline));
+        let answered = loop {
+            tokio::select! {
+                _ = inner.pong.notified() => {
+                    socket.set_ping_deadline(None);
+                    break true;
+                }
+                _ = tokio::time::sleep_until(deadline) => {
+                    if socket.inbound_held() {
+                        // The client's pong waits behind what we do not read for flow
+                        // control: it is there, sending; give it another timeout.
+                        deadline = tokio::time::Instant::now() + timeout;
+                        socket.set_ping_deadline(Some(deadline));
+                        continue;
+                    }
+                    tracing::debug!("ping timeout");
+                    socket.close(CloseReason::PingTimeout);
+                    break false;
+                }
+                _ = inner.closing.notified() => break false,
             }
-            _ = inner.closing.notified() => break,
+        };
+        if !answered {
+            break;
         }
         ping_at = tokio::time::Instant::now() + interval;
     }

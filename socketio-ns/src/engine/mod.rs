@@ -24,7 +24,7 @@
 mod config;
 mod heartbeat;
 mod http;
-pub(crate) mod listener;
+mod listener;
 mod polling;
 mod router;
 mod service;
@@ -33,12 +33,34 @@ mod websocket;
 
 pub use self::http::Body;
 pub use config::{AllowRequest, Cors, EngineConfig, Transport};
+pub use listener::{ServeOptions, serve, serve_with};
 pub use router::Engine;
 pub(crate) use router::{Shared as EngineShared, new_sid};
 pub use service::EngineService;
 pub(crate) use service::RemoteAddr;
 pub(crate) use session::HandshakeInfo;
 pub use session::{CloseReason, EngineSession, Message, SendError};
+
+/// What the engine does after handing a message to its [`EngineHandler`].
+#[must_use = "a Flow::Wait must be awaited before reading on"]
+pub enum Flow {
+    /// Read on.
+    Continue,
+    /// Read nothing more from this session until the future completes: over WebSocket no
+    /// frame is read (TCP backpressure reaches the client), over polling the POST that
+    /// carried the message is answered only then (and the client sends no other meanwhile).
+    /// Outgoing packets and pings still flow.
+    Wait(futures_util::future::BoxFuture<'static, ()>),
+}
+
+impl std::fmt::Debug for Flow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Flow::Continue => "Continue",
+            Flow::Wait(_) => "Wait",
+        })
+    }
+}
 
 /// The application side of an Engine.IO server.
 ///
@@ -51,8 +73,9 @@ pub trait EngineHandler: Send + Sync + 'static {
     /// A session was opened (after the handshake was sent).
     fn on_open(&self, socket: &EngineSession<Self::Data>);
 
-    /// A message arrived.
-    fn on_message(&self, socket: &EngineSession<Self::Data>, message: Message);
+    /// A message arrived. The answer is inbound flow control: [`Flow::Wait`] makes the engine
+    /// read nothing more from this session until its future completes.
+    fn on_message(&self, socket: &EngineSession<Self::Data>, message: Message) -> Flow;
 
     /// The session ended. Called exactly once per opened session.
     fn on_close(&self, socket: &EngineSession<Self::Data>, reason: CloseReason);

@@ -3,16 +3,18 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 
 use super::EngineHandler;
 use super::config::Transport;
 use super::http::{Body, ErrorCode, empty, error, plain, text_response};
 use super::router::Engine;
 use super::session::{CloseReason, EngineSession, HandshakeInfo, POLLING, UPGRADING, WEBSOCKET};
+use super::websocket::inbound_pause;
 use crate::codec::engine::packet::Frame;
 use crate::codec::engine::payload;
 
@@ -120,16 +122,23 @@ impl<H: EngineHandler> Engine<H> {
             socket.close(CloseReason::TransportError);
             return error(ErrorCode::BadRequest);
         }
-        let body = Limited::new(req.into_body(), max).collect().await;
-        socket.inner.post_active.store(false, Ordering::Release);
-        let body = match body {
-            Ok(b) => b.to_bytes(),
+        // The POST is active until its packets are delivered, flow control included; cleared
+        // too when the request is dropped (the client went away) mid-way.
+        struct Active<'a, D>(&'a EngineSession<D>);
+        impl<D> Drop for Active<'_, D> {
+            fn drop(&mut self) {
+                self.0.set_inbound_held(false);
+                self.0.inner.post_active.store(false, Ordering::Release);
+            }
+        }
+        let _active = Active(&socket);
+        let body = match read_body(req.into_body(), max, self.shared.config.body_timeout).await {
+            Ok(b) => b,
+            Err(BodyError::TooLarge) => {
+                return plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
+            }
             Err(e) => {
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    return plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
-                }
+                tracing::debug!(sid = %socket.sid(), error = ?e, "POST body failed, closing the session");
                 socket.close(CloseReason::TransportClose);
                 return error(ErrorCode::BadRequest);
             }
@@ -137,7 +146,14 @@ impl<H: EngineHandler> Engine<H> {
         match payload::decode_payload(&body, usize::MAX) {
             Ok(packets) => {
                 for p in packets {
-                    self.shared.on_packet(&socket, p);
+                    // Inbound flow control: the next packet waits until the handler has room;
+                    // the client sends no other POST until this one is answered.
+                    let flow = self.shared.on_packet(&socket, p);
+                    if let Some(pause) = inbound_pause(flow, &socket) {
+                        socket.set_inbound_held(true);
+                        pause.await;
+                        socket.set_inbound_held(false);
+                    }
                 }
                 let mut res = Response::new(Full::new(Bytes::from_static(b"ok")));
                 res.headers_mut().insert(
@@ -150,6 +166,45 @@ impl<H: EngineHandler> Engine<H> {
                 tracing::debug!(sid = %socket.sid(), error = %e, "invalid payload, closing the session");
                 socket.close(CloseReason::TransportError);
                 error(ErrorCode::BadRequest)
+            }
+        }
+    }
+}
+
+/// Why a POST body could not be read.
+#[derive(Debug)]
+enum BodyError {
+    /// More than the configured maximum.
+    TooLarge,
+    /// No chunk within the body timeout.
+    Stalled,
+    /// The body failed (the connection broke).
+    Broken,
+}
+
+/// Reads a whole body of at most `max` bytes, each chunk within `inactivity` of the previous.
+async fn read_body<B>(body: B, max: usize, inactivity: Duration) -> Result<Bytes, BodyError>
+where
+    B: http_body::Body,
+{
+    let mut body = std::pin::pin!(body);
+    let mut buf = BytesMut::new();
+    loop {
+        let frame = match tokio::time::timeout(inactivity, body.frame()).await {
+            Err(_) => return Err(BodyError::Stalled),
+            Ok(None) => return Ok(buf.freeze()),
+            Ok(Some(Err(_))) => return Err(BodyError::Broken),
+            Ok(Some(Ok(frame))) => frame,
+        };
+        if let Ok(mut data) = frame.into_data() {
+            if buf.len() + data.remaining() > max {
+                return Err(BodyError::TooLarge);
+            }
+            while data.has_remaining() {
+                let chunk = data.chunk();
+                buf.extend_from_slice(chunk);
+                let n = chunk.len();
+                data.advance(n);
             }
         }
     }

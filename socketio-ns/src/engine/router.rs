@@ -10,7 +10,6 @@ use std::sync::{Arc, RwLock};
 use http::{Method, Request, Response, StatusCode, header};
 use tracing::Instrument;
 
-use super::EngineHandler;
 use super::config::{EngineConfig, Transport};
 use super::heartbeat::heartbeat;
 use super::http::{
@@ -19,6 +18,7 @@ use super::http::{
 use super::polling::delivers_close;
 use super::service::EngineService;
 use super::session::{CloseReason, EngineSession, HandshakeInfo, Message, WEBSOCKET};
+use super::{EngineHandler, Flow};
 use crate::codec::engine::packet::{EnginePacket, Frame};
 
 /// An Engine.IO server: the session table and the handler. Cheap to clone.
@@ -141,7 +141,7 @@ impl<H: EngineHandler> Engine<H> {
 
     /// Serves connections accepted on `listener` until the future is dropped.
     pub async fn serve_listener(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-        crate::engine::listener::serve_listener(listener, self.service()).await
+        super::listener::serve(listener, self.service(), std::future::pending()).await
     }
 
     /// Handles one HTTP request.
@@ -206,6 +206,13 @@ impl<H: EngineHandler> Engine<H> {
                 }
                 req = Request::from_parts(parts, body);
             }
+            if self.session_count() >= config.max_sessions {
+                tracing::warn!(
+                    max = config.max_sessions,
+                    "too many sessions, handshake refused"
+                );
+                return plain(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable");
+            }
             return match transport {
                 Transport::Polling => self.open_polling(req, remote),
                 Transport::WebSocket => self.accept_websocket(req, remote, None),
@@ -257,6 +264,7 @@ impl<H: EngineHandler> Engine<H> {
             handshake,
             transport,
             config.max_buffered_packets,
+            config.max_buffered_bytes,
         );
         self.shared
             .sessions
@@ -308,13 +316,17 @@ impl<H: EngineHandler> Shared<H> {
     }
 
     /// Acts on one packet from the client (none once the session is closed).
-    pub(super) fn on_packet(&self, socket: &EngineSession<H::Data>, packet: EnginePacket) {
+    pub(super) fn on_packet(&self, socket: &EngineSession<H::Data>, packet: EnginePacket) -> Flow {
         if socket.is_closed() {
-            return;
+            return Flow::Continue;
         }
         match packet {
-            EnginePacket::Message(text) => self.handler.on_message(socket, Message::Text(text)),
-            EnginePacket::Binary(data) => self.handler.on_message(socket, Message::Binary(data)),
+            EnginePacket::Message(text) => {
+                return self.handler.on_message(socket, Message::Text(text));
+            }
+            EnginePacket::Binary(data) => {
+                return self.handler.on_message(socket, Message::Binary(data));
+            }
             EnginePacket::Pong { probe: false } => socket.inner.pong.notify_one(),
             EnginePacket::Ping { probe: false } => {
                 let _ = socket.send_frame(Frame::pong());
@@ -325,5 +337,6 @@ impl<H: EngineHandler> Shared<H> {
                 socket.close(CloseReason::TransportError);
             }
         }
+        Flow::Continue
     }
 }

@@ -142,6 +142,9 @@ pub(crate) struct Inner<D> {
     pub(crate) handshake: HandshakeInfo,
     outbox: Mutex<Outbox>,
     max_buffered: usize,
+    max_buffered_bytes: usize,
+    /// Wakes a reader paused while the client's backlog drains.
+    drained: Notify,
     /// Wakes the writer: the pending GET or the WebSocket task.
     pub(crate) writable: Notify,
     /// Wakes the heartbeat task on pong.
@@ -151,6 +154,9 @@ pub(crate) struct Inner<D> {
     pub(crate) transport: AtomicU8,
     pub(crate) get_active: AtomicBool,
     pub(crate) post_active: AtomicBool,
+    /// The client is not read right now (inbound flow control, or a write it is slow to
+    /// take): its pongs may wait unread, so the heartbeat does not time it out meanwhile.
+    held: AtomicBool,
     closed: AtomicBool,
     /// Frames the WebSocket task has written and flushed, and its signal after each flush.
     written: std::sync::atomic::AtomicU64,
@@ -163,6 +169,8 @@ pub(crate) struct Inner<D> {
 
 struct Outbox {
     queue: VecDeque<Frame>,
+    /// The bytes of the frames in `queue`.
+    bytes: usize,
     /// Frames ever queued.
     pushed: u64,
     reason: Option<CloseReason>,
@@ -175,6 +183,7 @@ impl<D> EngineSession<D> {
         handshake: HandshakeInfo,
         transport: Transport,
         max_buffered: usize,
+        max_buffered_bytes: usize,
     ) -> Self {
         EngineSession {
             inner: Arc::new(Inner {
@@ -183,10 +192,13 @@ impl<D> EngineSession<D> {
                 handshake,
                 outbox: Mutex::new(Outbox {
                     queue: VecDeque::new(),
+                    bytes: 0,
                     pushed: 0,
                     reason: None,
                 }),
                 max_buffered,
+                max_buffered_bytes,
+                drained: Notify::new(),
                 writable: Notify::new(),
                 pong: Notify::new(),
                 closing: Notify::new(),
@@ -196,6 +208,7 @@ impl<D> EngineSession<D> {
                 }),
                 get_active: AtomicBool::new(false),
                 post_active: AtomicBool::new(false),
+                held: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
                 written: std::sync::atomic::AtomicU64::new(0),
                 flushed: Notify::new(),
@@ -251,6 +264,22 @@ impl<D> EngineSession<D> {
         })
     }
 
+    /// Queues a ping ahead of what waits: a heartbeat must not wait behind a backlog the
+    /// client is still taking, or the client would time the connection out.
+    pub(crate) fn send_ping(&self) -> Result<(), SendError> {
+        let mut out = self.inner.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        if out.reason.is_some() {
+            return Err(SendError::Closed);
+        }
+        let ping = Frame::ping();
+        out.bytes += ping.len();
+        out.queue.push_front(ping);
+        out.pushed += 1;
+        drop(out);
+        self.inner.writable.notify_one();
+        Ok(())
+    }
+
     /// Queues an already encoded frame. A client whose buffer is full is disconnected.
     pub fn send_frame(&self, frame: Frame) -> Result<(), SendError> {
         self.push(std::iter::once(frame), false)
@@ -284,14 +313,23 @@ impl<D> EngineSession<D> {
         {
             return Err(SendError::Dropped);
         }
-        if out.queue.len() >= self.inner.max_buffered {
+        let before = out.queue.len();
+        let bytes_before = out.bytes;
+        for f in frames {
+            out.bytes += f.len();
+            out.queue.push_back(f);
+        }
+        // Bounded in packets and in bytes; a packet is always taken into an empty queue.
+        if before > 0
+            && (before >= self.inner.max_buffered || out.bytes > self.inner.max_buffered_bytes)
+        {
+            out.queue.truncate(before);
+            out.bytes = bytes_before;
             drop(out);
             tracing::warn!(sid = %self.inner.sid, "send buffer full, closing the session");
             self.close(CloseReason::BufferFull);
             return Err(SendError::Full);
         }
-        let before = out.queue.len();
-        out.queue.extend(frames);
         out.pushed += (out.queue.len() - before) as u64;
         drop(out);
         self.inner.writable.notify_one();
@@ -320,6 +358,9 @@ impl<D> EngineSession<D> {
     /// Whether a ping went unanswered past its deadline. Checked by requests as they
     /// arrive, so that a timer firing late never lets an expired session answer.
     pub(crate) fn ping_expired(&self) -> bool {
+        if self.inbound_held() {
+            return false;
+        }
         let deadline = self.inner.ping_deadline.load(Ordering::Acquire);
         deadline != u64::MAX && self.inner.born.elapsed().as_nanos() as u64 >= deadline
     }
@@ -360,12 +401,19 @@ impl<D> EngineSession<D> {
         }
         out.reason = Some(reason);
         match reason {
-            CloseReason::ClientClose => out.queue.push_back(Frame::noop()),
+            CloseReason::ClientClose => {
+                out.bytes += 1;
+                out.queue.push_back(Frame::noop());
+            }
             CloseReason::TransportClose => {}
-            _ => out.queue.push_back(Frame::close()),
+            _ => {
+                out.bytes += 1;
+                out.queue.push_back(Frame::close());
+            }
         }
         drop(out);
         self.inner.closed.store(true, Ordering::Release);
+        self.inner.drained.notify_waiters();
         self.inner.writable.notify_one();
         self.inner.closing.notify_one();
     }
@@ -388,7 +436,49 @@ impl<D> EngineSession<D> {
     pub(crate) fn drain_at_most(&self, into: &mut Vec<Frame>, max: usize) {
         let mut out = self.inner.outbox.lock().unwrap_or_else(|e| e.into_inner());
         let n = out.queue.len().min(max);
+        let was_backlogged = self.over_half(&out);
+        let start = into.len();
         into.extend(out.queue.drain(..n));
+        let taken: usize = into[start..].iter().map(Frame::len).sum();
+        out.bytes -= taken;
+        if was_backlogged && !self.over_half(&out) {
+            self.inner.drained.notify_waiters();
+        }
+    }
+
+    fn over_half(&self, out: &Outbox) -> bool {
+        out.queue.len() >= self.inner.max_buffered / 2
+            || out.bytes >= self.inner.max_buffered_bytes / 2
+    }
+
+    /// Whether the client has half its outgoing buffer (packets or bytes) waiting: what it
+    /// sends is then read no further until it takes its backlog, so that a fast client that
+    /// reads its answers late is slowed down rather than disconnected for a full buffer.
+    pub(crate) fn backlogged(&self) -> bool {
+        let out = self.inner.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        out.reason.is_none() && self.over_half(&out)
+    }
+
+    /// Completes when the client's backlog is under half its buffer, or the session closed.
+    pub(crate) async fn drained(self) {
+        loop {
+            let drained = self.inner.drained.notified();
+            if !self.backlogged() {
+                return;
+            }
+            drained.await;
+        }
+    }
+
+    /// Marks the client as not being read (flow control, or a write in progress): it cannot
+    /// answer pings meanwhile.
+    pub(crate) fn set_inbound_held(&self, held: bool) {
+        self.inner.held.store(held, Ordering::Release);
+    }
+
+    /// Whether the client is not being read right now.
+    pub(crate) fn inbound_held(&self) -> bool {
+        self.inner.held.load(Ordering::Acquire)
     }
 
     /// Whether frames are waiting.

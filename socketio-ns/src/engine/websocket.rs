@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
@@ -15,13 +16,11 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tracing::Instrument;
 
-use super::EngineHandler;
 use super::config::Transport;
 use super::http::{Body, ErrorCode, error};
 use super::router::{Engine, Shared};
-use super::session::{
-    CloseReason, EngineSession, HandshakeInfo, Message, POLLING, UPGRADING, WEBSOCKET,
-};
+use super::session::{CloseReason, EngineSession, HandshakeInfo, POLLING, UPGRADING, WEBSOCKET};
+use super::{EngineHandler, Flow};
 use crate::codec::engine::packet::{EnginePacket, Frame};
 
 /// What tungstenite reserves for reading a WebSocket: kept by every connection, and read
@@ -176,64 +175,150 @@ impl<H: EngineHandler> Shared<H> {
             tracing::debug!("session opened (websocket)");
             self.handler.on_open(&socket);
         }
+        let write_timeout = self.config.write_timeout;
         let mut frames = Vec::new();
+        // Inbound flow control: while the handler has no room, no frame is read.
+        let mut paused: Option<BoxFuture<'static, ()>> = None;
         loop {
             let notified = socket.inner.writable.notified();
             socket.drain(&mut frames);
             if !frames.is_empty() {
                 let count = frames.len();
                 let skip = socket.close_reason() == Some(CloseReason::ClientClose);
-                let mut failed = false;
-                for f in frames.drain(..) {
-                    if skip {
-                        continue;
+                // A write the client does not take blocks here; a session closed meanwhile for
+                // a fault of the client's (buffer full, ping timeout) drops it at once.
+                let mut woken = false;
+                // Not reading while writing: a pong may wait unread meanwhile.
+                socket.set_inbound_held(true);
+                let written = {
+                    let write = tokio::time::timeout(write_timeout, async {
+                        for f in frames.drain(..) {
+                            if !skip {
+                                ws.feed(frame_to_ws(f)).await?;
+                            }
+                        }
+                        ws.flush().await
+                    });
+                    tokio::pin!(write);
+                    loop {
+                        tokio::select! {
+                            r = &mut write => break Some(r),
+                            _ = socket.inner.writable.notified() => {
+                                woken = true;
+                                if matches!(
+                                    socket.close_reason(),
+                                    Some(
+                                        CloseReason::BufferFull
+                                            | CloseReason::PingTimeout
+                                            | CloseReason::TransportError
+                                    )
+                                ) {
+                                    break None;
+                                }
+                            }
+                        }
                     }
-                    if ws.feed(frame_to_ws(f)).await.is_err() {
-                        failed = true;
+                };
+                socket.set_inbound_held(paused.is_some());
+                let Some(written) = written else {
+                    tracing::debug!(
+                        "session closed while a write was stuck, dropping the connection"
+                    );
+                    return;
+                };
+                match written {
+                    Ok(Ok(())) => {
+                        socket.mark_written(count);
+                        if woken {
+                            // Frames queued during the write: their wake-up was taken here.
+                            continue;
+                        }
+                    }
+                    Ok(Err(_)) => {
+                        frames.clear();
+                        socket.close(CloseReason::TransportClose);
                         break;
                     }
+                    Err(_) => {
+                        // The client stopped reading and the TCP window is full: drop the
+                        // connection rather than hold it (and its unsent bytes) forever.
+                        tracing::debug!(
+                            ?write_timeout,
+                            "websocket write timed out, dropping the connection"
+                        );
+                        socket.close(CloseReason::TransportError);
+                        return;
+                    }
                 }
-                if failed || ws.flush().await.is_err() {
-                    frames.clear();
-                    socket.close(CloseReason::TransportClose);
-                    break;
-                }
-                socket.mark_written(count);
             }
             if socket.is_closed() {
-                let _ = ws.close(None).await;
+                let _ = tokio::time::timeout(write_timeout, ws.close(None)).await;
                 break;
             }
             tokio::select! {
                 _ = notified => {}
-                msg = ws.next() => match msg {
-                    Some(Ok(WsMessage::Text(text))) => match EnginePacket::decode_text(text) {
-                        Ok(p) => self.on_packet(&socket, p),
-                        Err(e) => {
-                            tracing::debug!(error = %e, "invalid packet, closing the session");
-                            socket.close(CloseReason::TransportError);
+                _ = async { paused.as_mut().expect("guarded").await }, if paused.is_some() => {
+                    paused = None;
+                    socket.set_inbound_held(false);
+                }
+                msg = ws.next(), if paused.is_none() => {
+                    let flow = match msg {
+                        Some(Ok(WsMessage::Text(text))) => match EnginePacket::decode_text(text) {
+                            Ok(p) => self.on_packet(&socket, p),
+                            Err(e) => {
+                                tracing::debug!(error = %e, "invalid packet, closing the session");
+                                socket.close(CloseReason::TransportError);
+                                Flow::Continue
+                            }
+                        },
+                        Some(Ok(WsMessage::Binary(data))) => {
+                            self.on_packet(&socket, EnginePacket::Binary(data))
                         }
-                    },
-                    Some(Ok(WsMessage::Binary(data))) => {
-                        self.handler.on_message(&socket, Message::Binary(data))
-                    }
-                    Some(Ok(WsMessage::Close(_))) => {
-                        // tungstenite queued the answering close frame: send it (RFC 6455 5.5.1).
-                        let _ = ws.flush().await;
-                        socket.close(CloseReason::TransportClose);
-                    }
-                    None => socket.close(CloseReason::TransportClose),
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => {
-                        tracing::debug!(error = %e, "websocket error, closing the session");
-                        socket.close(match e {
-                            tungstenite::Error::Capacity(_) => CloseReason::TransportError,
-                            _ => CloseReason::TransportClose,
-                        });
-                    }
-                },
+                        Some(Ok(WsMessage::Close(_))) => {
+                            // tungstenite queued the answering close frame: send it (RFC 6455
+                            // 5.5.1).
+                            let _ = tokio::time::timeout(write_timeout, ws.flush()).await;
+                            socket.close(CloseReason::TransportClose);
+                            Flow::Continue
+                        }
+                        None => {
+                            socket.close(CloseReason::TransportClose);
+                            Flow::Continue
+                        }
+                        Some(Ok(_)) => Flow::Continue,
+                        Some(Err(e)) => {
+                            tracing::debug!(error = %e, "websocket error, closing the session");
+                            socket.close(match e {
+                                tungstenite::Error::Capacity(_) => CloseReason::TransportError,
+                                _ => CloseReason::TransportClose,
+                            });
+                            Flow::Continue
+                        }
+                    };
+                    paused = inbound_pause(flow, &socket);
+                    // Unread, the client's pongs wait too: the heartbeat lets it be.
+                    socket.set_inbound_held(paused.is_some());
+                }
             }
         }
+    }
+}
+
+/// What to wait for before reading on: the handler's room, then the client's backlog.
+pub(super) fn inbound_pause<D: Send + Sync + 'static>(
+    flow: Flow,
+    socket: &EngineSession<D>,
+) -> Option<BoxFuture<'static, ()>> {
+    match flow {
+        Flow::Wait(room) => {
+            let socket = socket.clone();
+            Some(Box::pin(async move {
+                room.await;
+                socket.drained().await;
+            }))
+        }
+        Flow::Continue if socket.backlogged() => Some(Box::pin(socket.clone().drained())),
+        Flow::Continue => None,
     }
 }
 

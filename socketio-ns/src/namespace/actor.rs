@@ -58,6 +58,7 @@ async fn run<T: Namespace>(
         tracing::debug!(message = e.message(), "connection refused");
         cx.kill_local_jobs();
         refuse(&socket.conn, socket.nsp(), &e.to_json());
+        socket.close_mailbox();
         drop(cx);
         forget(&socket, &ns, &rt);
         return;
@@ -131,6 +132,7 @@ async fn run<T: Namespace>(
     cx.kill_local_jobs();
     ns.remove(&socket.id);
     socket.clear_acks();
+    socket.close_mailbox();
     drop(cx);
     forget(&socket, &ns, &rt);
 }

@@ -303,7 +303,11 @@ impl<T: Namespace> Context<T> {
     /// Joins one or several rooms. Every socket is also in the room named by its id; the rooms
     /// are left when the socket leaves the namespace, after `recv_disconnect` has run.
     pub fn join(&mut self, rooms: impl IntoRooms) {
-        self.ns.join(&self.socket.id, rooms.into_rooms());
+        self.ns.join(
+            &self.socket.id,
+            rooms.into_rooms(),
+            self.rt.config.max_rooms_per_socket,
+        );
     }
 
     /// Leaves one or several rooms.

@@ -107,8 +107,14 @@ impl NamespaceInstance {
 
     // ----- rooms of one socket -----
 
-    /// Makes a socket join rooms.
-    pub(crate) fn join(&self, sid: &Sid, rooms: Vec<Room>) {
+    /// Makes a socket join rooms, up to `max` rooms in all (beyond, joins are ignored with a
+    /// warning: rooms named from client input must not grow a socket without bound).
+    pub(crate) fn join(&self, sid: &Sid, mut rooms: Vec<Room>, max: usize) {
+        let room = max.saturating_sub(self.adapter.socket_rooms(sid).len());
+        if rooms.len() > room {
+            tracing::warn!(%sid, max, "too many rooms for one socket, joins ignored");
+            rooms.truncate(room);
+        }
         self.adapter.add_all(sid, &rooms);
     }
 

@@ -30,6 +30,10 @@ pub(crate) struct RuntimeConfig {
     pub(crate) connection: ConnectionConfig,
     /// The default timeout of emits with acks.
     pub(crate) ack_timeout: Duration,
+    /// How long a shutdown waits for handlers and `recv_disconnect`s.
+    pub(crate) shutdown_timeout: Duration,
+    /// The most rooms one socket may be in.
+    pub(crate) max_rooms_per_socket: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -37,6 +41,8 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             connection: ConnectionConfig::default(),
             ack_timeout: Duration::from_secs(10),
+            shutdown_timeout: Duration::from_secs(10),
+            max_rooms_per_socket: 10_000,
         }
     }
 }
@@ -183,7 +189,15 @@ impl Runtime {
                 }
             }
         }
-        self.actors_finished().await;
+        if tokio::time::timeout(self.config.shutdown_timeout, self.actors_finished())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                timeout = ?self.config.shutdown_timeout,
+                "handlers still running at the shutdown deadline; closing the transports"
+            );
+        }
         for s in self.engine_sessions() {
             if !sessions.iter().any(|o| o.sid() == s.sid()) {
                 sessions.push(s);
@@ -346,8 +360,8 @@ impl Namespaces for Runtime {
             tracing::debug!(nsp, "CONNECT to an unknown namespace");
             return refuse(conn, nsp, r#"{"message":"Invalid namespace"}"#);
         };
-        let limit = self.config.connection.mailbox_limit;
-        let Some(socket) = Connection::attach(conn, ns.path.clone(), limit) else {
+        let Some(socket) = Connection::attach(conn, ns.path.clone(), &self.config.connection)
+        else {
             return;
         };
         if self.is_closing() {

@@ -78,7 +78,11 @@ impl SocketRef {
 
     /// Joins one or several rooms.
     pub fn join(&self, rooms: impl IntoRooms) {
-        self.ns.join(&self.socket.id, rooms.into_rooms());
+        self.ns.join(
+            &self.socket.id,
+            rooms.into_rooms(),
+            self.rt.config.max_rooms_per_socket,
+        );
     }
 
     /// Leaves one or several rooms.

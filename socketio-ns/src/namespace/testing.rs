@@ -39,7 +39,7 @@ use super::{ConnectError, Context, Namespace};
 use crate::adapter::{LocalAdapterFactory, Room};
 use crate::codec::engine::packet::Frame;
 use crate::codec::socketio::Event;
-use crate::connection::{Connection, DisconnectReason, Socket};
+use crate::connection::{Connection, ConnectionConfig, DisconnectReason, Socket};
 use crate::engine::{EngineSession, HandshakeInfo, Transport};
 
 /// One socket of namespace `T` on a connection that exists only in memory: call its handlers
@@ -89,8 +89,13 @@ impl<T: Namespace> TestSocket<T> {
             handshake,
             Transport::WebSocket,
             usize::MAX,
+            usize::MAX,
         );
-        let socket = Connection::attach(&conn, ns.path.clone(), usize::MAX)
+        let config = ConnectionConfig {
+            mailbox_limit: usize::MAX,
+            ..ConnectionConfig::default()
+        };
+        let socket = Connection::attach(&conn, ns.path.clone(), &config)
             .expect("a new connection has no socket yet");
         let cx = Context::new(socket.clone(), ns.clone(), rt);
         TestSocket {

@@ -164,6 +164,28 @@ impl Io {
         let rt = self.rt.clone();
         async move { rt.close().await }
     }
+
+    /// Shuts the server down gracefully, as [`Io::close`] does, once `signal` completes (for
+    /// example [`crate::shutdown_signal`]); the future completes when the shutdown is done.
+    /// Give it to [`crate::serve`] as its `shutdown`, so that the accept loop stops after the
+    /// clients had their close:
+    ///
+    /// ```no_run
+    /// # async fn f(app: axum::Router, io: socketio_ns::Io) -> std::io::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    /// socketio_ns::serve(listener, app, io.close_after(socketio_ns::shutdown_signal())).await
+    /// # }
+    /// ```
+    pub fn close_after(
+        &self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let close = self.close();
+        async move {
+            signal.await;
+            close.await;
+        }
+    }
 }
 
 impl<T: Namespace> Context<T> {

@@ -17,7 +17,7 @@ use http::{Request, Response};
 pub use io::Io;
 
 use crate::adapter::{AdapterFactory, LocalAdapterFactory};
-use crate::connection::ConnectionHandler;
+use crate::connection::{ConnectionHandler, EventRate};
 use crate::engine::{AllowRequest, Body, Cors, Engine, EngineConfig, EngineService, Transport};
 use crate::namespace::registry::{
     NsEntry, Pattern, Runtime, RuntimeConfig, StateMap, TypedStarter,
@@ -139,6 +139,14 @@ impl Builder {
         self
     }
 
+    /// How long a graceful shutdown ([`Io::close`]) waits for the handlers running and every
+    /// socket's `recv_disconnect`; after it, the transports are closed all the same. Default
+    /// 10 s.
+    pub fn shutdown_timeout(mut self, d: Duration) -> Self {
+        self.io.shutdown_timeout = d;
+        self
+    }
+
     /// The default timeout of emits with acks. Default 10 s.
     pub fn ack_timeout(mut self, d: Duration) -> Self {
         self.io.ack_timeout = d;
@@ -151,10 +159,74 @@ impl Builder {
         self
     }
 
-    /// The most events that may wait for one socket's handlers before the connection is
-    /// closed as flooding. Default 1024.
+    /// The most events that may wait for one socket's handlers. When a socket's queue is
+    /// full the server reads nothing more from that connection until its handlers catch up
+    /// (over WebSocket TCP backpressure slows the client; over polling its POST is answered
+    /// later): a fast client is slowed down, never disconnected or dropped. Reading also
+    /// pauses while half the client's outgoing buffer ([`Builder::max_buffered_packets`],
+    /// [`Builder::max_buffered_bytes`]) waits for it, so that a client sending faster than it
+    /// reads its answers is throttled rather than disconnected. Default 256 (with this flow
+    /// control a queue needs only absorb bursts; keep it under half the packet buffer).
+    ///
+    /// A handler that awaits an ack from its own client while that client's queue is full
+    /// waits until the ack arrives after the queue drains, or its timeout.
     pub fn max_pending_events(mut self, n: usize) -> Self {
         self.io.connection.mailbox_limit = n.max(1);
+        self
+    }
+
+    /// The most rooms one socket may be in (its own id room aside); further joins are
+    /// ignored with a `tracing` warning, so that rooms named from client input cannot grow a
+    /// socket without bound. Default 10,000.
+    pub fn max_rooms_per_socket(mut self, n: usize) -> Self {
+        self.io.max_rooms_per_socket = n;
+        self
+    }
+
+    /// The most namespaces one connection may join at once; a CONNECT beyond is refused with
+    /// CONNECT_ERROR `{"message":"too many namespaces"}`. Default 64.
+    pub fn max_namespaces_per_connection(mut self, n: usize) -> Self {
+        self.io.connection.max_namespaces = n.max(1);
+        self
+    }
+
+    /// Limits the events one connection may send: `per_second` sustained, `burst` at once.
+    /// An event over the limit runs no handler and is answered with the error `rate_limited`
+    /// (`{"error":"rate_limited","message":..}` as the ack when it asked for one, else the
+    /// `error` event `["rate_limited", message]`). Default: no limit.
+    pub fn event_rate_limit(mut self, per_second: f64, burst: u32) -> Self {
+        self.io.connection.event_rate = Some(EventRate {
+            per_second: per_second.max(0.0),
+            burst: burst.max(1),
+        });
+        self
+    }
+
+    /// The most bytes queued for a client that does not read before it is disconnected.
+    /// Default 8 MiB (a packet is always queued when nothing else is).
+    pub fn max_buffered_bytes(mut self, n: usize) -> Self {
+        self.engine.max_buffered_bytes = n;
+        self
+    }
+
+    /// How long one WebSocket write may take before the connection is dropped (a client
+    /// that stopped reading). Default 20 s.
+    pub fn write_timeout(mut self, d: Duration) -> Self {
+        self.engine.write_timeout = d;
+        self
+    }
+
+    /// How long a polling POST body may stall between two chunks before the request is
+    /// answered 400 and the session closed. Default 30 s.
+    pub fn body_timeout(mut self, d: Duration) -> Self {
+        self.engine.body_timeout = d;
+        self
+    }
+
+    /// The most Engine.IO sessions (connections) open at once; a handshake beyond is
+    /// answered HTTP 503. Default 100,000.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.engine.max_sessions = n;
         self
     }
 
@@ -309,7 +381,59 @@ impl Server {
     /// [`Io::close`] has closed every session (then it stops accepting and returns `Ok`).
     pub async fn serve_listener(self, listener: tokio::net::TcpListener) -> std::io::Result<()> {
         let shutdown = self.engine.handler().namespaces.shutdown_signal();
-        crate::engine::listener::serve_listener_until(listener, self.service(), shutdown).await
+        crate::engine::serve(listener, self.service(), shutdown).await
+    }
+
+    /// Serves on `addr` until `signal` completes, then shuts down gracefully ([`Io::close`]:
+    /// new namespace connections refused, every socket's `recv_disconnect` run with
+    /// [`crate::DisconnectReason::ServerShutdown`] within [`Builder::shutdown_timeout`], every
+    /// client sent a close, adapters closed) and returns once that is done.
+    ///
+    /// ```no_run
+    /// # async fn f() -> std::io::Result<()> {
+    /// socketio_ns::Server::builder()
+    ///     .build()
+    ///     .serve_with_shutdown("127.0.0.1:3000", socketio_ns::shutdown_signal())
+    ///     .await
+    /// # }
+    /// ```
+    pub async fn serve_with_shutdown(
+        self,
+        addr: impl tokio::net::ToSocketAddrs,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        tokio::spawn(self.io().close_after(signal));
+        self.serve_listener(listener).await
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM: what a process manager sends to stop a
+/// server. Give it to [`Server::serve_with_shutdown`] or [`Io::close_after`].
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => tracing::info!("SIGINT: shutting down"),
+        _ = term => tracing::info!("SIGTERM: shutting down"),
     }
 }
 
