@@ -5,8 +5,9 @@
 //! cluster. Every operation is driven in both directions, then Redis is stopped and restarted
 //! under the servers and garbage is published on the channels.
 //!
-//! Run: `cargo test -p socketio-ns --features redis --test redis_cluster` (needs
-//! `redis-server`, node and npm; `.ci/run` installs them). Fails, never skips, without them.
+//! Run: `cargo build -p socketio-ns --features redis --example chat && cargo test -p socketio-ns
+//! --features redis --test redis_cluster` (needs `redis-server`, node and npm; `.ci/run`
+//! installs them). Fails, never skips, without them.
 
 #[allow(unused_macros)]
 mod common;
@@ -72,7 +73,9 @@ impl Redis {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("redis-server must be installed (apt-get install redis-server); .ci/run does it");
+            .expect(
+                "redis-server must be installed (apt-get install redis-server); .ci/run does it",
+            );
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.command(&[b"PING"]).as_deref() != Some("+PONG") {
@@ -106,7 +109,13 @@ impl Redis {
 
     /// `PUBSUB NUMSUB` of the request channel of `/`: how many servers are subscribed.
     fn servers(&self) -> usize {
-        self.command(&[b"PUBSUB", b"NUMSUB", b"socket.io-request#/#"])
+        self.servers_of("/")
+    }
+
+    /// `PUBSUB NUMSUB` of the request channel of the namespace `nsp`.
+    fn servers_of(&self, nsp: &str) -> usize {
+        let channel = format!("socket.io-request#{nsp}#");
+        self.command(&[b"PUBSUB", b"NUMSUB", channel.as_bytes()])
             .and_then(|r| r.rsplit(':').next().and_then(|n| n.trim().parse().ok()))
             .unwrap_or(0)
     }
@@ -191,13 +200,18 @@ impl Node {
 
     /// The events client `name` received (waiting until `count` arrived or `wait_ms` passed).
     fn events(&mut self, name: &str, count: usize, wait_ms: u64) -> Vec<Value> {
-        let r = self.call(json!({"cmd": "events", "name": name, "count": count, "wait_ms": wait_ms}));
+        let r =
+            self.call(json!({"cmd": "events", "name": name, "count": count, "wait_ms": wait_ms}));
         r["events"].as_array().unwrap().clone()
     }
 
     fn client(&mut self, name: &str, port: u16) -> String {
         let url = format!("http://127.0.0.1:{port}");
-        let r = self.call(json!({"cmd": "client", "name": name, "url": url}));
+        self.client_at(name, &url, Value::Null)
+    }
+
+    fn client_at(&mut self, name: &str, url: &str, auth: Value) -> String {
+        let r = self.call(json!({"cmd": "client", "name": name, "url": url, "auth": auth}));
         r["sid"].as_str().unwrap().to_owned()
     }
 
@@ -311,12 +325,21 @@ async fn mixed_cluster_of_ours_and_node() {
     assert!(node.events("b", 0, 300).is_empty());
 
     // Broadcast with acks, ours -> every process: three answers.
-    let acks = a.io.timeout(Duration::from_secs(3)).emit_with_ack("ask", 7).await.unwrap();
+    let acks =
+        a.io.timeout(Duration::from_secs(3))
+            .emit_with_ack("ask", 7)
+            .await
+            .unwrap();
     assert!(acks.is_complete(), "{acks:?}");
     let mut froms: Vec<String> = acks
         .responses
         .iter()
-        .map(|(_, r)| r.arg::<Value>(0).unwrap()["from"].as_str().unwrap().to_owned())
+        .map(|(_, r)| {
+            r.arg::<Value>(0).unwrap()["from"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     froms.sort();
     assert_eq!(froms, ["a", "b", "n"]);
@@ -343,7 +366,10 @@ async fn mixed_cluster_of_ours_and_node() {
     assert_eq!(ids, sorted(vec![sa.clone(), sb.clone(), sn.clone()]));
     let n_info = all.iter().find(|s| s.id == sn).unwrap();
     assert!(n_info.rooms.iter().any(|r| r == "r1"), "{n_info:?}");
-    assert!(n_info.handshake.url.starts_with("/socket.io/"), "{n_info:?}");
+    assert!(
+        n_info.handshake.url.starts_with("/socket.io/"),
+        "{n_info:?}"
+    );
     let in_r2 = a.io.to("r2").fetch_sockets().await.unwrap();
     assert_eq!(in_r2.len(), 1);
     assert_eq!(in_r2[0].id, sb);
@@ -357,8 +383,18 @@ async fn mixed_cluster_of_ours_and_node() {
             .collect(),
     );
     assert_eq!(node_ids, sorted(vec![sa.clone(), sb.clone(), sn.clone()]));
-    let a_from_node = r["sockets"].as_array().unwrap().iter().find(|s| s["id"] == sa.as_str()).unwrap();
-    assert!(a_from_node["rooms"].as_array().unwrap().contains(&json!("r1")));
+    let a_from_node = r["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == sa.as_str())
+        .unwrap();
+    assert!(
+        a_from_node["rooms"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("r1"))
+    );
 
     // sockets_join from ours reaches Node's sockets; Node's socketsLeave reaches ours.
     a.io.to("r1").sockets_join("r3").await.unwrap();
@@ -372,7 +408,10 @@ async fn mixed_cluster_of_ours_and_node() {
     a.io.to("r3").emit("r3-again", ()).await.unwrap();
     assert_eq!(names(&node.events("a", 1, 3000)), ["r3-again"]);
     assert_eq!(names(&node.events("n", 1, 3000)), ["r3-again"]);
-    assert!(node.events("b", 0, 300).is_empty(), "b left r3 by Node's request");
+    assert!(
+        node.events("b", 0, 300).is_empty(),
+        "b left r3 by Node's request"
+    );
 
     // all_rooms.
     let rooms = a.io.all_rooms().await.unwrap();
@@ -385,21 +424,41 @@ async fn mixed_cluster_of_ours_and_node() {
     // Server-side emits: ours -> B and Node; Node -> A and B; with acks both ways.
     a.io.server_side_emit("hello", (1, "x")).await.unwrap();
     let answers = a.io.server_side_emit_with_ack("ping", ()).await.unwrap();
-    let mut froms: Vec<String> = answers.iter().map(|v| v["from"].as_str().unwrap().to_owned()).collect();
+    let mut froms: Vec<String> = answers
+        .iter()
+        .map(|v| v["from"].as_str().unwrap().to_owned())
+        .collect();
     froms.sort();
     assert_eq!(froms, ["B", "node"]);
     let r = node.call(json!({"cmd": "server_events"}));
-    assert_eq!(r["events"], json!([{"event": "hello", "args": [1, "x"]}, {"event": "ping", "args": []}]));
-    assert!(a.received.lock().unwrap().is_empty(), "a process does not receive its own");
+    assert_eq!(
+        r["events"],
+        json!([{"event": "hello", "args": [1, "x"]}, {"event": "ping", "args": []}])
+    );
+    assert!(
+        a.received.lock().unwrap().is_empty(),
+        "a process does not receive its own"
+    );
     node.call(json!({"cmd": "server_side_emit", "event": "hello", "args": [{"n": 2}]}));
     let r = node.call(json!({"cmd": "server_side_emit_ack", "event": "ping", "args": ["?"]}));
-    let mut froms: Vec<String> = r["answers"].as_array().unwrap().iter().map(|v| v["from"].as_str().unwrap().to_owned()).collect();
+    let mut froms: Vec<String> = r["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["from"].as_str().unwrap().to_owned())
+        .collect();
     froms.sort();
     assert_eq!(froms, ["A", "B"]);
     for o in [&a, &b] {
         let got = o.received.lock().unwrap().clone();
-        assert!(got.contains(&json!({"event": "hello", "args": [{"n": 2}]})), "{got:?}");
-        assert!(got.contains(&json!({"event": "ping", "args": ["?"]})), "{got:?}");
+        assert!(
+            got.contains(&json!({"event": "hello", "args": [{"n": 2}]})),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&json!({"event": "ping", "args": ["?"]})),
+            "{got:?}"
+        );
     }
 
     // The Node emitter (not a server) drives our sockets too.
@@ -438,10 +497,27 @@ async fn redis_restart_and_garbage() {
         m
     };
     redis.publish("socket.io#/#", &good);
-    assert_eq!(names(&node.events("a", 1, 3000)), ["go"], "the valid message is delivered");
+    assert_eq!(
+        names(&node.events("a", 1, 3000)),
+        ["go"],
+        "the valid message is delivered"
+    );
     node.events("b", 1, 3000);
-    for channel in ["socket.io#/#", "socket.io#/#r1#", "socket.io-request#/#", "socket.io-response#/#"] {
-        for payload in [&b"garbage"[..], &good[..good.len() - 3], b"{\"type\":", b"{\"type\":7}", b"", b"\x93\xc0\xc0\xc0", b"\xdd\xff\xff\xff\xff"] {
+    for channel in [
+        "socket.io#/#",
+        "socket.io#/#r1#",
+        "socket.io-request#/#",
+        "socket.io-response#/#",
+    ] {
+        for payload in [
+            &b"garbage"[..],
+            &good[..good.len() - 3],
+            b"{\"type\":",
+            b"{\"type\":7}",
+            b"",
+            b"\x93\xc0\xc0\xc0",
+            b"\xdd\xff\xff\xff\xff",
+        ] {
             redis.publish(channel, payload);
         }
     }
@@ -461,7 +537,10 @@ async fn redis_restart_and_garbage() {
     let t = Instant::now();
     let err = a.io.fetch_sockets().await.unwrap_err();
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
-    eprintln!("fetch_sockets with Redis down: {err} after {:?}", t.elapsed());
+    eprintln!(
+        "fetch_sockets with Redis down: {err} after {:?}",
+        t.elapsed()
+    );
 
     // Redis comes back: both adapters subscribe again, cross-process delivery resumes.
     redis.restart();
@@ -475,4 +554,40 @@ async fn redis_restart_and_garbage() {
     }
     node.events("a", 0, 200);
     assert_eq!(b.io.fetch_sockets().await.unwrap().len(), 2);
+}
+
+/// The chat example with `REDIS_URL`: two processes share the rooms of `/chat`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_example_shares_rooms_through_redis() {
+    let redis = Redis::start();
+    let url = redis.url();
+    let env = [("REDIS_URL", url.as_str()), ("REDIS_ADAPTER", "classic")];
+    let one = common::ExampleServer::spawn_with_env("chat", &env);
+    let two = common::ExampleServer::spawn_with_env("chat", &env);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while redis.servers_of("/chat") != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the chat processes did not subscribe"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut node = Node::start(&redis, None);
+    for (name, server) in [("x", &one), ("y", &two)] {
+        node.client_at(
+            name,
+            &format!("{}/chat", server.url()),
+            json!({"token": "t"}),
+        );
+        node.call(json!({"cmd": "ask", "name": name, "event": "login", "args": [name]}));
+        node.call(json!({"cmd": "ask", "name": name, "event": "join", "args": ["lobby"]}));
+    }
+    node.call(json!({"cmd": "ask", "name": "y", "event": "say", "args": ["lobby", "hello"]}));
+    let ev = node.events("x", 1, 3000);
+    assert_eq!(names(&ev), ["said"], "{ev:?}");
+    assert!(ev[0]["args"].to_string().contains("hello"), "{ev:?}");
+    assert!(
+        node.events("y", 0, 300).is_empty(),
+        "the sender is not told"
+    );
 }

@@ -65,7 +65,11 @@ async function waitEvents(name, count, ms) {
 
 const handlers = {
   async client(c) {
-    const socket = connect(c.url, { transports: [c.transport || "websocket"], reconnection: false });
+    const socket = connect(c.url, {
+      transports: [c.transport || "websocket"],
+      reconnection: false,
+      auth: c.auth,
+    });
     const client = { socket, events: [] };
     clients.set(c.name, client);
     socket.onAny((event, ...args) => {
@@ -83,6 +87,10 @@ const handlers = {
   async join(c) {
     const sid = await clients.get(c.name).socket.timeout(3000).emitWithAck("join", c.room);
     return { sid };
+  },
+  async ask(c) {
+    const answer = await clients.get(c.name).socket.timeout(3000).emitWithAck(c.event, ...fromJson(c.args));
+    return { answer: toJson(answer) };
   },
   async events(c) {
     return { events: await waitEvents(c.name, c.count ?? 0, c.wait_ms ?? 0) };
