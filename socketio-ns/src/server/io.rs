@@ -168,7 +168,8 @@ impl Io {
     /// Every room of `/` on every process, socket id rooms included.
     pub fn all_rooms(
         &self,
-    ) -> impl Future<Output = Result<Vec<crate::adapter::Room>, AdapterError>> + Send + 'static {
+    ) -> impl Future<Output = Result<Vec<crate::adapter::Room>, AdapterError>> + Send + 'static
+    {
         self.root().all_rooms()
     }
 

@@ -196,7 +196,10 @@ impl Builder {
     /// })
     /// # }
     /// ```
-    pub fn on_server_event(mut self, handler: impl Fn(ServerEvent) + Send + Sync + 'static) -> Self {
+    pub fn on_server_event(
+        mut self,
+        handler: impl Fn(ServerEvent) + Send + Sync + 'static,
+    ) -> Self {
         self.server_events = Some(Arc::new(handler));
         self
     }

@@ -402,7 +402,11 @@ impl Inner {
     }
 
     fn warn(&self, what: &str, why: &str) {
-        tracing::warn!(nsp = self.nsp, why, "redis adapter ignored a malformed {what}");
+        tracing::warn!(
+            nsp = self.nsp,
+            why,
+            "redis adapter ignored a malformed {what}"
+        );
     }
 
     /// `[uid, packet, opts]` published by another process's broadcast.
@@ -416,7 +420,11 @@ impl Inner {
             return;
         }
         let packet = &msg[1];
-        if msgpack::get(packet, "nsp").and_then(Mp::as_str).unwrap_or("/") != self.nsp {
+        if msgpack::get(packet, "nsp")
+            .and_then(Mp::as_str)
+            .unwrap_or("/")
+            != self.nsp
+        {
             return;
         }
         let opts = msg.get(2).map_or_else(BroadcastOptions::default, mp_opts);
@@ -558,7 +566,8 @@ impl Inner {
             let id = id.clone();
             ServerEventAck::new(move |answer| {
                 // Always on the shared response channel, as the Node adapter answers.
-                let body = json!({ "type": kind::SERVER_SIDE_EMIT, "requestId": id, "data": answer });
+                let body =
+                    json!({ "type": kind::SERVER_SIDE_EMIT, "requestId": id, "data": answer });
                 this.publish_later(this.response_channel.clone(), body.to_string().into_bytes());
             })
         });
@@ -583,7 +592,11 @@ impl Inner {
         let Some(packet) = msgpack::get(msg, "packet") else {
             return self.warn("broadcast request", "no packet");
         };
-        if msgpack::get(packet, "nsp").and_then(Mp::as_str).unwrap_or("/") != self.nsp {
+        if msgpack::get(packet, "nsp")
+            .and_then(Mp::as_str)
+            .unwrap_or("/")
+            != self.nsp
+        {
             return;
         }
         let opts = msgpack::get(msg, "opts").map_or_else(BroadcastOptions::default, mp_opts);
@@ -946,10 +959,7 @@ impl Adapter for RedisAdapter {
                 "type": kind::REMOTE_FETCH,
                 "opts": wire::opts_json(&opts),
             });
-            for answer in inner
-                .request(request, servers - 1, "fetchSockets")
-                .await?
-            {
+            for answer in inner.request(request, servers - 1, "fetchSockets").await? {
                 if let Some(Value::Array(list)) = answer.get("sockets") {
                     sockets.extend(list.iter().filter_map(|s| wire::socket_of(s, &inner.nsp)));
                 }

@@ -264,7 +264,8 @@ mod tests {
     #[test]
     fn json_round_trip_keeps_order_binary_and_numbers() {
         let attachments = vec![Bytes::from_static(b"\x01\x02")];
-        let json = r#"["ev",{"z":1,"a":[2.5,3.0,-4]},{"_placeholder":true,"num":0},"é\"",null,true]"#;
+        let json =
+            r#"["ev",{"z":1,"a":[2.5,3.0,-4]},{"_placeholder":true,"num":0},"é\"",null,true]"#;
         let v = from_json(json, &attachments).unwrap();
         let bytes = encode(&v);
         let back = decode(&bytes).unwrap();
@@ -299,7 +300,12 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for bytes in [&b""[..], b"\x93\xa1", b"\xdd\xff\xff\xff\xff", b"\x91\x01\x02"] {
+        for bytes in [
+            &b""[..],
+            b"\x93\xa1",
+            b"\xdd\xff\xff\xff\xff",
+            b"\x91\x01\x02",
+        ] {
             assert!(decode(bytes).is_err(), "{bytes:?}");
         }
     }

@@ -123,13 +123,11 @@ pub(super) fn socket_of(v: &Value, ns: &str) -> Option<SocketInfo> {
             .collect(),
         _ => Vec::new(),
     };
-    let address = field("address")
-        .and_then(Value::as_str)
-        .and_then(|a| {
-            a.parse::<SocketAddr>()
-                .ok()
-                .or_else(|| a.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0)))
-        });
+    let address = field("address").and_then(Value::as_str).and_then(|a| {
+        a.parse::<SocketAddr>()
+            .ok()
+            .or_else(|| a.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 0)))
+    });
     Some(SocketInfo {
         id,
         ns: ns.to_owned(),
