@@ -190,7 +190,7 @@ async fn main() -> std::io::Result<()> {
     };
     let client = socket_io_client();
 
-    let io = Server::builder().namespace::<Chat>().build();
+    let io = adapter(Server::builder().namespace::<Chat>())?.build();
     let app = axum::Router::new()
         .route("/", get(|| async { Html(include_str!("index.html")) }))
         .route(
@@ -211,6 +211,35 @@ async fn main() -> std::io::Result<()> {
     // down gracefully: every client is told, `recv_disconnect` runs, then the loop stops.
     let shutdown = io.io().close_after(socketio_ns::shutdown_signal());
     socketio_ns::serve(listener, app, shutdown).await
+}
+
+/// With `REDIS_URL` (e.g. `redis://127.0.0.1:6379`), the Redis adapter: every chat process on
+/// that Redis, ours or a Node.js one with `@socket.io/redis-adapter`, shares its rooms.
+/// `REDIS_ADAPTER` chooses the kind; only `classic` (the default) exists yet.
+fn adapter(builder: socketio_ns::Builder) -> std::io::Result<socketio_ns::Builder> {
+    let Ok(url) = std::env::var("REDIS_URL") else {
+        return Ok(builder);
+    };
+    let kind = std::env::var("REDIS_ADAPTER").unwrap_or_else(|_| "classic".into());
+    if kind != "classic" {
+        return Err(std::io::Error::other(format!(
+            "REDIS_ADAPTER={kind}: only `classic` is supported"
+        )));
+    }
+    #[cfg(feature = "redis")]
+    {
+        let factory = socketio_ns::adapter::redis::RedisAdapterFactory::new(&url)
+            .map_err(std::io::Error::other)?;
+        println!("chat: rooms shared through {url} (classic Redis adapter)");
+        Ok(builder.adapter(factory))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = builder;
+        Err(std::io::Error::other(format!(
+            "REDIS_URL={url}: build with `--features redis` to use it"
+        )))
+    }
 }
 
 const NO_CLIENT: &str = "socket.io-client is not installed: run `npm ci` in examples/chat \

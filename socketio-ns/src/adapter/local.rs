@@ -240,6 +240,18 @@ impl LocalAdapter {
         }
     }
 
+    /// Every room with a local socket in it, each socket's own id room included.
+    pub fn rooms_local(&self) -> Vec<Room> {
+        let mut rooms: Vec<Room> = self.read().members.keys().cloned().collect();
+        rooms.extend(
+            self.sockets
+                .socket_ids()
+                .into_iter()
+                .map(|sid| Room::Owned(sid.to_string())),
+        );
+        rooms
+    }
+
     /// Disconnects the selected local sockets (or closes their connections).
     pub fn disconnect_sockets_local(&self, opts: &BroadcastOptions, close: bool) {
         let sids = self.targets(opts);
@@ -288,6 +300,10 @@ impl Adapter for LocalAdapter {
 
     fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
         self.targets(opts)
+    }
+
+    fn local_rooms(&self) -> Vec<Room> {
+        self.rooms_local()
     }
 
     fn broadcast(

@@ -32,6 +32,9 @@ mod emitter;
 mod error;
 mod local;
 mod operator;
+#[cfg(feature = "redis")]
+pub mod redis;
+mod server_event;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -45,6 +48,7 @@ pub use emitter::{Selection, SocketEmitter};
 pub use error::{AdapterError, EmitError};
 pub use local::{LocalAdapter, LocalAdapterFactory};
 pub use operator::{BroadcastAcks, BroadcastOperator, IntoRooms};
+pub use server_event::{ServerEvent, ServerEventAck, ServerEventHandler};
 
 use crate::codec::socketio::encode::Encoded;
 pub use crate::connection::{AckSink, Sid};
@@ -254,6 +258,50 @@ pub trait Adapter: Send + Sync + 'static {
         opts: BroadcastOptions,
         close: bool,
     ) -> BoxFuture<'_, Result<(), AdapterError>>;
+
+    /// Every room of the namespace, on every process (socket id rooms included, as the
+    /// Socket.IO cluster protocol reports them). Default: this process's rooms, from
+    /// [`Adapter::local_rooms`].
+    fn all_rooms(&self) -> BoxFuture<'_, Result<Vec<Room>, AdapterError>> {
+        Box::pin(std::future::ready(Ok(self.local_rooms())))
+    }
+
+    /// This process's rooms of the namespace, socket id rooms included. Default: none known.
+    fn local_rooms(&self) -> Vec<Room> {
+        Vec::new()
+    }
+
+    /// Sends an event to the *other* server processes of this namespace (not to clients):
+    /// `data` is the event name followed by its arguments, as JSON. Each of them hands it to
+    /// the handler given to [`crate::Builder::on_server_event`]. Default: there are no
+    /// other processes, so nothing to do.
+    ///
+    /// Part of the Socket.IO cluster protocol (`serverSideEmit` in the JavaScript server).
+    fn server_side_emit(
+        &self,
+        data: Vec<serde_json::Value>,
+    ) -> BoxFuture<'_, Result<(), AdapterError>> {
+        let _ = data;
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// Like [`Adapter::server_side_emit`], asking every other process for one answer; the
+    /// answers, in arrival order. Fails when some process did not answer in time. Default: no
+    /// other process, no answer.
+    fn server_side_emit_with_ack(
+        &self,
+        data: Vec<serde_json::Value>,
+    ) -> BoxFuture<'_, Result<Vec<serde_json::Value>, AdapterError>> {
+        let _ = data;
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
+    /// Where events sent by other processes with [`Adapter::server_side_emit`] go. Called once,
+    /// right after the adapter is created, when the server has such a handler. Default:
+    /// ignored (an adapter for one process never receives any).
+    fn set_server_event_handler(&self, handler: ServerEventHandler) {
+        let _ = handler;
+    }
 
     /// The server is shutting down: release resources (subscriptions, connections). Default:
     /// nothing to do.

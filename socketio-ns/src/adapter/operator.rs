@@ -211,7 +211,12 @@ impl BroadcastOperator {
             let packet = BroadcastPacket::new(packet?, Some(id));
             let deadline = tokio::time::Instant::now() + timeout;
             let adapter = &self.adapter;
-            let servers = adapter.server_count().await?;
+            // Only this process reports when the operation stays local.
+            let servers = if self.opts.local {
+                1
+            } else {
+                adapter.server_count().await?
+            };
             let (sink, rx) = AckSink::channel();
             adapter
                 .broadcast_with_ack(packet, self.opts, timeout, sink)
@@ -246,6 +251,39 @@ impl BroadcastOperator {
         async move { self.adapter.del_sockets(self.opts, rooms).await }
     }
 
+    /// Every room of the namespace, on every process (with a multi-process adapter), socket id
+    /// rooms included. The selection is ignored.
+    pub async fn all_rooms(self) -> Result<Vec<Room>, AdapterError> {
+        self.adapter.all_rooms().await
+    }
+
+    /// Sends `event` with `args` to the *other* server processes of the namespace, not to
+    /// clients: each hands it to its [`crate::Builder::on_server_event`] handler (a Node.js
+    /// process of the cluster emits it on the namespace, as `serverSideEmit` does there). The
+    /// selection is ignored. Arguments travel as JSON: binary ones are refused. With one
+    /// process (the in-memory adapter) nobody receives it.
+    pub fn server_side_emit<A: Args>(
+        self,
+        event: &str,
+        args: A,
+    ) -> impl Future<Output = Result<(), EmitError>> + Send + 'static + use<A> {
+        let data = server_event_data(event, &args);
+        async move { Ok(self.adapter.server_side_emit(data?).await?) }
+    }
+
+    /// Like [`BroadcastOperator::server_side_emit`], and waits for one answer from each other
+    /// process ([`crate::adapter::ServerEventAck`]); the answers, in arrival order. Fails
+    /// when a process did not answer within the adapter's request timeout.
+    pub fn server_side_emit_with_ack<A: Args>(
+        self,
+        event: &str,
+        args: A,
+    ) -> impl Future<Output = Result<Vec<serde_json::Value>, EmitError>> + Send + 'static + use<A>
+    {
+        let data = server_event_data(event, &args);
+        async move { Ok(self.adapter.server_side_emit_with_ack(data?).await?) }
+    }
+
     /// Disconnects the selected sockets from the namespace: each client receives DISCONNECT and
     /// each socket's `recv_disconnect` runs (reason
     /// [`crate::DisconnectReason::ServerNamespaceDisconnect`]). With `close`, closes their
@@ -255,6 +293,24 @@ impl BroadcastOperator {
     }
 }
 
+/// `[event, ...args]` as JSON values, for a server-side emit.
+fn server_event_data<A: Args>(event: &str, args: &A) -> Result<Vec<serde_json::Value>, EmitError> {
+    let ser = |e: serde_json::Error| EmitError::Serialize(e.to_string());
+    let mut buf = Vec::with_capacity(64);
+    buf.push(b'[');
+    serde_json::to_writer(&mut buf, event).map_err(ser)?;
+    let mut attachments = Vec::new();
+    args.write_args(&mut buf, &mut attachments, true)
+        .map_err(ser)?;
+    buf.push(b']');
+    if !attachments.is_empty() {
+        return Err(EmitError::Serialize(
+            "binary arguments cannot be sent to other servers".into(),
+        ));
+    }
+    serde_json::from_slice(&buf).map_err(ser)
+}
+
 /// Broadcast ack ids live in `[2^30, 2^31)`: apart from the per-socket ids (counted from 0)
 /// and within the `i32` range some clients parse ack ids into.
 const BROADCAST_ACK_BASE: u64 = 1 << 30;
@@ -262,7 +318,7 @@ const BROADCAST_ACK_BASE: u64 = 1 << 30;
 /// A fresh ack id for a broadcast with acks, unique in this process for a long while. It
 /// starts at random, so that processes sharing sockets through an adapter rarely pick the
 /// same id at the same time.
-fn broadcast_ack_id() -> u64 {
+pub(crate) fn broadcast_ack_id() -> u64 {
     static NEXT: std::sync::OnceLock<AtomicU64> = std::sync::OnceLock::new();
     let next = NEXT.get_or_init(|| AtomicU64::new(rand::random::<u64>() % BROADCAST_ACK_BASE));
     BROADCAST_ACK_BASE + next.fetch_add(1, Ordering::Relaxed) % BROADCAST_ACK_BASE

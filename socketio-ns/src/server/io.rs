@@ -144,6 +144,35 @@ impl Io {
         self.root().disconnect_sockets(close)
     }
 
+    /// Sends `event` to the other server processes on `/` (see
+    /// [`BroadcastOperator::server_side_emit`]); [`Io::of`] reaches other namespaces.
+    pub fn server_side_emit<A: Args>(
+        &self,
+        event: &str,
+        args: A,
+    ) -> impl Future<Output = Result<(), EmitError>> + Send + 'static + use<A> {
+        self.root().server_side_emit(event, args)
+    }
+
+    /// Sends `event` to the other server processes on `/` and gathers one answer from each
+    /// (see [`BroadcastOperator::server_side_emit_with_ack`]).
+    pub fn server_side_emit_with_ack<A: Args>(
+        &self,
+        event: &str,
+        args: A,
+    ) -> impl Future<Output = Result<Vec<serde_json::Value>, EmitError>> + Send + 'static + use<A>
+    {
+        self.root().server_side_emit_with_ack(event, args)
+    }
+
+    /// Every room of `/` on every process, socket id rooms included.
+    pub fn all_rooms(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::adapter::Room>, AdapterError>> + Send + 'static
+    {
+        self.root().all_rooms()
+    }
+
     /// A handle on one local socket, by namespace and id.
     pub fn socket(&self, namespace: &str, id: &str) -> Option<SocketRef> {
         let ns = self.rt.instance(namespace)?;

@@ -16,7 +16,9 @@ use http::{Request, Response};
 
 pub use io::Io;
 
-use crate::adapter::{AdapterFactory, LocalAdapterFactory};
+use crate::adapter::{
+    Adapter, AdapterFactory, LocalAdapterFactory, ServerEvent, ServerEventHandler, SocketEmitter,
+};
 use crate::connection::{ConnectionHandler, EventRate};
 use crate::engine::{AllowRequest, Body, Cors, Engine, EngineConfig, EngineService, Transport};
 use crate::namespace::registry::{
@@ -36,6 +38,7 @@ pub struct Builder {
     middlewares: Vec<Arc<dyn Middleware>>,
     pending_middlewares: Vec<(String, Arc<dyn Middleware>)>,
     adapter: Arc<dyn AdapterFactory>,
+    server_events: Option<ServerEventHandler>,
 }
 
 impl fmt::Debug for Builder {
@@ -68,6 +71,7 @@ impl Default for Builder {
             middlewares: Vec::new(),
             pending_middlewares: Vec::new(),
             adapter: Arc::new(LocalAdapterFactory),
+            server_events: None,
         }
     }
 }
@@ -242,6 +246,36 @@ impl Builder {
         self
     }
 
+    /// The handler of events other server processes send with
+    /// [`crate::BroadcastOperator::server_side_emit`] (`serverSideEmit` in a Node.js process of
+    /// the same cluster), for every namespace: [`ServerEvent::namespace`] tells which. It runs
+    /// on the adapter's task, so it must not block: spawn anything slow. When the sender waits
+    /// for an answer, [`ServerEvent::ack`] is set; answer with
+    /// [`crate::adapter::ServerEventAck::send`] (one value, as the JavaScript callback takes
+    /// one argument).
+    ///
+    /// Only a multi-process adapter (such as the Redis one) delivers these; with the default
+    /// in-memory adapter the handler never runs.
+    ///
+    /// ```no_run
+    /// # fn f(b: socketio_ns::Builder) -> socketio_ns::Builder {
+    /// b.on_server_event(|ev| {
+    ///     if ev.event == "ping" {
+    ///         if let Some(ack) = ev.ack {
+    ///             ack.send(serde_json::json!("pong"));
+    ///         }
+    ///     }
+    /// })
+    /// # }
+    /// ```
+    pub fn on_server_event(
+        mut self,
+        handler: impl Fn(ServerEvent) + Send + Sync + 'static,
+    ) -> Self {
+        self.server_events = Some(Arc::new(handler));
+        self
+    }
+
     /// A connect middleware for every namespace, run before the namespace's own.
     pub fn middleware(mut self, m: impl Middleware) -> Self {
         self.middlewares.push(Arc::new(m));
@@ -314,12 +348,19 @@ impl Builder {
                 None => tracing::warn!(path, "middleware for a namespace that is not registered"),
             }
         }
+        let adapter = match self.server_events {
+            Some(handler) => Arc::new(WithServerEvents {
+                inner: self.adapter,
+                handler,
+            }),
+            None => self.adapter,
+        };
         let rt = Arc::new(Runtime::new(
             self.io,
             self.entries,
             self.state,
             self.middlewares,
-            self.adapter,
+            adapter,
         ));
         // Static namespaces exist from the start, so the server handle reaches them.
         for e in &rt.entries {
@@ -338,6 +379,20 @@ impl Builder {
     /// Builds the server and serves it on `addr`.
     pub async fn serve(self, addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<()> {
         self.build().serve(addr).await
+    }
+}
+
+/// The user's adapter factory, handing each adapter it creates the server-event handler.
+struct WithServerEvents {
+    inner: Arc<dyn AdapterFactory>,
+    handler: ServerEventHandler,
+}
+
+impl AdapterFactory for WithServerEvents {
+    fn create(&self, sockets: Arc<dyn SocketEmitter>) -> Arc<dyn Adapter> {
+        let adapter = self.inner.create(sockets);
+        adapter.set_server_event_handler(self.handler.clone());
+        adapter
     }
 }
 

@@ -1,0 +1,593 @@
+//! The Redis adapter against the real thing: a `redis-server` started on a free loopback port,
+//! two of our servers (in this process, on their own ports, each with its own
+//! `RedisAdapterFactory`) and one Node.js `socket.io` 4.8 server with `@socket.io/redis-adapter`
+//! 8.3 (`tests/js/redis_cluster.mjs`, which also runs the socket.io-client clients), in one
+//! cluster. Every operation is driven in both directions, then Redis is stopped and restarted
+//! under the servers and garbage is published on the channels.
+//!
+//! Run: `cargo build -p socketio-ns --features redis --example chat && cargo test -p socketio-ns
+//! --features redis --test redis_cluster` (needs `redis-server`, node and npm; `.ci/run`
+//! installs them). Fails, never skips, without them.
+
+#[allow(unused_macros)]
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use socketio_ns::adapter::redis::RedisAdapterFactory;
+use socketio_ns::{Bytes, Context, Io, Server, namespace};
+
+/// The rooms namespace both kinds of server run: `join` joins a room and acks the socket id.
+#[derive(Default)]
+struct Lobby;
+
+#[namespace("/")]
+impl Lobby {
+    async fn on_join(&mut self, cx: &mut Context<Self>, room: String) -> String {
+        cx.join(room);
+        cx.id().to_owned()
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// ---------------------------------------------------------------------------------------------
+// redis-server
+
+/// A `redis-server` on 127.0.0.1, killed (by PID) when dropped.
+struct Redis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let mut r = Redis {
+            port: free_port(),
+            child: None,
+        };
+        r.restart();
+        r
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts it (again) on the same port and waits until it answers.
+    fn restart(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect(
+                "redis-server must be installed (apt-get install redis-server); .ci/run does it",
+            );
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.command(&[b"PING"]).as_deref() != Some("+PONG") {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends one command in RESP and returns the reply's text (None when unreachable).
+    fn command(&self, args: &[&[u8]]) -> Option<String> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+        let mut req = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            req.extend_from_slice(a);
+            req.extend_from_slice(b"\r\n");
+        }
+        s.write_all(&req).ok()?;
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).trim_end().to_owned())
+    }
+
+    /// `PUBSUB NUMSUB` of the request channel of `/`: how many servers are subscribed.
+    fn servers(&self) -> usize {
+        self.servers_of("/")
+    }
+
+    /// `PUBSUB NUMSUB` of the request channel of the namespace `nsp`.
+    fn servers_of(&self, nsp: &str) -> usize {
+        let channel = format!("socket.io-request#{nsp}#");
+        self.command(&[b"PUBSUB", b"NUMSUB", channel.as_bytes()])
+            .and_then(|r| r.rsplit(':').next().and_then(|n| n.trim().parse().ok()))
+            .unwrap_or(0)
+    }
+
+    fn wait_servers(&self, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.servers() != n {
+            assert!(
+                Instant::now() < deadline,
+                "{} servers subscribed, expected {n}",
+                self.servers()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn publish(&self, channel: &str, payload: &[u8]) {
+        self.command(&[b"PUBLISH", channel.as_bytes(), payload])
+            .expect("publish");
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// the Node member (server and clients)
+
+/// `tests/js/redis_cluster.mjs`, driven by commands on its stdin; killed (by PID) when dropped.
+struct Node {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    next: u64,
+}
+
+impl Node {
+    fn start(redis: &Redis, port: Option<u16>) -> Node {
+        let modules = common::node_modules();
+        let mut child = Command::new("node")
+            .arg(common::tests_dir().join("js/redis_cluster.mjs"))
+            .arg(json!({ "redis": redis.url(), "port": port }).to_string())
+            .env("NODE_PATH", &modules)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("node must be installed");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut node = Node {
+            child,
+            stdin,
+            stdout,
+            next: 0,
+        };
+        assert_eq!(node.line()["ready"], true);
+        node
+    }
+
+    fn line(&mut self) -> Value {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("read node");
+        assert!(!line.is_empty(), "the node script exited");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    }
+
+    /// Runs one command (blocking this worker thread only) and returns its answer.
+    fn call(&mut self, mut cmd: Value) -> Value {
+        self.next += 1;
+        cmd["id"] = json!(self.next);
+        tokio::task::block_in_place(|| {
+            writeln!(self.stdin, "{cmd}").unwrap();
+            let answer = self.line();
+            assert_eq!(answer["id"], json!(self.next));
+            assert!(answer.get("error").is_none(), "{cmd} -> {answer}");
+            answer
+        })
+    }
+
+    /// The events client `name` received (waiting until `count` arrived or `wait_ms` passed).
+    fn events(&mut self, name: &str, count: usize, wait_ms: u64) -> Vec<Value> {
+        let r =
+            self.call(json!({"cmd": "events", "name": name, "count": count, "wait_ms": wait_ms}));
+        r["events"].as_array().unwrap().clone()
+    }
+
+    fn client(&mut self, name: &str, port: u16) -> String {
+        let url = format!("http://127.0.0.1:{port}");
+        self.client_at(name, &url, Value::Null)
+    }
+
+    fn client_at(&mut self, name: &str, url: &str, auth: Value) -> String {
+        let r = self.call(json!({"cmd": "client", "name": name, "url": url, "auth": auth}));
+        r["sid"].as_str().unwrap().to_owned()
+    }
+
+    fn join(&mut self, name: &str, room: &str) {
+        self.call(json!({"cmd": "join", "name": name, "room": room}));
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// our servers
+
+/// One of our servers on a free port, and the server events it received.
+struct Ours {
+    io: Io,
+    port: u16,
+    received: Arc<Mutex<Vec<Value>>>,
+}
+
+async fn ours(redis: &Redis, name: &'static str) -> Ours {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let log = received.clone();
+    let adapter = RedisAdapterFactory::new(&redis.url())
+        .unwrap()
+        .requests_timeout(Duration::from_millis(1500));
+    let server = Server::builder()
+        .namespace::<Lobby>()
+        .adapter(adapter)
+        .on_server_event(move |ev| {
+            log.lock()
+                .unwrap()
+                .push(json!({"event": ev.event, "args": ev.args}));
+            if let Some(ack) = ev.ack {
+                ack.send(json!({ "from": name }));
+            }
+        })
+        .build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let io = server.io();
+    tokio::spawn(server.serve_listener(listener));
+    Ours { io, port, received }
+}
+
+/// Event names, sorted.
+fn names(events: &[Value]) -> Vec<String> {
+    let mut n: Vec<String> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap().to_owned())
+        .collect();
+    n.sort();
+    n
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+const BLOB: &[u8] = &[0, 1, 2, 255];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn mixed_cluster_of_ours_and_node() {
+    let started = Instant::now();
+    let redis = Redis::start();
+    let a = ours(&redis, "A").await;
+    let b = ours(&redis, "B").await;
+    let node_port = free_port();
+    let mut node = Node::start(&redis, Some(node_port));
+    redis.wait_servers(3);
+
+    // One client on each server; rooms: r1 everywhere, r2 on B only.
+    let sa = node.client("a", a.port);
+    let sb = node.client("b", b.port);
+    let sn = node.client("n", node_port);
+    for (c, room) in [("a", "r1"), ("b", "r1"), ("b", "r2"), ("n", "r1")] {
+        node.join(c, room);
+    }
+
+    // Ours -> every process: a room, binary arguments.
+    a.io.to("r1")
+        .emit("news", ("hi", Bytes::from_static(BLOB)))
+        .await
+        .unwrap();
+    for c in ["a", "b", "n"] {
+        let ev = node.events(c, 1, 3000);
+        assert_eq!(ev.len(), 1, "{c}: {ev:?}");
+        assert_eq!(ev[0]["event"], "news");
+        assert_eq!(ev[0]["args"], json!(["hi", {"$binary": "AAEC/w=="}]), "{c}");
+    }
+    // except, and local.
+    b.io.to("r1").except("r2").emit("ex", 1).await.unwrap();
+    a.io.local().emit("loc", 2).await.unwrap();
+    assert_eq!(names(&node.events("a", 2, 3000)), ["ex", "loc"]);
+    assert_eq!(names(&node.events("n", 1, 3000)), ["ex"]);
+    assert_eq!(names(&node.events("b", 0, 300)), Vec::<String>::new());
+
+    // Node -> ours: a single room (its own channel), binary; except.
+    node.call(json!({"cmd": "emit", "to": ["r2"], "event": "solo", "args": [{"$binary": "AAEC/w=="}, {"k": 1.5}]}));
+    let ev = node.events("b", 1, 3000);
+    assert_eq!(ev[0]["args"], json!([{"$binary": "AAEC/w=="}, {"k": 1.5}]));
+    node.call(json!({"cmd": "emit", "except": ["r2"], "event": "others", "args": []}));
+    assert_eq!(names(&node.events("a", 1, 3000)), ["others"]);
+    assert_eq!(names(&node.events("n", 1, 3000)), ["others"]);
+    assert!(node.events("b", 0, 300).is_empty());
+
+    // Broadcast with acks, ours -> every process: three answers.
+    let acks =
+        a.io.timeout(Duration::from_secs(3))
+            .emit_with_ack("ask", 7)
+            .await
+            .unwrap();
+    assert!(acks.is_complete(), "{acks:?}");
+    let mut froms: Vec<String> = acks
+        .responses
+        .iter()
+        .map(|(_, r)| {
+            r.arg::<Value>(0).unwrap()["from"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    froms.sort();
+    assert_eq!(froms, ["a", "b", "n"]);
+    for c in ["a", "b", "n"] {
+        assert_eq!(names(&node.events(c, 1, 2000)), ["ask"]);
+    }
+    // Node -> ours.
+    let r = node.call(json!({"cmd": "emit_ack", "event": "ask2", "args": [1]}));
+    let mut froms: Vec<String> = r["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["from"].as_str().unwrap().to_owned())
+        .collect();
+    froms.sort();
+    assert_eq!(froms, ["a", "b", "n"]);
+    for c in ["a", "b", "n"] {
+        node.events(c, 1, 2000);
+    }
+
+    // fetch_sockets merges every process, both ways.
+    let all = b.io.fetch_sockets().await.unwrap();
+    let ids = sorted(all.iter().map(|s| s.id.clone()).collect());
+    assert_eq!(ids, sorted(vec![sa.clone(), sb.clone(), sn.clone()]));
+    let n_info = all.iter().find(|s| s.id == sn).unwrap();
+    assert!(n_info.rooms.iter().any(|r| r == "r1"), "{n_info:?}");
+    assert!(
+        n_info.handshake.url.starts_with("/socket.io/"),
+        "{n_info:?}"
+    );
+    let in_r2 = a.io.to("r2").fetch_sockets().await.unwrap();
+    assert_eq!(in_r2.len(), 1);
+    assert_eq!(in_r2[0].id, sb);
+    let r = node.call(json!({"cmd": "fetch", "to": ["r1"]}));
+    let node_ids = sorted(
+        r["sockets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect(),
+    );
+    assert_eq!(node_ids, sorted(vec![sa.clone(), sb.clone(), sn.clone()]));
+    let a_from_node = r["sockets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == sa.as_str())
+        .unwrap();
+    assert!(
+        a_from_node["rooms"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("r1"))
+    );
+
+    // sockets_join from ours reaches Node's sockets; Node's socketsLeave reaches ours.
+    a.io.to("r1").sockets_join("r3").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    node.call(json!({"cmd": "emit", "to": ["r3"], "event": "in-r3", "args": []}));
+    for c in ["a", "b", "n"] {
+        assert_eq!(names(&node.events(c, 1, 3000)), ["in-r3"], "{c}");
+    }
+    node.call(json!({"cmd": "sockets_leave", "to": ["r2"], "rooms": ["r3"]}));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    a.io.to("r3").emit("r3-again", ()).await.unwrap();
+    assert_eq!(names(&node.events("a", 1, 3000)), ["r3-again"]);
+    assert_eq!(names(&node.events("n", 1, 3000)), ["r3-again"]);
+    assert!(
+        node.events("b", 0, 300).is_empty(),
+        "b left r3 by Node's request"
+    );
+
+    // all_rooms.
+    let rooms = a.io.all_rooms().await.unwrap();
+    for r in ["r1", "r2", "r3", sn.as_str(), sb.as_str()] {
+        assert!(rooms.iter().any(|x| x == r), "{r} in {rooms:?}");
+    }
+    let r = node.call(json!({"cmd": "all_rooms"}));
+    assert!(r["rooms"].as_array().unwrap().contains(&json!("r2")));
+
+    // Server-side emits: ours -> B and Node; Node -> A and B; with acks both ways.
+    a.io.server_side_emit("hello", (1, "x")).await.unwrap();
+    let answers = a.io.server_side_emit_with_ack("ping", ()).await.unwrap();
+    let mut froms: Vec<String> = answers
+        .iter()
+        .map(|v| v["from"].as_str().unwrap().to_owned())
+        .collect();
+    froms.sort();
+    assert_eq!(froms, ["B", "node"]);
+    let r = node.call(json!({"cmd": "server_events"}));
+    assert_eq!(
+        r["events"],
+        json!([{"event": "hello", "args": [1, "x"]}, {"event": "ping", "args": []}])
+    );
+    assert!(
+        a.received.lock().unwrap().is_empty(),
+        "a process does not receive its own"
+    );
+    node.call(json!({"cmd": "server_side_emit", "event": "hello", "args": [{"n": 2}]}));
+    let r = node.call(json!({"cmd": "server_side_emit_ack", "event": "ping", "args": ["?"]}));
+    let mut froms: Vec<String> = r["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["from"].as_str().unwrap().to_owned())
+        .collect();
+    froms.sort();
+    assert_eq!(froms, ["A", "B"]);
+    for o in [&a, &b] {
+        let got = o.received.lock().unwrap().clone();
+        assert!(
+            got.contains(&json!({"event": "hello", "args": [{"n": 2}]})),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&json!({"event": "ping", "args": ["?"]})),
+            "{got:?}"
+        );
+    }
+
+    // The Node emitter (not a server) drives our sockets too.
+    node.call(json!({"cmd": "emitter", "op": "emit", "to": ["r2"], "event": "from-emitter", "args": [{"$binary": "AAEC/w=="}]}));
+    let ev = node.events("b", 1, 3000);
+    assert_eq!(ev[0]["event"], "from-emitter");
+    assert_eq!(ev[0]["args"], json!([{"$binary": "AAEC/w=="}]));
+
+    // disconnect_sockets: Node disconnects ours, ours disconnects Node's.
+    node.call(json!({"cmd": "disconnect", "to": ["r2"]}));
+    assert_eq!(names(&node.events("b", 1, 3000)), ["disconnect"]);
+    a.io.to(sn.clone()).disconnect_sockets(false).await.unwrap();
+    assert_eq!(names(&node.events("n", 1, 3000)), ["disconnect"]);
+    assert!(node.events("a", 0, 300).is_empty());
+
+    eprintln!("mixed cluster scenario: {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn redis_restart_and_garbage() {
+    let mut redis = Redis::start();
+    let a = ours(&redis, "A").await;
+    let b = ours(&redis, "B").await;
+    redis.wait_servers(2);
+    let mut node = Node::start(&redis, None);
+    node.client("a", a.port);
+    node.client("b", b.port);
+
+    // Garbage and truncated messages on every channel: ignored, the servers carry on.
+    let good = {
+        // A valid broadcast from a foreign uid, to truncate.
+        let mut m = vec![0x93, 0xa3, b'x', b'y', b'z', 0x83];
+        m.extend_from_slice(&[0xa4, b't', b'y', b'p', b'e', 0x02]);
+        m.extend_from_slice(&[0xa4, b'd', b'a', b't', b'a', 0x91, 0xa2, b'g', b'o']);
+        m.extend_from_slice(&[0xa3, b'n', b's', b'p', 0xa1, b'/', 0x80]);
+        m
+    };
+    redis.publish("socket.io#/#", &good);
+    assert_eq!(
+        names(&node.events("a", 1, 3000)),
+        ["go"],
+        "the valid message is delivered"
+    );
+    node.events("b", 1, 3000);
+    for channel in [
+        "socket.io#/#",
+        "socket.io#/#r1#",
+        "socket.io-request#/#",
+        "socket.io-response#/#",
+    ] {
+        for payload in [
+            &b"garbage"[..],
+            &good[..good.len() - 3],
+            b"{\"type\":",
+            b"{\"type\":7}",
+            b"",
+            b"\x93\xc0\xc0\xc0",
+            b"\xdd\xff\xff\xff\xff",
+        ] {
+            redis.publish(channel, payload);
+        }
+    }
+    a.io.emit("after-garbage", ()).await.unwrap();
+    assert_eq!(names(&node.events("b", 1, 3000)), ["after-garbage"]);
+    assert_eq!(names(&node.events("a", 1, 3000)), ["after-garbage"]);
+    assert_eq!(redis.servers(), 2);
+
+    // Redis goes away: local delivery goes on, requests fail fast with a clear error.
+    redis.stop();
+    let t = Instant::now();
+    let err = a.io.emit("while-down", ()).await.unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    assert!(err.to_string().contains("redis"), "{err}");
+    assert_eq!(names(&node.events("a", 1, 2000)), ["while-down"]);
+    assert!(node.events("b", 0, 300).is_empty());
+    let t = Instant::now();
+    let err = a.io.fetch_sockets().await.unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    eprintln!(
+        "fetch_sockets with Redis down: {err} after {:?}",
+        t.elapsed()
+    );
+
+    // Redis comes back: both adapters subscribe again, cross-process delivery resumes.
+    redis.restart();
+    redis.wait_servers(2);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if a.io.emit("back", ()).await.is_ok() && !node.events("b", 1, 500).is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "delivery did not resume");
+    }
+    node.events("a", 0, 200);
+    assert_eq!(b.io.fetch_sockets().await.unwrap().len(), 2);
+}
+
+/// The chat example with `REDIS_URL`: two processes share the rooms of `/chat`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_example_shares_rooms_through_redis() {
+    let redis = Redis::start();
+    let url = redis.url();
+    let env = [("REDIS_URL", url.as_str()), ("REDIS_ADAPTER", "classic")];
+    let one = common::ExampleServer::spawn_with_env("chat", &env);
+    let two = common::ExampleServer::spawn_with_env("chat", &env);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while redis.servers_of("/chat") != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the chat processes did not subscribe"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut node = Node::start(&redis, None);
+    for (name, server) in [("x", &one), ("y", &two)] {
+        node.client_at(
+            name,
+            &format!("{}/chat", server.url()),
+            json!({"token": "t"}),
+        );
+        node.call(json!({"cmd": "ask", "name": name, "event": "login", "args": [name]}));
+        node.call(json!({"cmd": "ask", "name": name, "event": "join", "args": ["lobby"]}));
+    }
+    node.call(json!({"cmd": "ask", "name": "y", "event": "say", "args": ["lobby", "hello"]}));
+    let ev = node.events("x", 1, 3000);
+    assert_eq!(names(&ev), ["said"], "{ev:?}");
+    assert!(ev[0]["args"].to_string().contains("hello"), "{ev:?}");
+    assert!(
+        node.events("y", 0, 300).is_empty(),
+        "the sender is not told"
+    );
+}
