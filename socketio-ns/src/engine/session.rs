@@ -145,6 +145,8 @@ pub(crate) struct Inner<D> {
     max_buffered_bytes: usize,
     /// Wakes a reader paused while the client's backlog drains.
     drained: Notify,
+    /// Half the outgoing buffer waits (kept under the outbox lock, read without it).
+    backlog: AtomicBool,
     /// Wakes the writer: the pending GET or the WebSocket task.
     pub(crate) writable: Notify,
     /// Wakes the heartbeat task on pong.
@@ -199,6 +201,7 @@ impl<D> EngineSession<D> {
                 max_buffered,
                 max_buffered_bytes,
                 drained: Notify::new(),
+                backlog: AtomicBool::new(false),
                 writable: Notify::new(),
                 pong: Notify::new(),
                 closing: Notify::new(),
@@ -331,6 +334,9 @@ impl<D> EngineSession<D> {
             return Err(SendError::Full);
         }
         out.pushed += (out.queue.len() - before) as u64;
+        if self.over_half(&out) {
+            self.inner.backlog.store(true, Ordering::Release);
+        }
         drop(out);
         self.inner.writable.notify_one();
         Ok(())
@@ -436,12 +442,12 @@ impl<D> EngineSession<D> {
     pub(crate) fn drain_at_most(&self, into: &mut Vec<Frame>, max: usize) {
         let mut out = self.inner.outbox.lock().unwrap_or_else(|e| e.into_inner());
         let n = out.queue.len().min(max);
-        let was_backlogged = self.over_half(&out);
         let start = into.len();
         into.extend(out.queue.drain(..n));
         let taken: usize = into[start..].iter().map(Frame::len).sum();
         out.bytes -= taken;
-        if was_backlogged && !self.over_half(&out) {
+        if self.inner.backlog.load(Ordering::Relaxed) && !self.over_half(&out) {
+            self.inner.backlog.store(false, Ordering::Release);
             self.inner.drained.notify_waiters();
         }
     }
@@ -455,8 +461,7 @@ impl<D> EngineSession<D> {
     /// sends is then read no further until it takes its backlog, so that a fast client that
     /// reads its answers late is slowed down rather than disconnected for a full buffer.
     pub(crate) fn backlogged(&self) -> bool {
-        let out = self.inner.outbox.lock().unwrap_or_else(|e| e.into_inner());
-        out.reason.is_none() && self.over_half(&out)
+        self.inner.backlog.load(Ordering::Acquire) && !self.is_closed()
     }
 
     /// Completes when the client's backlog is under half its buffer, or the session closed.

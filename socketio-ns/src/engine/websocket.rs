@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::Poll;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -188,32 +189,40 @@ impl<H: EngineHandler> Shared<H> {
                 // A write the client does not take blocks here; a session closed meanwhile for
                 // a fault of the client's (buffer full, ping timeout) drops it at once.
                 let mut woken = false;
-                // Not reading while writing: a pong may wait unread meanwhile.
-                socket.set_inbound_held(true);
                 let written = {
-                    let write = tokio::time::timeout(write_timeout, async {
+                    let write = async {
                         for f in frames.drain(..) {
                             if !skip {
                                 ws.feed(frame_to_ws(f)).await?;
                             }
                         }
                         ws.flush().await
-                    });
+                    };
                     tokio::pin!(write);
-                    loop {
-                        tokio::select! {
-                            r = &mut write => break Some(r),
-                            _ = socket.inner.writable.notified() => {
-                                woken = true;
-                                if matches!(
-                                    socket.close_reason(),
-                                    Some(
-                                        CloseReason::BufferFull
-                                            | CloseReason::PingTimeout
-                                            | CloseReason::TransportError
-                                    )
-                                ) {
-                                    break None;
+                    // Most writes complete at once (the kernel has room): no timer for them.
+                    match std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
+                        Poll::Ready(r) => Some(Ok(r)),
+                        Poll::Pending => {
+                            // Not reading while writing: a pong may wait unread meanwhile.
+                            socket.set_inbound_held(true);
+                            let write = tokio::time::timeout(write_timeout, write);
+                            tokio::pin!(write);
+                            loop {
+                                tokio::select! {
+                                    r = &mut write => break Some(r),
+                                    _ = socket.inner.writable.notified() => {
+                                        woken = true;
+                                        if matches!(
+                                            socket.close_reason(),
+                                            Some(
+                                                CloseReason::BufferFull
+                                                    | CloseReason::PingTimeout
+                                                    | CloseReason::TransportError
+                                            )
+                                        ) {
+                                            break None;
+                                        }
+                                    }
                                 }
                             }
                         }
