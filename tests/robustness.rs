@@ -261,3 +261,44 @@ async fn a_dynamic_namespace_is_forgotten_when_its_last_socket_leaves() {
     }
     assert_eq!(io.namespaces(), ["/game/8"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_placeholder_naming_a_missing_attachment_closes_that_connection_only() {
+    let (url, _io) = start(1_000_000).await;
+    let (mut other, _) = connect(&url).await;
+
+    // Placeholders that name an attachment that arrived are answered ...
+    let (mut good, _) = connect(&url).await;
+    good.send(Message::text(
+        r#"451-1["echo",[{"_placeholder":true,"num":0}]]"#,
+    ))
+    .await
+    .unwrap();
+    good.send(Message::binary(&b"\x01\x02"[..])).await.unwrap();
+    assert_eq!(
+        next_text(&mut good).await,
+        r#"431[[{"_placeholder":true,"num":0}]]"#
+    );
+
+    // ... those that do not, at any depth, in the issue's packet or another, close the
+    // connection as every other invalid packet does (the reference parser throws "illegal
+    // attachments").
+    for bad in [
+        r#"451-["x",{"_placeholder":true,"num":7}]"#,
+        r#"451-1["echo",{"_placeholder":true,"num":7}]"#,
+        r#"451-1["echo",{"a":[1,{"_placeholder":true,"num":1}]}]"#,
+        r#"451-1["echo",{"_placeholder":true,"num":-1}]"#,
+        r#"451-1["echo",{"_placeholder":true,"num":"0"}]"#,
+        r#"451-1["echo",{"_placeholder":true}]"#,
+    ] {
+        let (mut ws, _) = connect(&url).await;
+        ws.send(Message::text(bad)).await.unwrap();
+        ws.send(Message::binary(&b"\x01\x02"[..])).await.unwrap();
+        assert!(
+            closed_by_server(&mut ws, Duration::from_secs(10)).await,
+            "{bad} did not close the connection"
+        );
+    }
+    echo_works(&mut good).await;
+    echo_works(&mut other).await;
+}

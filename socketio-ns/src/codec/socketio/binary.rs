@@ -22,6 +22,8 @@ use serde::de::{
 use serde::ser::{self, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use super::packet::DecodeError;
+
 // ---------------------------------------------------------------------------------------------
 // Outgoing
 // ---------------------------------------------------------------------------------------------
@@ -587,6 +589,181 @@ pub fn placeholder_num(raw: &RawValue) -> Option<usize> {
     let num = de.deserialize_map(PlaceholderVisitor).ok().flatten()?;
     de.end().ok()?;
     usize::try_from(num).ok()
+}
+
+/// Checks the placeholders in the arguments of a binary packet (BINARY_EVENT or BINARY_ACK)
+/// that arrived with `attachments` attachments, as the reference parser does when it puts the
+/// attachments back (`_reconstructPacket` in socket.io-parser, which throws "illegal
+/// attachments").
+///
+/// An object, at any depth, whose `_placeholder` member is `true` is a placeholder: its `num`
+/// must be a JSON integer from 0 to `attachments - 1`; its other members are not looked at (the
+/// reference parser replaces the whole object). Every other object and array is searched. When
+/// a key occurs twice, its last value counts, as in `JSON.parse`. Placeholders with other keys
+/// than `_placeholder` and `num` are checked too, though [`from_arg`] only fills exact ones.
+/// Does not allocate; the arguments are scanned, not built.
+///
+/// # Errors
+///
+/// [`DecodeError::InvalidAttachment`] for a placeholder whose `num` is missing, not an integer
+/// (`-1`, `1.5`, `1.0`, `"0"`, `null`, ...) or not the index of an attachment, and
+/// [`DecodeError::InvalidData`] if an argument is not valid JSON (never the case for arguments
+/// from [`parse_event`](super::packet::parse_event) or
+/// [`parse_ack`](super::packet::parse_ack)). Never panics.
+pub fn check_placeholders(args: &[&RawValue], attachments: usize) -> Result<(), DecodeError> {
+    for arg in args {
+        let mut de = serde_json::Deserializer::from_str(arg.get());
+        let summary = PlaceholderCheck { attachments }
+            .deserialize(&mut de)
+            .map_err(|_| DecodeError::InvalidData)?;
+        de.end().map_err(|_| DecodeError::InvalidData)?;
+        if summary.invalid {
+            return Err(DecodeError::InvalidAttachment);
+        }
+    }
+    Ok(())
+}
+
+/// What [`PlaceholderCheck`] found in one JSON value.
+#[derive(Debug, Clone, Copy)]
+struct CheckSummary {
+    /// The value is `true`, an integer, or something else (what a placeholder's members need).
+    scalar: CheckScalar,
+    /// The value is, or holds, a placeholder whose `num` is invalid.
+    invalid: bool,
+}
+
+/// See [`CheckSummary::scalar`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CheckScalar {
+    True,
+    Index(u64),
+    Other,
+}
+
+impl CheckSummary {
+    const VALID_OTHER: CheckSummary = CheckSummary {
+        scalar: CheckScalar::Other,
+        invalid: false,
+    };
+
+    fn scalar(scalar: CheckScalar) -> Self {
+        CheckSummary {
+            scalar,
+            invalid: false,
+        }
+    }
+}
+
+/// Walks one JSON value for [`check_placeholders`]. serde_json's recursion limit bounds the
+/// depth.
+#[derive(Clone, Copy)]
+struct PlaceholderCheck {
+    attachments: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for PlaceholderCheck {
+    type Value = CheckSummary;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<CheckSummary, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PlaceholderCheck {
+    type Value = CheckSummary;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<CheckSummary, E> {
+        Ok(CheckSummary::scalar(if v {
+            CheckScalar::True
+        } else {
+            CheckScalar::Other
+        }))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<CheckSummary, E> {
+        Ok(CheckSummary::scalar(CheckScalar::Index(v)))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<CheckSummary, E> {
+        Ok(CheckSummary::scalar(
+            u64::try_from(v).map_or(CheckScalar::Other, CheckScalar::Index),
+        ))
+    }
+
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<CheckSummary, E> {
+        Ok(CheckSummary::VALID_OTHER)
+    }
+
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<CheckSummary, E> {
+        Ok(CheckSummary::VALID_OTHER)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<CheckSummary, E> {
+        Ok(CheckSummary::VALID_OTHER)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<CheckSummary, E> {
+        Ok(CheckSummary::VALID_OTHER)
+    }
+
+    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<CheckSummary, E> {
+        Ok(CheckSummary::VALID_OTHER)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<CheckSummary, E> {
+        Ok(CheckSummary::VALID_OTHER)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<CheckSummary, E> {
+        Ok(CheckSummary::VALID_OTHER)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<CheckSummary, D::Error> {
+        self.deserialize(d)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CheckSummary, A::Error> {
+        let mut invalid = false;
+        while let Some(element) = seq.next_element_seed(self)? {
+            invalid |= element.invalid;
+        }
+        Ok(CheckSummary {
+            scalar: CheckScalar::Other,
+            invalid,
+        })
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CheckSummary, A::Error> {
+        let mut flag = CheckScalar::Other;
+        let mut num = None;
+        let mut nested_invalid = false;
+        while let Some(key) = map.next_key::<PlaceholderKey>()? {
+            let value = map.next_value_seed(self)?;
+            nested_invalid |= value.invalid;
+            match key {
+                PlaceholderKey::Placeholder => flag = value.scalar,
+                PlaceholderKey::Num => num = Some(value.scalar),
+                PlaceholderKey::Other => {}
+            }
+        }
+        let invalid = if flag == CheckScalar::True {
+            !matches!(
+                num,
+                Some(CheckScalar::Index(n)) if usize::try_from(n).is_ok_and(|n| n < self.attachments)
+            )
+        } else {
+            nested_invalid
+        };
+        Ok(CheckSummary {
+            scalar: CheckScalar::Other,
+            invalid,
+        })
+    }
 }
 
 /// Deserializes one argument of an event or ack, filling byte buffers from `attachments`.
@@ -1349,6 +1526,112 @@ mod tests {
         for input in no {
             assert_eq!(placeholder_num(&raw(input)), None, "{input}");
         }
+    }
+
+    /// `check_placeholders` on one argument.
+    fn check(arg: &str, attachments: usize) -> Result<(), DecodeError> {
+        check_placeholders(&[&*raw(arg)], attachments)
+    }
+
+    #[test]
+    fn placeholder_check_accepts() {
+        let valid = [
+            (r#"{"_placeholder":true,"num":0}"#, 1),
+            (r#"{"num":1,"_placeholder":true}"#, 2),
+            (r#"[1,{"a":[{"_placeholder":true,"num":2}]}]"#, 3),
+            (r#"{"\u005fplaceholder":true,"num":0}"#, 1),
+            // Other keys: still a placeholder (the reference parser replaces it), in range.
+            (
+                r#"{"_placeholder":true,"num":0,"x":{"_placeholder":true,"num":9}}"#,
+                1,
+            ),
+            // Not placeholders: `_placeholder` is not `true`.
+            (r#"{"_placeholder":false,"num":7}"#, 0),
+            (r#"{"_placeholder":"true","num":7}"#, 0),
+            (r#"{"_placeholder":1,"num":7}"#, 0),
+            (r#"{"num":7}"#, 0),
+            // The last of duplicate keys counts, as in JSON.parse.
+            (r#"{"_placeholder":true,"_placeholder":false,"num":7}"#, 0),
+            (r#"{"_placeholder":true,"num":7,"num":0}"#, 1),
+            (r#""_placeholder""#, 0),
+            ("null", 0),
+            ("[]", 0),
+            ("{}", 0),
+        ];
+        for (input, attachments) in valid {
+            assert_eq!(check(input, attachments), Ok(()), "{input}");
+        }
+        assert_eq!(check_placeholders(&[], 0), Ok(()));
+    }
+
+    #[test]
+    fn placeholder_check_refuses() {
+        let invalid = [
+            (r#"{"_placeholder":true,"num":7}"#, 1),
+            (r#"{"_placeholder":true,"num":1}"#, 1),
+            (r#"{"_placeholder":true,"num":0}"#, 0),
+            (r#"{"_placeholder":true}"#, 1),
+            (r#"{"_placeholder":true,"num":-1}"#, 1),
+            (r#"{"_placeholder":true,"num":0.5}"#, 1),
+            (r#"{"_placeholder":true,"num":0.0}"#, 1),
+            (r#"{"_placeholder":true,"num":1e0}"#, 2),
+            (r#"{"_placeholder":true,"num":"0"}"#, 1),
+            (r#"{"_placeholder":true,"num":null}"#, 1),
+            (r#"{"_placeholder":true,"num":[0]}"#, 1),
+            (r#"{"_placeholder":true,"num":18446744073709551615}"#, 1),
+            (r#"{"_placeholder":true,"num":100000000000000000000}"#, 1),
+            (r#"{"_placeholder":true,"num":0,"num":5}"#, 1),
+            (r#"{"_placeholder":false,"_placeholder":true,"num":5}"#, 1),
+            // At any depth, in arrays and in the members of other objects.
+            (r#"[0,[1,[{"_placeholder":true,"num":3}]]]"#, 1),
+            (r#"{"a":{"b":{"_placeholder":true,"num":3}}}"#, 1),
+            (r#"{"_placeholder":{"_placeholder":true,"num":3}}"#, 1),
+            (r#"{"num":{"_placeholder":true,"num":3}}"#, 1),
+        ];
+        for (input, attachments) in invalid {
+            assert_eq!(
+                check(input, attachments),
+                Err(DecodeError::InvalidAttachment),
+                "{input}"
+            );
+        }
+        // Any argument, not only the first.
+        let args = [&*raw("1"), &*raw(r#"{"_placeholder":true,"num":7}"#)];
+        assert_eq!(
+            check_placeholders(&args, 1),
+            Err(DecodeError::InvalidAttachment)
+        );
+    }
+
+    #[test]
+    fn placeholder_check_on_parsed_packets() {
+        use super::super::packet::{decode, parse_ack, parse_event};
+        // The case of the issue (`451-[...]` in an Engine.IO message): placeholder 7, one
+        // attachment.
+        let p = decode(r#"51-["x",{"_placeholder":true,"num":7}]"#, 10).unwrap();
+        let event = parse_event(p.data.unwrap()).unwrap();
+        assert_eq!(
+            check_placeholders(&event.args, p.attachments),
+            Err(DecodeError::InvalidAttachment)
+        );
+        let p = decode(r#"51-["x",{"_placeholder":true,"num":0}]"#, 10).unwrap();
+        let event = parse_event(p.data.unwrap()).unwrap();
+        assert_eq!(check_placeholders(&event.args, p.attachments), Ok(()));
+        let p = decode(r#"62-/chat,5[{"_placeholder":true,"num":2}]"#, 10).unwrap();
+        let args = parse_ack(p.data.unwrap()).unwrap();
+        assert_eq!(
+            check_placeholders(&args, p.attachments),
+            Err(DecodeError::InvalidAttachment)
+        );
+    }
+
+    #[test]
+    fn placeholder_check_deep_nesting() {
+        // As deep as serde_json parses (its recursion limit is 128).
+        let inner = r#"{"_placeholder":true,"num":1}"#;
+        let nested = format!("{}{inner}{}", "[".repeat(120), "]".repeat(120));
+        assert_eq!(check(&nested, 2), Ok(()));
+        assert_eq!(check(&nested, 1), Err(DecodeError::InvalidAttachment));
     }
 
     #[test]
