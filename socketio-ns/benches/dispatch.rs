@@ -423,7 +423,10 @@ fn process_packet(c: &mut Criterion) {
         }
     });
     let acks = socket.sent().iter().filter(|f| f.starts_with("43")).count();
-    assert_eq!(acks, 5, "say, add, echo_n, history and upload asked for acks");
+    assert_eq!(
+        acks, 5,
+        "say, add, echo_n, history and upload asked for acks"
+    );
 
     let mut g = c.benchmark_group("handler");
     // Per iteration: each of the twelve handlers once.
