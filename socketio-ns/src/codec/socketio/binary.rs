@@ -599,170 +599,213 @@ pub fn placeholder_num(raw: &RawValue) -> Option<usize> {
 /// An object, at any depth, whose `_placeholder` member is `true` is a placeholder: its `num`
 /// must be a JSON integer from 0 to `attachments - 1`; its other members are not looked at (the
 /// reference parser replaces the whole object). Every other object and array is searched. When
-/// a key occurs twice, its last value counts, as in `JSON.parse`. Placeholders with other keys
-/// than `_placeholder` and `num` are checked too, though [`from_arg`] only fills exact ones.
-/// Does not allocate; the arguments are scanned, not built.
+/// a key occurs twice, its last value counts, as in `JSON.parse` (an earlier value is searched
+/// too). Placeholders with other keys than `_placeholder` and `num` are checked too, though
+/// [`from_arg`] only fills exact ones.
+///
+/// The text is scanned once, without building values: numbers of any size are fine here (as
+/// for `JSON.parse`; serde_json refuses a value beyond `f64`, so a handler that asks for one
+/// gets an error then).
 ///
 /// # Errors
 ///
 /// [`DecodeError::InvalidAttachment`] for a placeholder whose `num` is missing, not an integer
-/// (`-1`, `1.5`, `1.0`, `"0"`, `null`, ...) or not the index of an attachment, and
-/// [`DecodeError::InvalidData`] if an argument is not valid JSON (never the case for arguments
-/// from [`parse_event`](super::packet::parse_event) or
-/// [`parse_ack`](super::packet::parse_ack)). Never panics.
+/// (`-1`, `1.5`, `1.0`, `"0"`, `null`, ...) or not the index of an attachment. Never panics.
 pub fn check_placeholders(args: &[&RawValue], attachments: usize) -> Result<(), DecodeError> {
+    let mut stack = Vec::new();
     for arg in args {
-        let mut de = serde_json::Deserializer::from_str(arg.get());
-        let summary = PlaceholderCheck { attachments }
-            .deserialize(&mut de)
-            .map_err(|_| DecodeError::InvalidData)?;
-        de.end().map_err(|_| DecodeError::InvalidData)?;
-        if summary.invalid {
+        if scan_placeholders(arg.get().as_bytes(), attachments, &mut stack) {
             return Err(DecodeError::InvalidAttachment);
         }
     }
     Ok(())
 }
 
-/// What [`PlaceholderCheck`] found in one JSON value.
-#[derive(Debug, Clone, Copy)]
-struct CheckSummary {
-    /// The value is `true`, an integer, or something else (what a placeholder's members need).
-    scalar: CheckScalar,
-    /// The value is, or holds, a placeholder whose `num` is invalid.
-    invalid: bool,
-}
-
-/// See [`CheckSummary::scalar`].
+/// What a placeholder's members need to know of a value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CheckScalar {
+enum Member {
+    /// `true`.
     True,
+    /// A JSON integer from 0 to `u64::MAX`.
     Index(u64),
+    /// Anything else.
     Other,
 }
 
-impl CheckSummary {
-    const VALID_OTHER: CheckSummary = CheckSummary {
-        scalar: CheckScalar::Other,
-        invalid: false,
-    };
-
-    fn scalar(scalar: CheckScalar) -> Self {
-        CheckSummary {
-            scalar,
-            invalid: false,
-        }
-    }
+/// The keys of a placeholder, and the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Placeholder,
+    Num,
+    Other,
 }
 
-/// Walks one JSON value for [`check_placeholders`]. serde_json's recursion limit bounds the
-/// depth.
-#[derive(Clone, Copy)]
-struct PlaceholderCheck {
-    attachments: usize,
+/// An array or object being scanned by [`scan_placeholders`].
+#[derive(Debug)]
+struct Open {
+    /// An object (else an array).
+    object: bool,
+    /// In an object, whether the next string is a key.
+    expect_key: bool,
+    /// In an object, the key of the member being read.
+    key: Key,
+    /// The last `_placeholder` member is `true`.
+    placeholder: bool,
+    /// The last `num` member.
+    num: Option<Member>,
+    /// A value inside holds an invalid placeholder.
+    nested_invalid: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for PlaceholderCheck {
-    type Value = CheckSummary;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<CheckSummary, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for PlaceholderCheck {
-    type Value = CheckSummary;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<CheckSummary, E> {
-        Ok(CheckSummary::scalar(if v {
-            CheckScalar::True
-        } else {
-            CheckScalar::Other
-        }))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<CheckSummary, E> {
-        Ok(CheckSummary::scalar(CheckScalar::Index(v)))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<CheckSummary, E> {
-        Ok(CheckSummary::scalar(
-            u64::try_from(v).map_or(CheckScalar::Other, CheckScalar::Index),
-        ))
-    }
-
-    fn visit_i128<E: de::Error>(self, _: i128) -> Result<CheckSummary, E> {
-        Ok(CheckSummary::VALID_OTHER)
-    }
-
-    fn visit_u128<E: de::Error>(self, _: u128) -> Result<CheckSummary, E> {
-        Ok(CheckSummary::VALID_OTHER)
-    }
-
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<CheckSummary, E> {
-        Ok(CheckSummary::VALID_OTHER)
-    }
-
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<CheckSummary, E> {
-        Ok(CheckSummary::VALID_OTHER)
-    }
-
-    fn visit_bytes<E: de::Error>(self, _: &[u8]) -> Result<CheckSummary, E> {
-        Ok(CheckSummary::VALID_OTHER)
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<CheckSummary, E> {
-        Ok(CheckSummary::VALID_OTHER)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<CheckSummary, E> {
-        Ok(CheckSummary::VALID_OTHER)
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<CheckSummary, D::Error> {
-        self.deserialize(d)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<CheckSummary, A::Error> {
-        let mut invalid = false;
-        while let Some(element) = seq.next_element_seed(self)? {
-            invalid |= element.invalid;
+impl Open {
+    /// Takes the value of the current member or element.
+    fn take(&mut self, value: Member, invalid: bool) {
+        self.nested_invalid |= invalid;
+        match self.key {
+            Key::Placeholder => self.placeholder = value == Member::True,
+            Key::Num => self.num = Some(value),
+            Key::Other => {}
         }
-        Ok(CheckSummary {
-            scalar: CheckScalar::Other,
-            invalid,
-        })
+        self.key = Key::Other;
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CheckSummary, A::Error> {
-        let mut flag = CheckScalar::Other;
-        let mut num = None;
-        let mut nested_invalid = false;
-        while let Some(key) = map.next_key::<PlaceholderKey>()? {
-            let value = map.next_value_seed(self)?;
-            nested_invalid |= value.invalid;
-            match key {
-                PlaceholderKey::Placeholder => flag = value.scalar,
-                PlaceholderKey::Num => num = Some(value.scalar),
-                PlaceholderKey::Other => {}
-            }
-        }
-        let invalid = if flag == CheckScalar::True {
+    /// Whether this array or object, now closed, is or holds an invalid placeholder.
+    fn invalid(&self, attachments: usize) -> bool {
+        if self.object && self.placeholder {
             !matches!(
-                num,
-                Some(CheckScalar::Index(n)) if usize::try_from(n).is_ok_and(|n| n < self.attachments)
+                self.num,
+                Some(Member::Index(n)) if usize::try_from(n).is_ok_and(|n| n < attachments)
             )
         } else {
-            nested_invalid
+            self.nested_invalid
+        }
+    }
+}
+
+/// Scans one JSON value (valid JSON: it comes from a [`RawValue`]); returns whether it is or
+/// holds an invalid placeholder. `stack` is scratch space. Indexing is checked throughout, so
+/// even text that is not JSON cannot make it panic.
+fn scan_placeholders(text: &[u8], attachments: usize, stack: &mut Vec<Open>) -> bool {
+    stack.clear();
+    let mut pos = 0;
+    while let Some(&b) = text.get(pos) {
+        // The value read at `pos`, if any: what it is to its parent, and whether it is invalid.
+        let value = match b {
+            b'{' | b'[' => {
+                stack.push(Open {
+                    object: b == b'{',
+                    expect_key: b == b'{',
+                    key: Key::Other,
+                    placeholder: false,
+                    num: None,
+                    nested_invalid: false,
+                });
+                pos += 1;
+                None
+            }
+            b'}' | b']' => {
+                pos += 1;
+                let Some(closed) = stack.pop() else {
+                    return false;
+                };
+                Some((Member::Other, closed.invalid(attachments)))
+            }
+            b',' => {
+                if let Some(open) = stack.last_mut() {
+                    open.expect_key = open.object;
+                }
+                pos += 1;
+                None
+            }
+            b'"' => {
+                let end = string_end(text, pos);
+                let is_key = stack.last().is_some_and(|open| open.expect_key);
+                if let Some(open) = stack.last_mut().filter(|_| is_key) {
+                    open.key = key_of(text.get(pos..end).unwrap_or_default());
+                    open.expect_key = false;
+                    pos = end;
+                    None
+                } else {
+                    pos = end;
+                    Some((Member::Other, false))
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                let len = text
+                    .get(pos..)
+                    .unwrap_or_default()
+                    .iter()
+                    .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .unwrap_or(text.len() - pos);
+                let number = text.get(pos..pos + len).unwrap_or_default();
+                pos += len;
+                let index = std::str::from_utf8(number)
+                    .ok()
+                    .filter(|n| n.bytes().all(|c| c.is_ascii_digit()))
+                    .and_then(|n| n.parse().ok());
+                Some((index.map_or(Member::Other, Member::Index), false))
+            }
+            b't' => {
+                pos += 4;
+                Some((Member::True, false))
+            }
+            b'f' => {
+                pos += 5;
+                Some((Member::Other, false))
+            }
+            b'n' => {
+                pos += 4;
+                Some((Member::Other, false))
+            }
+            // Whitespace and `:`.
+            _ => {
+                pos += 1;
+                None
+            }
         };
-        Ok(CheckSummary {
-            scalar: CheckScalar::Other,
-            invalid,
-        })
+        if let Some((member, invalid)) = value {
+            match stack.last_mut() {
+                Some(open) => open.take(member, invalid),
+                None => return invalid,
+            }
+        }
+    }
+    false
+}
+
+/// The position just after the string that starts with the `"` at `start`.
+fn string_end(text: &[u8], start: usize) -> usize {
+    let mut pos = start + 1;
+    while let Some(&b) = text.get(pos) {
+        pos += match b {
+            b'"' => return pos + 1,
+            b'\\' => 2,
+            _ => 1,
+        };
+    }
+    text.len()
+}
+
+/// Which key a JSON string (quotes included) is, escapes decoded.
+fn key_of(quoted: &[u8]) -> Key {
+    let name = |bytes: &[u8]| match bytes {
+        b"_placeholder" => Key::Placeholder,
+        b"num" => Key::Num,
+        _ => Key::Other,
+    };
+    let inner = quoted
+        .get(1..quoted.len().saturating_sub(1))
+        .unwrap_or_default();
+    if !inner.contains(&b'\\') {
+        return name(inner);
+    }
+    // Escaped: at most six bytes per character of "_placeholder".
+    if quoted.len() > 2 + 6 * "_placeholder".len() {
+        return Key::Other;
+    }
+    match serde_json::from_slice::<String>(quoted) {
+        Ok(key) => name(key.as_bytes()),
+        Err(_) => Key::Other,
     }
 }
 
@@ -1554,6 +1597,12 @@ mod tests {
             (r#"{"_placeholder":true,"_placeholder":false,"num":7}"#, 0),
             (r#"{"_placeholder":true,"num":7,"num":0}"#, 1),
             (r#""_placeholder""#, 0),
+            // Strings that look like placeholders, escaped quotes and brackets included.
+            (r#"{"a":"{\"_placeholder\":true,\"num\":9}]}"}"#, 0),
+            (r#"{"_placeholder\"":true,"num":9}"#, 0),
+            (r#"["\\",{"x\\":"\\\""},"]"]"#, 0),
+            // Numbers beyond f64 (JSON.parse reads them as Infinity).
+            (r#"[1e999,{"_placeholder":true,"num":0},-1e999]"#, 1),
             ("null", 0),
             ("[]", 0),
             ("{}", 0),
@@ -1586,6 +1635,9 @@ mod tests {
             (r#"[0,[1,[{"_placeholder":true,"num":3}]]]"#, 1),
             (r#"{"a":{"b":{"_placeholder":true,"num":3}}}"#, 1),
             (r#"{"_placeholder":{"_placeholder":true,"num":3}}"#, 1),
+            ("{ \"_placeholder\" :\n true , \"num\" : 9 }", 1),
+            (r#"[1e999,{"_placeholder":true,"num":3}]"#, 1),
+            (r#"[{"a":"]}"},{"_placeholder":true,"num":3}]"#, 1),
             (r#"{"num":{"_placeholder":true,"num":3}}"#, 1),
         ];
         for (input, attachments) in invalid {
