@@ -1687,6 +1687,27 @@ mod tests {
     }
 
     #[test]
+    fn floats_read_back_exactly() {
+        // What ryu writes (the shortest text that reads back exactly) must read back exactly,
+        // as JSON.parse does: serde_json's default parser can be one bit off, its
+        // `float_roundtrip` feature is correctly rounded.
+        for x in [
+            -7.42531518146221e-267_f64,
+            2.2250738585072014e-308,
+            0.1,
+            1e300,
+        ] {
+            let (text, _, attachments) = args(&(x, b(b"z")), false);
+            let event = format!("[{text}]");
+            let got = super::super::packet::parse_ack(&event).unwrap();
+            assert_eq!(from_arg::<f64>(got[0], &attachments).unwrap(), x, "{text}");
+            assert_eq!(from_arg::<f64>(got[0], &[]).unwrap(), x, "{text}");
+            let value: serde_json::Value = from_arg(got[0], &attachments).unwrap();
+            assert_eq!(value.as_f64(), Some(x), "{text}");
+        }
+    }
+
+    #[test]
     fn from_arg_without_attachments() {
         assert_eq!(from_arg::<String>(&raw(r#""a""#), &[]).unwrap(), "a");
         assert_eq!(
