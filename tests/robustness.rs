@@ -261,3 +261,91 @@ async fn a_dynamic_namespace_is_forgotten_when_its_last_socket_leaves() {
     }
     assert_eq!(io.namespaces(), ["/game/8"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_placeholder_naming_a_missing_attachment_closes_that_connection_only() {
+    let (url, _io) = start(1_000_000).await;
+    let (mut other, _) = connect(&url).await;
+
+    // Placeholders that name an attachment that arrived are answered ...
+    let (mut good, _) = connect(&url).await;
+    good.send(Message::text(
+        r#"451-1["echo",[{"_placeholder":true,"num":0}]]"#,
+    ))
+    .await
+    .unwrap();
+    good.send(Message::binary(&b"\x01\x02"[..])).await.unwrap();
+    assert_eq!(
+        next_text(&mut good).await,
+        r#"431[[{"_placeholder":true,"num":0}]]"#
+    );
+
+    // ... those that do not, at any depth, in the issue's packet or another, close the
+    // connection as every other invalid packet does (the reference parser throws "illegal
+    // attachments").
+    for bad in [
+        r#"451-["x",{"_placeholder":true,"num":7}]"#,
+        r#"451-1["echo",{"_placeholder":true,"num":7}]"#,
+        r#"451-1["echo",{"a":[1,{"_placeholder":true,"num":1}]}]"#,
+        r#"451-1["echo",{"_placeholder":true,"num":-1}]"#,
+        r#"451-1["echo",{"_placeholder":true,"num":"0"}]"#,
+        r#"451-1["echo",{"_placeholder":true}]"#,
+    ] {
+        let (mut ws, _) = connect(&url).await;
+        ws.send(Message::text(bad)).await.unwrap();
+        ws.send(Message::binary(&b"\x01\x02"[..])).await.unwrap();
+        assert!(
+            closed_by_server(&mut ws, Duration::from_secs(10)).await,
+            "{bad} did not close the connection"
+        );
+    }
+    echo_works(&mut good).await;
+    echo_works(&mut other).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binary_packet_announcing_no_attachment_is_handled_at_once() {
+    let (url, _io) = start(1_000_000).await;
+    let (mut ws, _) = connect(&url).await;
+    // `50-`: a BINARY_EVENT with zero attachments; the reference parser delivers it as is.
+    ws.send(Message::text(r#"450-1["echo","no bytes"]"#))
+        .await
+        .unwrap();
+    assert_eq!(next_text(&mut ws).await, r#"431["no bytes"]"#);
+    echo_works(&mut ws).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stray_pong_does_not_answer_the_next_ping_in_advance() {
+    let server = Server::builder()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(300))
+        .namespace::<Root>()
+        .build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(server.serve_listener(listener));
+    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
+    // A pong nobody asked for, then silence: the first ping goes unanswered, so the session
+    // must end at its timeout, before any second ping.
+    ws.send(Message::text("3")).await.unwrap();
+    let mut pings = 0;
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) if t.as_str() == "2" => pings += 1,
+                Some(Ok(Message::Text(_))) => {}
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the session outlived its unanswered ping");
+    assert_eq!(
+        pings, 1,
+        "a second ping came: the stray pong answered the first"
+    );
+}

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use socketio_ns::codec::engine::packet::{Frame, EnginePacket};
+use socketio_ns::codec::engine::packet::{EnginePacket, Frame};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data)
@@ -18,5 +18,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(frame.to_packet(), Ok(packet));
     }
     let packet = EnginePacket::decode_binary(Bytes::copy_from_slice(data));
-    assert_eq!(packet.to_frame(), Frame::Binary(Bytes::copy_from_slice(data)));
+    assert_eq!(
+        packet.to_frame(),
+        Frame::Binary(Bytes::copy_from_slice(data))
+    );
 });

@@ -5,7 +5,7 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use socketio_ns::codec::engine::packet::{Frame, EnginePacket};
+use socketio_ns::codec::engine::packet::{EnginePacket, Frame};
 use socketio_ns::codec::engine::payload::{decode_payload, encode_payload, encoded_len};
 
 const MAX_PACKETS: usize = 64;

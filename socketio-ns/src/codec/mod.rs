@@ -9,3 +9,6 @@
 
 pub mod engine;
 pub mod socketio;
+
+#[cfg(test)]
+mod proptests;

@@ -33,9 +33,9 @@ use bytes::Bytes;
 use tokio::task::AbortHandle;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::codec::socketio::encode;
 use crate::codec::socketio::packet::{self, PacketType, SocketIoPacket};
 use crate::codec::socketio::{Event, Received};
+use crate::codec::socketio::{binary, encode};
 use crate::engine::{CloseReason, EngineHandler, EngineSession, Flow, Message};
 
 /// Event names a client may not emit.
@@ -281,6 +281,11 @@ impl<N: Namespaces> ConnectionHandler<N> {
             PacketType::Event | PacketType::Ack => {
                 return self.dispatch(conn, &text, &p, Vec::new());
             }
+            // A binary packet that announces no attachment is complete as it is (as for the
+            // reference parser); waiting for one would stall the connection.
+            PacketType::BinaryEvent | PacketType::BinaryAck if p.attachments == 0 => {
+                return self.dispatch(conn, &text, &p, Vec::new());
+            }
             PacketType::BinaryEvent | PacketType::BinaryAck => {
                 conn.data().lock().partial = Some(Partial {
                     text: text.clone(),
@@ -332,12 +337,24 @@ impl<N: Namespaces> ConnectionHandler<N> {
         attachments: Vec<Bytes>,
     ) -> Flow {
         let data = p.data.unwrap_or("");
+        // A binary packet's placeholders must each name an attachment that arrived (as for
+        // the reference parser); plain EVENT and ACK data is the client's JSON, as it is.
+        let check = |args: &[&serde_json::value::RawValue]| {
+            if p.kind.is_binary() {
+                binary::check_placeholders(args, attachments.len())
+            } else {
+                Ok(())
+            }
+        };
         match p.kind {
             PacketType::Event | PacketType::BinaryEvent => {
                 let ev = match packet::parse_event(data) {
                     Ok(ev) => ev,
                     Err(e) => return self.protocol_error(conn, &e.to_string()),
                 };
+                if let Err(e) = check(&ev.args) {
+                    return self.protocol_error(conn, &e.to_string());
+                }
                 if RESERVED.contains(&ev.name.as_ref()) {
                     return self.protocol_error(conn, "reserved event name");
                 }
@@ -357,6 +374,9 @@ impl<N: Namespaces> ConnectionHandler<N> {
                     Ok(a) => a,
                     Err(e) => return self.protocol_error(conn, &e.to_string()),
                 };
+                if let Err(e) = check(&args) {
+                    return self.protocol_error(conn, &e.to_string());
+                }
                 let Some(id) = p.id else {
                     return self.protocol_error(conn, "ACK without id");
                 };

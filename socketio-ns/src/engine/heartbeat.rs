@@ -28,11 +28,12 @@ pub(super) async fn heartbeat<H: EngineHandler>(
             _ = tokio::time::sleep_until(ping_at) => {}
             _ = inner.closing.notified() => break,
         }
+        // Outstanding before it leaves: a pong may come back before this task runs again.
+        let mut deadline = ping_at + timeout - grace;
+        socket.set_ping_deadline(Some(deadline));
         if socket.send_ping().is_err() {
             break;
         }
-        let mut deadline = ping_at + timeout - grace;
-        socket.set_ping_deadline(Some(deadline));
         let answered = loop {
             tokio::select! {
                 _ = inner.pong.notified() => {

@@ -327,7 +327,12 @@ impl<H: EngineHandler> Shared<H> {
             EnginePacket::Binary(data) => {
                 return self.handler.on_message(socket, Message::Binary(data));
             }
-            EnginePacket::Pong { probe: false } => socket.inner.pong.notify_one(),
+            // Only a pong that answers a ping counts: stored, a stray one would answer the
+            // next ping in advance.
+            EnginePacket::Pong { probe: false } if socket.ping_outstanding() => {
+                socket.inner.pong.notify_one()
+            }
+            EnginePacket::Pong { probe: false } => {}
             EnginePacket::Ping { probe: false } => {
                 let _ = socket.send_frame(Frame::pong());
             }

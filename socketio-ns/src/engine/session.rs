@@ -361,6 +361,11 @@ impl<D> EngineSession<D> {
         self.inner.ping_deadline.store(nanos, Ordering::Release);
     }
 
+    /// Whether a ping waits for its pong.
+    pub(crate) fn ping_outstanding(&self) -> bool {
+        self.inner.ping_deadline.load(Ordering::Acquire) != u64::MAX
+    }
+
     /// Whether a ping went unanswered past its deadline. Checked by requests as they
     /// arrive, so that a timer firing late never lets an expired session answer.
     pub(crate) fn ping_expired(&self) -> bool {

@@ -22,6 +22,8 @@ use serde::de::{
 use serde::ser::{self, Serialize, Serializer};
 use serde_json::value::RawValue;
 
+use super::packet::DecodeError;
+
 // ---------------------------------------------------------------------------------------------
 // Outgoing
 // ---------------------------------------------------------------------------------------------
@@ -587,6 +589,224 @@ pub fn placeholder_num(raw: &RawValue) -> Option<usize> {
     let num = de.deserialize_map(PlaceholderVisitor).ok().flatten()?;
     de.end().ok()?;
     usize::try_from(num).ok()
+}
+
+/// Checks the placeholders in the arguments of a binary packet (BINARY_EVENT or BINARY_ACK)
+/// that arrived with `attachments` attachments, as the reference parser does when it puts the
+/// attachments back (`_reconstructPacket` in socket.io-parser, which throws "illegal
+/// attachments").
+///
+/// An object, at any depth, whose `_placeholder` member is `true` is a placeholder: its `num`
+/// must be a JSON integer from 0 to `attachments - 1`; its other members are not looked at (the
+/// reference parser replaces the whole object). Every other object and array is searched. When
+/// a key occurs twice, its last value counts, as in `JSON.parse` (an earlier value is searched
+/// too). Placeholders with other keys than `_placeholder` and `num` are checked too, though
+/// [`from_arg`] only fills exact ones.
+///
+/// The text is scanned once, without building values: numbers of any size are fine here (as
+/// for `JSON.parse`; serde_json refuses a value beyond `f64`, so a handler that asks for one
+/// gets an error then).
+///
+/// # Errors
+///
+/// [`DecodeError::InvalidAttachment`] for a placeholder whose `num` is missing, not an integer
+/// (`-1`, `1.5`, `1.0`, `"0"`, `null`, ...) or not the index of an attachment. Never panics.
+pub fn check_placeholders(args: &[&RawValue], attachments: usize) -> Result<(), DecodeError> {
+    let mut stack = Vec::new();
+    for arg in args {
+        if scan_placeholders(arg.get().as_bytes(), attachments, &mut stack) {
+            return Err(DecodeError::InvalidAttachment);
+        }
+    }
+    Ok(())
+}
+
+/// What a placeholder's members need to know of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Member {
+    /// `true`.
+    True,
+    /// A JSON integer from 0 to `u64::MAX`.
+    Index(u64),
+    /// Anything else.
+    Other,
+}
+
+/// The keys of a placeholder, and the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Placeholder,
+    Num,
+    Other,
+}
+
+/// An array or object being scanned by [`scan_placeholders`].
+#[derive(Debug)]
+struct Open {
+    /// An object (else an array).
+    object: bool,
+    /// In an object, whether the next string is a key.
+    expect_key: bool,
+    /// In an object, the key of the member being read.
+    key: Key,
+    /// The last `_placeholder` member is `true`.
+    placeholder: bool,
+    /// The last `num` member.
+    num: Option<Member>,
+    /// A value inside holds an invalid placeholder.
+    nested_invalid: bool,
+}
+
+impl Open {
+    /// Takes the value of the current member or element.
+    fn take(&mut self, value: Member, invalid: bool) {
+        self.nested_invalid |= invalid;
+        match self.key {
+            Key::Placeholder => self.placeholder = value == Member::True,
+            Key::Num => self.num = Some(value),
+            Key::Other => {}
+        }
+        self.key = Key::Other;
+    }
+
+    /// Whether this array or object, now closed, is or holds an invalid placeholder.
+    fn invalid(&self, attachments: usize) -> bool {
+        if self.object && self.placeholder {
+            !matches!(
+                self.num,
+                Some(Member::Index(n)) if usize::try_from(n).is_ok_and(|n| n < attachments)
+            )
+        } else {
+            self.nested_invalid
+        }
+    }
+}
+
+/// Scans one JSON value (valid JSON: it comes from a [`RawValue`]); returns whether it is or
+/// holds an invalid placeholder. `stack` is scratch space. Indexing is checked throughout, so
+/// even text that is not JSON cannot make it panic.
+fn scan_placeholders(text: &[u8], attachments: usize, stack: &mut Vec<Open>) -> bool {
+    stack.clear();
+    let mut pos = 0;
+    while let Some(&b) = text.get(pos) {
+        // The value read at `pos`, if any: what it is to its parent, and whether it is invalid.
+        let value = match b {
+            b'{' | b'[' => {
+                stack.push(Open {
+                    object: b == b'{',
+                    expect_key: b == b'{',
+                    key: Key::Other,
+                    placeholder: false,
+                    num: None,
+                    nested_invalid: false,
+                });
+                pos += 1;
+                None
+            }
+            b'}' | b']' => {
+                pos += 1;
+                let Some(closed) = stack.pop() else {
+                    return false;
+                };
+                Some((Member::Other, closed.invalid(attachments)))
+            }
+            b',' => {
+                if let Some(open) = stack.last_mut() {
+                    open.expect_key = open.object;
+                }
+                pos += 1;
+                None
+            }
+            b'"' => {
+                let end = string_end(text, pos);
+                let is_key = stack.last().is_some_and(|open| open.expect_key);
+                if let Some(open) = stack.last_mut().filter(|_| is_key) {
+                    open.key = key_of(text.get(pos..end).unwrap_or_default());
+                    open.expect_key = false;
+                    pos = end;
+                    None
+                } else {
+                    pos = end;
+                    Some((Member::Other, false))
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                let len = text
+                    .get(pos..)
+                    .unwrap_or_default()
+                    .iter()
+                    .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .unwrap_or(text.len() - pos);
+                let number = text.get(pos..pos + len).unwrap_or_default();
+                pos += len;
+                let index = std::str::from_utf8(number)
+                    .ok()
+                    .filter(|n| n.bytes().all(|c| c.is_ascii_digit()))
+                    .and_then(|n| n.parse().ok());
+                Some((index.map_or(Member::Other, Member::Index), false))
+            }
+            b't' => {
+                pos += 4;
+                Some((Member::True, false))
+            }
+            b'f' => {
+                pos += 5;
+                Some((Member::Other, false))
+            }
+            b'n' => {
+                pos += 4;
+                Some((Member::Other, false))
+            }
+            // Whitespace and `:`.
+            _ => {
+                pos += 1;
+                None
+            }
+        };
+        if let Some((member, invalid)) = value {
+            match stack.last_mut() {
+                Some(open) => open.take(member, invalid),
+                None => return invalid,
+            }
+        }
+    }
+    false
+}
+
+/// The position just after the string that starts with the `"` at `start`.
+fn string_end(text: &[u8], start: usize) -> usize {
+    let mut pos = start + 1;
+    while let Some(&b) = text.get(pos) {
+        pos += match b {
+            b'"' => return pos + 1,
+            b'\\' => 2,
+            _ => 1,
+        };
+    }
+    text.len()
+}
+
+/// Which key a JSON string (quotes included) is, escapes decoded.
+fn key_of(quoted: &[u8]) -> Key {
+    let name = |bytes: &[u8]| match bytes {
+        b"_placeholder" => Key::Placeholder,
+        b"num" => Key::Num,
+        _ => Key::Other,
+    };
+    let inner = quoted
+        .get(1..quoted.len().saturating_sub(1))
+        .unwrap_or_default();
+    if !inner.contains(&b'\\') {
+        return name(inner);
+    }
+    // Escaped: at most six bytes per character of "_placeholder".
+    if quoted.len() > 2 + 6 * "_placeholder".len() {
+        return Key::Other;
+    }
+    match serde_json::from_slice::<String>(quoted) {
+        Ok(key) => name(key.as_bytes()),
+        Err(_) => Key::Other,
+    }
 }
 
 /// Deserializes one argument of an event or ack, filling byte buffers from `attachments`.
@@ -1348,6 +1568,142 @@ mod tests {
         ];
         for input in no {
             assert_eq!(placeholder_num(&raw(input)), None, "{input}");
+        }
+    }
+
+    /// `check_placeholders` on one argument.
+    fn check(arg: &str, attachments: usize) -> Result<(), DecodeError> {
+        check_placeholders(&[&*raw(arg)], attachments)
+    }
+
+    #[test]
+    fn placeholder_check_accepts() {
+        let valid = [
+            (r#"{"_placeholder":true,"num":0}"#, 1),
+            (r#"{"num":1,"_placeholder":true}"#, 2),
+            (r#"[1,{"a":[{"_placeholder":true,"num":2}]}]"#, 3),
+            (r#"{"\u005fplaceholder":true,"num":0}"#, 1),
+            // Other keys: still a placeholder (the reference parser replaces it), in range.
+            (
+                r#"{"_placeholder":true,"num":0,"x":{"_placeholder":true,"num":9}}"#,
+                1,
+            ),
+            // Not placeholders: `_placeholder` is not `true`.
+            (r#"{"_placeholder":false,"num":7}"#, 0),
+            (r#"{"_placeholder":"true","num":7}"#, 0),
+            (r#"{"_placeholder":1,"num":7}"#, 0),
+            (r#"{"num":7}"#, 0),
+            // The last of duplicate keys counts, as in JSON.parse.
+            (r#"{"_placeholder":true,"_placeholder":false,"num":7}"#, 0),
+            (r#"{"_placeholder":true,"num":7,"num":0}"#, 1),
+            (r#""_placeholder""#, 0),
+            // Strings that look like placeholders, escaped quotes and brackets included.
+            (r#"{"a":"{\"_placeholder\":true,\"num\":9}]}"}"#, 0),
+            (r#"{"_placeholder\"":true,"num":9}"#, 0),
+            (r#"["\\",{"x\\":"\\\""},"]"]"#, 0),
+            // Numbers beyond f64 (JSON.parse reads them as Infinity).
+            (r#"[1e999,{"_placeholder":true,"num":0},-1e999]"#, 1),
+            ("null", 0),
+            ("[]", 0),
+            ("{}", 0),
+        ];
+        for (input, attachments) in valid {
+            assert_eq!(check(input, attachments), Ok(()), "{input}");
+        }
+        assert_eq!(check_placeholders(&[], 0), Ok(()));
+    }
+
+    #[test]
+    fn placeholder_check_refuses() {
+        let invalid = [
+            (r#"{"_placeholder":true,"num":7}"#, 1),
+            (r#"{"_placeholder":true,"num":1}"#, 1),
+            (r#"{"_placeholder":true,"num":0}"#, 0),
+            (r#"{"_placeholder":true}"#, 1),
+            (r#"{"_placeholder":true,"num":-1}"#, 1),
+            (r#"{"_placeholder":true,"num":0.5}"#, 1),
+            (r#"{"_placeholder":true,"num":0.0}"#, 1),
+            (r#"{"_placeholder":true,"num":1e0}"#, 2),
+            (r#"{"_placeholder":true,"num":"0"}"#, 1),
+            (r#"{"_placeholder":true,"num":null}"#, 1),
+            (r#"{"_placeholder":true,"num":[0]}"#, 1),
+            (r#"{"_placeholder":true,"num":18446744073709551615}"#, 1),
+            (r#"{"_placeholder":true,"num":100000000000000000000}"#, 1),
+            (r#"{"_placeholder":true,"num":0,"num":5}"#, 1),
+            (r#"{"_placeholder":false,"_placeholder":true,"num":5}"#, 1),
+            // At any depth, in arrays and in the members of other objects.
+            (r#"[0,[1,[{"_placeholder":true,"num":3}]]]"#, 1),
+            (r#"{"a":{"b":{"_placeholder":true,"num":3}}}"#, 1),
+            (r#"{"_placeholder":{"_placeholder":true,"num":3}}"#, 1),
+            ("{ \"_placeholder\" :\n true , \"num\" : 9 }", 1),
+            (r#"[1e999,{"_placeholder":true,"num":3}]"#, 1),
+            (r#"[{"a":"]}"},{"_placeholder":true,"num":3}]"#, 1),
+            (r#"{"num":{"_placeholder":true,"num":3}}"#, 1),
+        ];
+        for (input, attachments) in invalid {
+            assert_eq!(
+                check(input, attachments),
+                Err(DecodeError::InvalidAttachment),
+                "{input}"
+            );
+        }
+        // Any argument, not only the first.
+        let args = [&*raw("1"), &*raw(r#"{"_placeholder":true,"num":7}"#)];
+        assert_eq!(
+            check_placeholders(&args, 1),
+            Err(DecodeError::InvalidAttachment)
+        );
+    }
+
+    #[test]
+    fn placeholder_check_on_parsed_packets() {
+        use super::super::packet::{decode, parse_ack, parse_event};
+        // The case of the issue (`451-[...]` in an Engine.IO message): placeholder 7, one
+        // attachment.
+        let p = decode(r#"51-["x",{"_placeholder":true,"num":7}]"#, 10).unwrap();
+        let event = parse_event(p.data.unwrap()).unwrap();
+        assert_eq!(
+            check_placeholders(&event.args, p.attachments),
+            Err(DecodeError::InvalidAttachment)
+        );
+        let p = decode(r#"51-["x",{"_placeholder":true,"num":0}]"#, 10).unwrap();
+        let event = parse_event(p.data.unwrap()).unwrap();
+        assert_eq!(check_placeholders(&event.args, p.attachments), Ok(()));
+        let p = decode(r#"62-/chat,5[{"_placeholder":true,"num":2}]"#, 10).unwrap();
+        let args = parse_ack(p.data.unwrap()).unwrap();
+        assert_eq!(
+            check_placeholders(&args, p.attachments),
+            Err(DecodeError::InvalidAttachment)
+        );
+    }
+
+    #[test]
+    fn placeholder_check_deep_nesting() {
+        // As deep as serde_json parses (its recursion limit is 128).
+        let inner = r#"{"_placeholder":true,"num":1}"#;
+        let nested = format!("{}{inner}{}", "[".repeat(120), "]".repeat(120));
+        assert_eq!(check(&nested, 2), Ok(()));
+        assert_eq!(check(&nested, 1), Err(DecodeError::InvalidAttachment));
+    }
+
+    #[test]
+    fn floats_read_back_exactly() {
+        // What ryu writes (the shortest text that reads back exactly) must read back exactly,
+        // as JSON.parse does: serde_json's default parser can be one bit off, its
+        // `float_roundtrip` feature is correctly rounded.
+        for x in [
+            -7.42531518146221e-267_f64,
+            2.2250738585072014e-308,
+            0.1,
+            1e300,
+        ] {
+            let (text, _, attachments) = args(&(x, b(b"z")), false);
+            let event = format!("[{text}]");
+            let got = super::super::packet::parse_ack(&event).unwrap();
+            assert_eq!(from_arg::<f64>(got[0], &attachments).unwrap(), x, "{text}");
+            assert_eq!(from_arg::<f64>(got[0], &[]).unwrap(), x, "{text}");
+            let value: serde_json::Value = from_arg(got[0], &attachments).unwrap();
+            assert_eq!(value.as_f64(), Some(x), "{text}");
         }
     }
 
