@@ -16,7 +16,10 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use serde::Serialize;
 use serde_json::Value;
-use socketio_ns::{Bytes, ConnectError, Context, EmitError, HandlerError, Server, namespace};
+use socketio_ns::{
+    Bytes, ConnectError, ConnectionStateRecovery, Context, EmitError, HandlerError, Server,
+    namespace,
+};
 
 /// Bounds of `ticker(interval_ms)`.
 const TICK_MS: std::ops::RangeInclusive<u64> = 10..=60_000;
@@ -190,7 +193,12 @@ async fn main() -> std::io::Result<()> {
     };
     let client = socket_io_client();
 
-    let io = adapter(Server::builder().namespace::<Chat>())?.build();
+    // A page whose network blips for up to 2 minutes comes back logged in, in its rooms, its
+    // ticker still running, with what was said meanwhile.
+    let builder = Server::builder()
+        .namespace::<Chat>()
+        .connection_state_recovery(ConnectionStateRecovery::new());
+    let io = adapter(builder)?.build();
     let app = axum::Router::new()
         .route("/", get(|| async { Html(include_str!("index.html")) }))
         .route(

@@ -44,9 +44,9 @@ pub use engine::{ServeOptions, serve, serve_with};
 #[doc(hidden)]
 pub use namespace::testing;
 pub use namespace::{
-    Acl, ConnectError, Context, HandlerError, Handshake, MethodId, Middleware, Namespace,
-    NoMethods, SocketRef, UnknownMethod, default_call_method, default_call_method_with_acl,
-    default_process_packet,
+    Acl, ConnectError, ConnectionStateRecovery, Context, HandlerError, Handshake, MethodId,
+    Middleware, Namespace, NoMethods, SocketRef, UnknownMethod, default_call_method,
+    default_call_method_with_acl, default_process_packet,
 };
 pub use server::{Builder, Io, Server, SocketIoService, shutdown_signal};
 

@@ -2,12 +2,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use super::{
     AckSink, Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastOptions, BroadcastPacket,
-    Room, Selection, Sid, SocketEmitter, SocketInfo,
+    ResumeFn, Room, Selection, SessionStore, SessionToPersist, Sid, SocketEmitter, SocketInfo,
+    StoreConfig,
 };
 
 /// The default adapter: rooms in this process's memory, every operation applied to this
@@ -16,11 +17,15 @@ use super::{
 /// A multi-process adapter can wrap one and delegate to it the part of each operation that
 /// concerns this process.
 ///
-/// Lock order: the rooms (read), then whatever the emitter takes; room changes take the
-/// rooms' write lock alone, and the emitter is never called under it.
+/// With connection state recovery enabled ([`Adapter::enable_recovery`]) it keeps the sessions
+/// and stamped packets in a [`SessionStore`].
+///
+/// Lock order: the recovery store, the rooms (read), then whatever the emitter takes; room
+/// changes take the rooms' write lock alone, and the emitter is never called under it.
 pub struct LocalAdapter {
     sockets: Arc<dyn SocketEmitter>,
     rooms: RwLock<Rooms>,
+    recovery: OnceLock<Arc<SessionStore>>,
 }
 
 impl fmt::Debug for LocalAdapter {
@@ -106,7 +111,13 @@ impl LocalAdapter {
         LocalAdapter {
             sockets,
             rooms: RwLock::new(Rooms::default()),
+            recovery: OnceLock::new(),
         }
+    }
+
+    /// The recovery store, when recovery is enabled.
+    pub fn session_store(&self) -> Option<&Arc<SessionStore>> {
+        self.recovery.get()
     }
 
     /// The sockets it serves.
@@ -182,8 +193,15 @@ impl LocalAdapter {
     }
 
     /// Sends `packet` to the selected local sockets; returns how many it was queued for.
+    /// With recovery enabled, a packet that is kept is stamped with its offset first.
     pub fn broadcast_local(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) -> usize {
-        self.select(opts, |to| self.sockets.deliver(to, packet, opts.volatile))
+        let deliver = |packet: &BroadcastPacket| {
+            self.select(opts, |to| self.sockets.deliver(to, packet, opts.volatile))
+        };
+        match self.recovery.get() {
+            Some(store) if SessionStore::keeps(packet, opts) => store.push(packet, opts, deliver),
+            _ => deliver(packet),
+        }
     }
 
     /// Sends `packet` to the selected local sockets, registering its ack id on each, and
@@ -358,6 +376,34 @@ impl Adapter for LocalAdapter {
     ) -> BoxFuture<'_, Result<(), AdapterError>> {
         self.disconnect_sockets_local(&opts, close);
         ready(Ok(()))
+    }
+
+    fn enable_recovery(&self, config: StoreConfig) -> bool {
+        let _ = self.recovery.set(Arc::new(SessionStore::new(config)));
+        true
+    }
+
+    fn current_offset(&self) -> Option<String> {
+        self.recovery.get().map(|s| s.current_offset())
+    }
+
+    fn persist_session(&self, session: SessionToPersist) {
+        if let Some(store) = self.recovery.get() {
+            store.persist(session);
+        }
+    }
+
+    fn restore_session(
+        &self,
+        pid: String,
+        offset: Option<String>,
+        resume: ResumeFn,
+    ) -> BoxFuture<'_, Result<bool, AdapterError>> {
+        let restored = self
+            .recovery
+            .get()
+            .is_some_and(|store| store.restore(&pid, offset.as_deref(), resume));
+        ready(Ok(restored))
     }
 }
 

@@ -35,6 +35,7 @@ mod operator;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod server_event;
+mod session;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -49,6 +50,7 @@ pub use error::{AdapterError, EmitError};
 pub use local::{LocalAdapter, LocalAdapterFactory};
 pub use operator::{BroadcastAcks, BroadcastOperator, IntoRooms};
 pub use server_event::{ServerEvent, ServerEventAck, ServerEventHandler};
+pub use session::{RecoveredSession, ResumeFn, SessionStore, SessionToPersist, StoreConfig};
 
 use crate::codec::socketio::encode::Encoded;
 pub use crate::connection::{AckSink, Sid};
@@ -301,6 +303,41 @@ pub trait Adapter: Send + Sync + 'static {
     /// ignored (an adapter for one process never receives any).
     fn set_server_event_handler(&self, handler: ServerEventHandler) {
         let _ = handler;
+    }
+
+    /// Turns on connection state recovery for this namespace (called once, right after the
+    /// adapter is created, when the server enables it): from now on every broadcast EVENT
+    /// without ack id and not volatile is stamped with an offset as its last argument and kept
+    /// for `config.max_disconnection_duration`. Returns whether the adapter supports it;
+    /// default `false` (the namespace then runs without recovery).
+    fn enable_recovery(&self, config: StoreConfig) -> bool {
+        let _ = config;
+        false
+    }
+
+    /// The offset of the last stamped packet: what a socket connecting now has processed.
+    /// Default: none (no recovery).
+    fn current_offset(&self) -> Option<String> {
+        None
+    }
+
+    /// Keeps the session of a socket that dropped for a recoverable reason. Default: nothing.
+    fn persist_session(&self, session: SessionToPersist) {
+        let _ = session;
+    }
+
+    /// Finds the session `pid` again with the packets its client missed after `offset` and
+    /// hands it to `resume` (see [`ResumeFn`] for when). `Ok(false)`: no such session, it
+    /// expired, or the offset is unknown or too old; the client then connects afresh. A session
+    /// is restored at most once. Default: never.
+    fn restore_session(
+        &self,
+        pid: String,
+        offset: Option<String>,
+        resume: ResumeFn,
+    ) -> BoxFuture<'_, Result<bool, AdapterError>> {
+        let _ = (pid, offset, resume);
+        Box::pin(std::future::ready(Ok(false)))
     }
 
     /// The server is shutting down: release resources (subscriptions, connections). Default:

@@ -39,6 +39,20 @@ impl DisconnectReason {
         }
     }
 
+    /// Whether connection state recovery keeps the socket's session after it left for this
+    /// reason: the connection was lost or closed under it (transport error or close, ping
+    /// timeout, server shutdown), not a namespace disconnect, a parse error or a panic; as the
+    /// reference server decides.
+    pub fn is_recoverable(self) -> bool {
+        matches!(
+            self,
+            DisconnectReason::TransportClose
+                | DisconnectReason::TransportError
+                | DisconnectReason::PingTimeout
+                | DisconnectReason::ServerShutdown
+        )
+    }
+
     pub(crate) fn from_close(r: crate::engine::CloseReason) -> Self {
         use crate::engine::CloseReason as C;
         match r {

@@ -168,6 +168,17 @@ impl Connection {
         nsp: Arc<str>,
         config: &ConnectionConfig,
     ) -> Option<Arc<Socket>> {
+        Self::attach_as(conn, nsp, config, None)
+    }
+
+    /// [`Connection::attach`] with the socket id `id` (a recovered socket's) instead of a new
+    /// one.
+    pub(crate) fn attach_as(
+        conn: &Conn,
+        nsp: Arc<str>,
+        config: &ConnectionConfig,
+        id: Option<Sid>,
+    ) -> Option<Arc<Socket>> {
         let mut st = conn.data().lock();
         if st.sockets.iter().any(|s| s.nsp() == &*nsp) {
             tracing::debug!(%nsp, "CONNECT to a namespace already joined, ignored");
@@ -180,7 +191,10 @@ impl Connection {
             return None;
         }
         let mailbox_limit = config.mailbox_limit;
-        let socket = Arc::new(Socket::new(nsp, conn.clone(), mailbox_limit));
+        let socket = Arc::new(match id {
+            Some(id) => Socket::with_id(id, nsp, conn.clone(), mailbox_limit),
+            None => Socket::new(nsp, conn.clone(), mailbox_limit),
+        });
         st.sockets.push(socket.clone());
         if let Some(t) = st.connect_timer.take() {
             t.abort();

@@ -50,8 +50,13 @@ impl fmt::Debug for Socket {
 
 impl Socket {
     pub(crate) fn new(nsp: Arc<str>, conn: Conn, mailbox_limit: usize) -> Self {
+        Self::with_id(new_sid(), nsp, conn, mailbox_limit)
+    }
+
+    /// A socket with a given id (a recovered one keeps the id it had).
+    pub(crate) fn with_id(id: Sid, nsp: Arc<str>, conn: Conn, mailbox_limit: usize) -> Self {
         Socket {
-            id: new_sid(),
+            id,
             nsp,
             conn,
             mailbox: Mailbox::new(mailbox_limit),

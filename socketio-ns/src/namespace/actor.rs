@@ -9,6 +9,7 @@ use tracing::Instrument;
 
 use super::acl::{Acl, MethodId};
 use super::instance::NamespaceInstance;
+use super::recovery::{self, Parking};
 use super::registry::Runtime;
 use super::{ConnectError, Context, Middleware, Namespace};
 use crate::codec::socketio::encode;
@@ -64,9 +65,12 @@ async fn run<T: Namespace>(
         return;
     }
 
+    let pid = recovery::new_pid(&ns);
+    // Before the socket is reachable: a packet stamped in between counts as missed.
+    let since = recovery::current_offset(&ns);
     ns.insert(socket.clone());
     socket.set_connected(true);
-    let reply = format!(r#"{{"sid":"{}"}}"#, socket.id);
+    let reply = recovery::connect_reply(&socket.id, pid.as_deref());
     let _ = socket.conn.send_frame(encode::simple(
         PacketType::Connect,
         socket.nsp(),
@@ -86,30 +90,42 @@ async fn run<T: Namespace>(
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
     for packet in held {
-        let _ = socket.send(&packet);
+        let _ = recovery::emit(&ns, &socket, packet);
     }
     tracing::debug!("connected");
 
+    let mut socket = socket;
     let (reason, silent) = loop {
-        if let Some(leaving) = cx.leaving.take() {
-            break leaving;
-        }
-        match socket.next_command().await {
-            Cmd::Event(event) => {
-                cx.begin_event(event.ack_id());
-                let name_for_log =
-                    tracing::enabled!(tracing::Level::TRACE).then(|| event.name().to_owned());
-                let res =
-                    Box::pin(AssertUnwindSafe(value.process_packet(&mut cx, event)).catch_unwind())
-                        .await;
-                if let Err(p) = res {
-                    tracing::error!(event = ?name_for_log, panic = panic_message(&*p), "handler panicked; disconnecting the socket");
-                    cx.error("handler_error", "the handler failed");
-                    break (DisconnectReason::HandlerPanic, false);
+        let (reason, silent) = events(&mut value, &mut cx, &socket).await;
+        let Some(pid) = pid
+            .as_deref()
+            .filter(|_| recovery::parks(&ns, pid.as_deref(), reason))
+        else {
+            break (reason, silent);
+        };
+        // Connection lost: the socket waits for its client with its value, ACL and jobs.
+        match recovery::park(&mut cx, &rt, pid, since.clone()).await {
+            Parking::Resumed(new) => {
+                socket = new;
+                cx.socket = socket.clone();
+                cx.recovered = true;
+                if let Err(e) = recovery::middlewares_allow(&cx, &rt, &middlewares).await {
+                    refuse(&socket.conn, socket.nsp(), &e.to_json());
+                    break (DisconnectReason::ServerNamespaceDisconnect, true);
                 }
-                cx.begin_event(None);
+                let reply = recovery::connect_reply(&socket.id, Some(pid));
+                let _ = socket.conn.send_frame(encode::simple(
+                    PacketType::Connect,
+                    socket.nsp(),
+                    Some(&reply),
+                ));
+                tracing::debug!("recovered");
             }
-            Cmd::Disconnect(reason, silent) => break (reason, silent),
+            Parking::Ended(rooms) => {
+                // Back in its rooms while recv_disconnect runs, as any leaving socket.
+                ns.adapter.add_all(&socket.id, &rooms);
+                break (reason, silent);
+            }
         }
     };
 
@@ -135,6 +151,37 @@ async fn run<T: Namespace>(
     socket.close_mailbox();
     drop(cx);
     forget(&socket, &ns, &rt);
+}
+
+/// Runs the socket's events until it is to leave: the reason, and whether the client is not
+/// to be told.
+async fn events<T: Namespace>(
+    value: &mut T,
+    cx: &mut Context<T>,
+    socket: &Socket,
+) -> (DisconnectReason, bool) {
+    loop {
+        if let Some(leaving) = cx.leaving.take() {
+            return leaving;
+        }
+        match socket.next_command().await {
+            Cmd::Event(event) => {
+                cx.begin_event(event.ack_id());
+                let name_for_log =
+                    tracing::enabled!(tracing::Level::TRACE).then(|| event.name().to_owned());
+                let res =
+                    Box::pin(AssertUnwindSafe(value.process_packet(cx, event)).catch_unwind())
+                        .await;
+                if let Err(p) = res {
+                    tracing::error!(event = ?name_for_log, panic = panic_message(&*p), "handler panicked; disconnecting the socket");
+                    cx.error("handler_error", "the handler failed");
+                    return (DisconnectReason::HandlerPanic, false);
+                }
+                cx.begin_event(None);
+            }
+            Cmd::Disconnect(reason, silent) => return (reason, silent),
+        }
+    }
 }
 
 /// Drops the socket from its connection (a connection left with no namespace gets the

@@ -31,6 +31,8 @@ pub struct Context<T: Namespace> {
     /// While `recv_connect` runs, packets wait here until the CONNECT reply is sent.
     held: Option<Vec<Encoded>>,
     pub(crate) leaving: Option<(DisconnectReason, bool)>,
+    /// The socket came back through connection state recovery.
+    pub(crate) recovered: bool,
     /// The current event's `method_of`, from `default_call_method_with_acl` to
     /// `default_call_method`.
     resolved: Option<Option<T::Method>>,
@@ -60,6 +62,7 @@ impl<T: Namespace> Context<T> {
             ack: None,
             held: Some(Vec::new()),
             leaving: None,
+            recovered: false,
             resolved: None,
             _ns: PhantomData,
         }
@@ -91,6 +94,13 @@ impl<T: Namespace> Context<T> {
     /// The Socket.IO id of this socket (not the Engine.IO session id).
     pub fn id(&self) -> &str {
         &self.socket.id
+    }
+
+    /// Whether the socket's connection was lost and its client came back in time
+    /// ([`crate::Builder::connection_state_recovery`]): same id, rooms, value and ACL, the
+    /// events it missed delivered. `false` for a socket that connected afresh.
+    pub fn recovered(&self) -> bool {
+        self.recovered
     }
 
     /// The namespace path.
@@ -137,7 +147,10 @@ impl<T: Namespace> Context<T> {
     pub fn emit<A: Args>(&mut self, event: &str, args: A) -> Result<(), EmitError> {
         let packet = encode::event(self.socket.nsp(), event, &args, None)
             .map_err(|e| EmitError::Serialize(e.to_string()))?;
-        self.queue(packet)
+        if self.held.is_some() {
+            return self.queue(packet);
+        }
+        super::recovery::emit(&self.ns, &self.socket, packet)
     }
 
     /// Emits `event` and waits for the client's ack, up to the server's ack timeout.

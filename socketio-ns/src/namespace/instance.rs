@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use crate::adapter::{
@@ -22,6 +22,8 @@ pub(crate) struct NamespaceInstance {
     pub(crate) adapter: Arc<dyn Adapter>,
     /// The server's `closing` flag.
     closing: Arc<AtomicBool>,
+    /// Connection state recovery, when on for this namespace.
+    pub(crate) recovery: OnceLock<super::recovery::Recovery>,
 }
 
 impl fmt::Debug for NamespaceInstance {
@@ -51,12 +53,18 @@ impl NamespaceInstance {
             sockets,
             adapter,
             closing,
+            recovery: OnceLock::new(),
         })
     }
 
     /// A connected socket by id.
     pub(crate) fn get(&self, sid: &str) -> Option<Arc<Socket>> {
         self.sockets.read().get(sid).cloned()
+    }
+
+    /// Whether a socket of this id is connected.
+    pub(crate) fn sockets_contains(&self, sid: &str) -> bool {
+        self.sockets.read().contains_key(sid)
     }
 
     /// Every connected socket.

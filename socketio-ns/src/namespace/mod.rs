@@ -21,6 +21,7 @@ mod error;
 mod handshake;
 pub(crate) mod instance;
 mod middleware;
+pub(crate) mod recovery;
 pub(crate) mod registry;
 mod socket_ref;
 #[doc(hidden)]
@@ -34,6 +35,7 @@ pub use context::Context;
 pub use error::{ConnectError, HandlerError};
 pub use handshake::Handshake;
 pub use middleware::Middleware;
+pub use recovery::ConnectionStateRecovery;
 pub use socket_ref::SocketRef;
 
 use crate::codec::socketio::Event;

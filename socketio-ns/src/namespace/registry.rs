@@ -34,6 +34,8 @@ pub(crate) struct RuntimeConfig {
     pub(crate) shutdown_timeout: Duration,
     /// The most rooms one socket may be in.
     pub(crate) max_rooms_per_socket: usize,
+    /// Connection state recovery; `None`: off.
+    pub(crate) recovery: Option<super::ConnectionStateRecovery>,
 }
 
 impl Default for RuntimeConfig {
@@ -43,6 +45,7 @@ impl Default for RuntimeConfig {
             ack_timeout: Duration::from_secs(10),
             shutdown_timeout: Duration::from_secs(10),
             max_rooms_per_socket: 10_000,
+            recovery: None,
         }
     }
 }
@@ -187,6 +190,9 @@ impl Runtime {
                 for s in ns.all() {
                     s.disconnect(DisconnectReason::ServerShutdown, true);
                 }
+                if let Some(r) = ns.recovery.get() {
+                    r.end_all();
+                }
             }
         }
         if tokio::time::timeout(self.config.shutdown_timeout, self.actors_finished())
@@ -252,7 +258,14 @@ impl Runtime {
                 let ns = map
                     .entry(path.into())
                     .or_insert_with(|| {
-                        NamespaceInstance::new(path, params, &*self.adapter, self.closing.clone())
+                        let ns = NamespaceInstance::new(
+                            path,
+                            params,
+                            &*self.adapter,
+                            self.closing.clone(),
+                        );
+                        super::recovery::enable(&ns, self.config.recovery);
+                        ns
                     })
                     .clone();
                 return Some((e, ns));
@@ -360,6 +373,9 @@ impl Namespaces for Runtime {
             tracing::debug!(nsp, "CONNECT to an unknown namespace");
             return refuse(conn, nsp, r#"{"message":"Invalid namespace"}"#);
         };
+        if super::recovery::try_recover(self, conn, &ns, auth) {
+            return;
+        }
         let Some(socket) = Connection::attach(conn, ns.path.clone(), &self.config.connection)
         else {
             return;

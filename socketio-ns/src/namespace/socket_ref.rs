@@ -50,11 +50,12 @@ impl SocketRef {
         self.socket.is_connected() && !self.socket.conn.is_closed()
     }
 
-    /// Emits `event` to this client.
+    /// Emits `event` to this client. With connection state recovery, also while its
+    /// connection is lost and it may come back: the event is then delivered on its return.
     pub fn emit<A: Args>(&self, event: &str, args: A) -> Result<(), EmitError> {
         let packet = encode::event(self.socket.nsp(), event, &args, None)
             .map_err(|e| EmitError::Serialize(e.to_string()))?;
-        Ok(self.socket.send(&packet)?)
+        super::recovery::emit(&self.ns, &self.socket, packet)
     }
 
     /// Emits `event` and waits for the ack, up to the server's ack timeout.

@@ -173,6 +173,15 @@ impl Io {
         self.root().all_rooms()
     }
 
+    /// How many sockets of a namespace on this process lost their connection and wait, with
+    /// their namespace value, for their client to come back
+    /// ([`crate::Builder::connection_state_recovery`]); 0 when recovery is off.
+    pub fn recovering_sockets(&self, namespace: &str) -> usize {
+        self.rt
+            .instance(namespace)
+            .map_or(0, |ns| crate::namespace::recovery::parked(&ns))
+    }
+
     /// A handle on one local socket, by namespace and id.
     pub fn socket(&self, namespace: &str, id: &str) -> Option<SocketRef> {
         let ns = self.rt.instance(namespace)?;

@@ -187,6 +187,24 @@ impl Builder {
         self
     }
 
+    /// Turns on connection state recovery (off by default; then nothing of it is on the wire).
+    /// A client whose connection is lost — transport closed or failed, ping timeout, server
+    /// shutting down; not a namespace disconnect — and that reconnects within
+    /// [`ConnectionStateRecovery::max_disconnection_duration`] gets its socket back: the same id,
+    /// its rooms, every event sent to it meanwhile (in order, each once, before the CONNECT
+    /// reply), and on this process the same namespace value, ACL and jobs
+    /// ([`crate::Context::recovered`] tells). The CONNECT reply carries `pid`, and every event
+    /// without ack that is not volatile carries an offset as its last argument, as the
+    /// Socket.IO reference server does since 4.6 (`connectionStateRecovery`).
+    ///
+    /// Across a recovery `recv_disconnect`, `initialize` and `recv_connect` do not run: the
+    /// socket never left. When the duration passes without its client, `recv_disconnect` runs
+    /// (in its rooms, with the reason the connection was lost) and its jobs stop.
+    pub fn connection_state_recovery(mut self, options: crate::ConnectionStateRecovery) -> Self {
+        self.io.recovery = Some(options);
+        self
+    }
+
     /// The most namespaces one connection may join at once; a CONNECT beyond is refused with
     /// CONNECT_ERROR `{"message":"too many namespaces"}`. Default 64.
     pub fn max_namespaces_per_connection(mut self, n: usize) -> Self {
