@@ -62,8 +62,11 @@ pub(crate) enum Role {
 
 /// The events a handler takes.
 pub(crate) enum Route {
-    /// One event name (from `on_<name>`, `#[event("...")]` or `recv_error`).
-    Event(LitStr),
+    /// One event name (from `on_<name>`, `#[event("...")]` or `recv_error`). A name taken from
+    /// an `on_` identifier that contains `_` is also taken with spaces (`on_user_message`:
+    /// `user_message` and `user message`), as gevent-socketio routed events; that spelling is
+    /// the second field.
+    Event(LitStr, Option<LitStr>),
     /// `message` events whose first argument is a string (`recv_message`) or not (`recv_json`).
     Message { string: bool },
     /// Every event no other handler takes.
@@ -169,10 +172,10 @@ impl<'a> Method<'a> {
             "recv_disconnect" => Some(Role::Disconnect),
             "recv_message" => Some(Role::Handler(Route::Message { string: true })),
             "recv_json" => Some(Role::Handler(Route::Message { string: false })),
-            "recv_error" => Some(Role::Handler(Route::Event(LitStr::new(
-                "error",
-                ident.span(),
-            )))),
+            "recv_error" => Some(Role::Handler(Route::Event(
+                LitStr::new("error", ident.span()),
+                None,
+            ))),
             "process_packet" => Some(Role::Override(Override::ProcessPacket)),
             "call_method_with_acl" => Some(Role::Override(Override::CallMethodWithAcl)),
             "call_method" => Some(Role::Override(Override::CallMethod)),
@@ -205,10 +208,14 @@ impl<'a> Method<'a> {
                 errors.at(fallback, "a method is either an event's handler (`#[event]`) or the `#[fallback]`, not both");
                 return None;
             }
-            (None, Some(event), None) => Role::Handler(Route::Event(event.clone())),
+            (None, Some(event), None) => Role::Handler(Route::Event(event.clone(), None)),
             (None, None, Some(_)) => Role::Handler(Route::Fallback),
             (None, None, None) => match name.strip_prefix("on_") {
-                Some(event) => Role::Handler(Route::Event(LitStr::new(event, ident.span()))),
+                Some(event) => {
+                    let spaced = (event.contains('_') && !event.starts_with('_'))
+                        .then(|| LitStr::new(&event.replace('_', " "), ident.span()));
+                    Role::Handler(Route::Event(LitStr::new(event, ident.span()), spaced))
+                }
                 None => return None,
             },
         };

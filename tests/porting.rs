@@ -1,0 +1,54 @@
+//! What a gevent-socketio application ported to `#[namespace]` relies on (issue 12): event
+//! names routed as gevent routed them, no silent traps, and the everyday API. Handlers run
+//! over `socketio_ns::testing::TestSocket`, without a server.
+
+use socketio_ns::testing::TestSocket;
+use socketio_ns::{Context, namespace};
+
+// ---------------------------------------------------------------------------------------------
+// 1. `on_user_message` takes `user message`, as gevent's `name.replace(' ', '_')` routed it.
+
+#[derive(Default)]
+struct Chat;
+
+#[namespace("/chat")]
+impl Chat {
+    fn on_user_message(&mut self, _cx: &mut Context<Self>, text: String) -> String {
+        format!("user message: {text}")
+    }
+
+    #[event("nick name")]
+    fn nick(&mut self, _cx: &mut Context<Self>, nick: String) -> String {
+        format!("nick: {nick}")
+    }
+}
+
+async fn chat() -> TestSocket<Chat> {
+    let mut t = TestSocket::new(Chat);
+    t.connect(None).await.unwrap();
+    t
+}
+
+#[tokio::test]
+async fn an_on_name_takes_its_event_with_underscores_and_with_spaces() {
+    let mut t = chat().await;
+    t.event(r#"2/chat,1["user message","hi"]"#).await;
+    t.event(r#"2/chat,2["user_message","ho"]"#).await;
+    assert_eq!(
+        t.sent(),
+        [
+            r#"43/chat,1["user message: hi"]"#,
+            r#"43/chat,2["user message: ho"]"#
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_explicit_event_name_is_taken_exactly() {
+    let mut t = chat().await;
+    t.event(r#"2/chat,1["nick name","ann"]"#).await;
+    t.event(r#"2/chat,2["nick_name","bob"]"#).await;
+    let sent = t.sent();
+    assert_eq!(sent[0], r#"43/chat,1["nick: ann"]"#);
+    assert!(sent[1].contains("no_such_method"), "{sent:?}");
+}
