@@ -52,3 +52,39 @@ async fn an_explicit_event_name_is_taken_exactly() {
     assert_eq!(sent[0], r#"43/chat,1["nick: ann"]"#);
     assert!(sent[1].contains("no_such_method"), "{sent:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 3. Under a closed ACL an unknown event is refused like a known one (gevent checked the ACL
+//    first), so that handler names cannot be probed.
+
+#[derive(Default)]
+struct Guarded;
+
+#[namespace("/guarded", acl = [on_login])]
+impl Guarded {
+    fn on_login(&mut self, cx: &mut Context<Self>) {
+        cx.lift_acl_restrictions();
+    }
+
+    fn on_secret(&mut self, _cx: &mut Context<Self>) {}
+}
+
+#[tokio::test]
+async fn under_a_closed_acl_an_unknown_event_is_refused_like_a_known_one() {
+    let mut t = TestSocket::new(Guarded);
+    t.connect(None).await.unwrap();
+    t.event(r#"2/guarded,1["secret"]"#).await;
+    t.event(r#"2/guarded,2["no such thing"]"#).await;
+    assert_eq!(
+        t.sent(),
+        [
+            r#"43/guarded,1[{"error":"method_access_denied","message":"secret is not allowed"}]"#,
+            r#"43/guarded,2[{"error":"method_access_denied","message":"no such thing is not allowed"}]"#,
+        ]
+    );
+    // Once the ACL is lifted, an unknown event is what it is.
+    t.event(r#"2/guarded,3["login"]"#).await;
+    t.event(r#"2/guarded,4["no such thing"]"#).await;
+    let sent = t.sent();
+    assert!(sent[1].contains(r#""error":"no_such_method""#), "{sent:?}");
+}
