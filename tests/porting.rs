@@ -88,3 +88,39 @@ async fn under_a_closed_acl_an_unknown_event_is_refused_like_a_known_one() {
     let sent = t.sent();
     assert!(sent[1].contains(r#""error":"no_such_method""#), "{sent:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// 4. A refused connect leaves the rooms `initialize` and `recv_connect` joined.
+
+#[derive(Default)]
+struct Picky;
+
+#[namespace("/picky")]
+impl Picky {
+    fn initialize(&mut self, cx: &mut Context<Self>) {
+        cx.join("from initialize");
+    }
+
+    fn recv_connect(
+        &mut self,
+        cx: &mut Context<Self>,
+        token: Option<String>,
+    ) -> Result<(), socketio_ns::ConnectError> {
+        cx.join("from recv_connect");
+        match token {
+            Some(_) => Ok(()),
+            None => Err(socketio_ns::ConnectError::new("no token")),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_connect_leaves_the_rooms_it_joined() {
+    let mut t = TestSocket::new(Picky);
+    assert!(t.connect(None).await.is_err());
+    assert_eq!(t.rooms().len(), 1, "only the id room: {:?}", t.rooms());
+
+    let mut t = TestSocket::new(Picky);
+    t.connect(Some(r#""t0k""#)).await.unwrap();
+    assert_eq!(t.rooms().len(), 3, "{:?}", t.rooms());
+}
