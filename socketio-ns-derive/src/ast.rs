@@ -58,7 +58,31 @@ pub(crate) enum Role {
     Override(Override),
     /// A `recv_*` name that is none of the reserved ones (an error).
     UnknownRecv,
+    /// A method gevent-socketio's `BaseNamespace` called and this runtime never does (an
+    /// error that says what to write instead).
+    NotCalled(&'static str),
 }
+
+/// gevent-socketio methods an application overrides that nothing here would call, with what
+/// to write instead.
+const NOT_CALLED: &[(&str, &str)] = &[
+    (
+        "process_event",
+        "events are routed by the generated `method_of` (`on_<name>` takes `<name>`, with `_` or spaces; `#[event(\"...\")]` gives a name exactly); take the events no handler takes with a `#[fallback]` method, or override `async fn call_method_with_acl(&mut self, cx: &mut Context<Self>, event: Event)`",
+    ),
+    (
+        "disconnect",
+        "put the clean-up in `fn recv_disconnect(&mut self, cx: &mut Context<Self>, reason: DisconnectReason)`, which always runs when the socket leaves; to disconnect the client, call `cx.disconnect()`",
+    ),
+    (
+        "exception_handler_decorator",
+        "a handler's `Err` or panic is answered to the client by the runtime; to see or change it, override `async fn call_method_with_acl(&mut self, cx: &mut Context<Self>, event: Event)` and inspect what `socketio_ns::default_call_method_with_acl(self, cx, event).await` returns",
+    ),
+    (
+        "is_method_allowed",
+        "the ACL is checked by the runtime with `cx.is_method_allowed(..)`; to decide yourself, override `async fn call_method_with_acl(&mut self, cx: &mut Context<Self>, event: Event)` and call `socketio_ns::default_call_method(self, cx, event)` for what you allow",
+    ),
+];
 
 /// The events a handler takes.
 pub(crate) enum Route {
@@ -179,13 +203,14 @@ impl<'a> Method<'a> {
             "process_packet" => Some(Role::Override(Override::ProcessPacket)),
             "call_method_with_acl" => Some(Role::Override(Override::CallMethodWithAcl)),
             "call_method" => Some(Role::Override(Override::CallMethod)),
-            // A `recv_*` typo is an error, unless the method is plainly a handler.
-            n if n.starts_with("recv_")
-                && helpers.event.is_none()
-                && helpers.fallback.is_none() =>
-            {
-                Some(Role::UnknownRecv)
-            }
+            n if helpers.event.is_none() && helpers.fallback.is_none() => NOT_CALLED
+                .iter()
+                .find(|(name, _)| *name == n)
+                .map(|(_, hint)| Role::NotCalled(hint))
+                .or_else(|| {
+                    // A `recv_*` typo is an error, unless the method is plainly a handler.
+                    n.starts_with("recv_").then_some(Role::UnknownRecv)
+                }),
             _ => None,
         };
         let role = match (reserved, &helpers.event, &helpers.fallback) {

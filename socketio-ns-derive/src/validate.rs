@@ -63,13 +63,23 @@ fn expected_signature(m: &Method<'_>) -> String {
         Role::Connect => "fn recv_connect(&mut self, cx: &mut Context<Self>, auth: A) -> Result<(), ConnectError>".into(),
         Role::Disconnect => "fn recv_disconnect(&mut self, cx: &mut Context<Self>, reason: DisconnectReason)".into(),
         Role::Override(o) => format!("async fn {}(&mut self, cx: &mut Context<Self>, event: Event)", o.name()),
-        Role::UnknownRecv => String::new(),
+        Role::UnknownRecv | Role::NotCalled(_) => String::new(),
     }
 }
 
 fn check_signature(m: &Method<'_>, errors: &mut Errors) {
     let sig = m.sig;
     let expected = expected_signature(m);
+    if let Role::NotCalled(hint) = m.role {
+        errors.at(
+            m.ident,
+            format!(
+                "gevent-socketio called `{}`; nothing here does: {hint}",
+                m.name
+            ),
+        );
+        return;
+    }
     if let Role::UnknownRecv = m.role {
         let hint = suggest(&m.name, RECV_NAMES.iter().copied())
             .map(|s| format!(" (did you mean `{s}`?)"))
@@ -147,6 +157,14 @@ fn check_signature(m: &Method<'_>, errors: &mut Errors) {
             errors.at(
                 a,
                 format!("`get_initial_acl` cannot be `async`: `{expected}`"),
+            );
+        }
+        if m.output == Output::Unit {
+            errors.at_span(
+                sig.paren_token.span.close(),
+                format!(
+                    "`get_initial_acl` returns the initial ACL, `None` for no restriction or `Some(vec![...])` of the generated method identifiers: `{expected}`"
+                ),
             );
         }
         return;
