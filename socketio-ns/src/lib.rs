@@ -37,7 +37,7 @@ pub mod __private {
     pub use crate::server::private::*;
 }
 
-pub use adapter::{BroadcastAcks, BroadcastOperator, EmitError, IntoRooms};
+pub use adapter::{Broadcast, BroadcastAcks, BroadcastOperator, EmitError, IntoRooms};
 pub use codec::socketio::{Args, Event, RawArgs};
 pub use connection::{AckError, AckResponse, DisconnectReason, EventRate, Session};
 pub use engine::{ServeOptions, serve, serve_with};

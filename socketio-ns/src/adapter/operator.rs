@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::{
-    Adapter, AdapterError, BroadcastOptions, BroadcastPacket, EmitError, Room, SocketInfo,
+    Adapter, AdapterError, Broadcast, BroadcastOptions, BroadcastPacket, EmitError, Room,
+    SocketInfo,
 };
 use crate::codec::socketio::Args;
 use crate::codec::socketio::encode;
@@ -70,7 +71,7 @@ impl<R: IntoRooms, const N: usize> IntoRooms for [R; N] {
 /// Every operation goes through the namespace's [`crate::adapter::Adapter`], so with a
 /// multi-process adapter it reaches the sockets of every process (unless
 /// [`BroadcastOperator::local`]).
-#[must_use = "a broadcast operator does nothing until an emit or socket operation is awaited"]
+#[must_use = "a broadcast operator does nothing until it is ended by an emit or a socket operation"]
 #[derive(Clone)]
 pub struct BroadcastOperator {
     path: Arc<str>,
@@ -180,20 +181,21 @@ impl BroadcastOperator {
         &self.opts
     }
 
-    /// Emits `event` to every selected socket. The packet is encoded here, once, and shared by
-    /// every recipient; the returned future only hands it to the adapter.
-    pub fn emit<A: Args>(
-        self,
-        event: &str,
-        args: A,
-    ) -> impl Future<Output = Result<(), EmitError>> + Send + 'static + use<A> {
+    /// Emits `event` to every selected socket, now: the packet is encoded here, once, shared
+    /// by every recipient, and this process's sockets have it queued when this returns, as
+    /// with [`crate::Context::emit`].
+    ///
+    /// The returned [`Broadcast`] need not be awaited. Awaiting it waits for the other
+    /// processes' part (with a multi-process adapter) and reports its errors; dropped, that
+    /// part completes in the background and its errors are logged.
+    pub fn emit<A: Args>(self, event: &str, args: A) -> Broadcast {
         let packet = encode::event(&self.path, event, &args, None)
             .map_err(|e| EmitError::Serialize(e.to_string()));
-        async move {
+        Broadcast::start(async move {
             let packet = BroadcastPacket::new(packet?, None);
             self.adapter.broadcast(packet, self.opts).await?;
             Ok(())
-        }
+        })
     }
 
     /// Emits `event` to every selected socket, asking each for an ack, and gathers the answers
