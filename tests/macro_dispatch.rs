@@ -114,7 +114,7 @@ impl Chat {
     }
 
     fn recv_error(&mut self, cx: &mut Context<Self>, name: String) {
-        let _ = cx.emit("error-seen", name);
+        cx.emit("error-seen", name);
     }
 
     fn on_panic(&mut self, _cx: &mut Context<Self>) {
@@ -122,7 +122,7 @@ impl Chat {
     }
 
     async fn recv_disconnect(&mut self, cx: &mut Context<Self>, reason: DisconnectReason) {
-        if let Some(r) = cx.state::<Reports>() {
+        if let Some(r) = cx.try_state::<Reports>() {
             let _ = r.0.send(format!("/chat {reason}"));
         }
     }

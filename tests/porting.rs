@@ -124,3 +124,70 @@ async fn a_refused_connect_leaves_the_rooms_it_joined() {
     t.connect(Some(r#""t0k""#)).await.unwrap();
     assert_eq!(t.rooms().len(), 3, "{:?}", t.rooms());
 }
+
+// ---------------------------------------------------------------------------------------------
+// 9. The everyday API without friction.
+
+#[derive(Default)]
+struct Everyday {
+    name: String,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[namespace("/everyday")]
+impl Everyday {
+    // Returns `()`: no `let _ =` in front of an emit.
+    fn on_hello(&mut self, cx: &mut Context<Self>, name: String) {
+        cx.emit("hello", &name);
+        self.name = name;
+        // Rooms from a borrowed `&str`, and from an iterator.
+        cx.join(self.name.as_str());
+        cx.join(["a", "b"].iter().map(|r| format!("{r}:{}", self.name)));
+        cx.send("sent");
+    }
+
+    fn on_rooms(&mut self, cx: &mut Context<Self>) -> Vec<String> {
+        let mut rooms: Vec<String> = cx.joined_rooms().into_iter().map(Into::into).collect();
+        rooms.sort();
+        rooms
+    }
+
+    fn on_boxed(&mut self, _cx: &mut Context<Self>, n: u32) -> Result<u32, BoxError> {
+        if n == 0 {
+            return Err("zero".into());
+        }
+        Ok(n)
+    }
+
+    fn on_io(&mut self, _cx: &mut Context<Self>) -> Result<(), BoxError> {
+        Err(std::io::Error::other("disk on fire").into())
+    }
+}
+
+#[tokio::test]
+async fn the_everyday_api() {
+    let mut t = TestSocket::new(Everyday::default());
+    t.connect(None).await.unwrap();
+    t.event(r#"2/everyday,["hello","ann"]"#).await;
+    assert_eq!(
+        t.sent(),
+        [
+            r#"42/everyday,["hello","ann"]"#,
+            r#"42/everyday,["message","sent"]"#
+        ]
+    );
+    t.event(r#"2/everyday,1["rooms"]"#).await;
+    assert_eq!(t.sent(), [r#"43/everyday,1[["a:ann","ann","b:ann"]]"#]);
+    t.event(r#"2/everyday,2["boxed",0]"#).await;
+    t.event(r#"2/everyday,3["boxed",2]"#).await;
+    t.event(r#"2/everyday,4["io"]"#).await;
+    assert_eq!(
+        t.sent(),
+        [
+            r#"43/everyday,2[{"error":"handler_error","message":"zero"}]"#,
+            r#"43/everyday,3[2]"#,
+            r#"43/everyday,4[{"error":"handler_error","message":"disk on fire"}]"#,
+        ]
+    );
+}

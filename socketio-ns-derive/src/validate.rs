@@ -278,7 +278,9 @@ fn reserved_event(name: &str, from_ident: bool) -> Option<&'static str> {
 
 fn check_event_names(ns: &Namespace<'_>, errors: &mut Errors) {
     for (m, route) in ns.handlers() {
-        let Route::Event(lit, _) = route else { continue };
+        let Route::Event(lit, _) = route else {
+            continue;
+        };
         let event = lit.value();
         let from_ident = m.helpers.event.is_none();
         if event.is_empty() {

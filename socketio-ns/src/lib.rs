@@ -99,7 +99,7 @@ pub use bytes::Bytes;
 ///     // Event names that are not identifiers; a plain `fn` is fine too.
 ///     #[event("chat message")]
 ///     fn on_chat_message(&mut self, cx: &mut Context<Self>, text: String) {
-///         let _ = cx.emit("echo", (&self.nick, text));
+///         cx.emit("echo", (&self.nick, text));
 ///     }
 ///
 ///     // `Bytes` parameters take binary attachments; returning `Bytes` sends one.

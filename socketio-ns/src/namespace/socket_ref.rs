@@ -50,8 +50,15 @@ impl SocketRef {
         self.socket.is_connected() && !self.socket.conn.is_closed()
     }
 
-    /// Emits `event` to this client.
-    pub fn emit<A: Args>(&self, event: &str, args: A) -> Result<(), EmitError> {
+    /// Emits `event` to this client; a failure is logged (see [`crate::Context::emit`]).
+    pub fn emit<A: Args>(&self, event: &str, args: A) {
+        if let Err(e) = self.try_emit(event, args) {
+            tracing::debug!(event, error = %e, "emit failed");
+        }
+    }
+
+    /// [`SocketRef::emit`], returning its error (a job can stop when its client is gone).
+    pub fn try_emit<A: Args>(&self, event: &str, args: A) -> Result<(), EmitError> {
         let packet = encode::event(self.socket.nsp(), event, &args, None)
             .map_err(|e| EmitError::Serialize(e.to_string()))?;
         Ok(self.socket.send(&packet)?)
