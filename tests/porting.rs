@@ -191,3 +191,26 @@ async fn the_everyday_api() {
         ]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// 10. A broadcast to the whole namespace, sender included, in one call (and, 11, without
+//     `.await`, from a plain `fn`).
+
+#[derive(Default)]
+struct News;
+
+#[namespace("/news")]
+impl News {
+    fn on_shout(&mut self, cx: &mut Context<Self>, text: String) {
+        cx.broadcast_event("shouted", &text);
+        cx.everyone().to("nobody-here").emit("never", ());
+    }
+}
+
+#[tokio::test]
+async fn broadcast_event_reaches_the_sender_too() {
+    let mut t = TestSocket::new(News);
+    t.connect(None).await.unwrap();
+    t.event(r#"2/news,["shout","hi"]"#).await;
+    assert_eq!(t.sent(), [r#"42/news,["shouted","hi"]"#]);
+}

@@ -390,6 +390,18 @@ impl<T: Namespace> Context<T> {
         self.operator()
     }
 
+    /// Every socket of the namespace, this one included (chain `.to(..)`, `.except(..)`, ...
+    /// as on any operator).
+    pub fn everyone(&self) -> BroadcastOperator {
+        self.ns.operator(self.rt.config.ack_timeout)
+    }
+
+    /// Emits `event` to every socket of the namespace, this one included: gevent-socketio's
+    /// `BroadcastMixin.broadcast_event`. Sent at once; see [`crate::Broadcast`].
+    pub fn broadcast_event<A: Args>(&self, event: &str, args: A) -> crate::Broadcast {
+        self.everyone().emit(event, args)
+    }
+
     /// Every other socket of the namespace on this process only (with a multi-process adapter);
     /// same as `cx.broadcast().local()`.
     pub fn local(&self) -> BroadcastOperator {
