@@ -45,7 +45,7 @@ fn emit_auth<T: Namespace>(cx: &mut Context<T>, auth: Option<&str>) -> Result<()
         Some(raw) => serde_json::from_str(raw).map_err(|_| ConnectError::new("invalid auth"))?,
         None => serde_json::json!({}),
     };
-    cx.emit("auth", auth)
+    cx.try_emit("auth", auth)
         .map_err(|e| ConnectError::new(e.to_string()))
 }
 
@@ -76,7 +76,7 @@ impl Namespace for Root {
         event: Event,
     ) -> Result<(), HandlerError> {
         match event.name() {
-            "message" => cx.emit("message-back", event.into_args())?,
+            "message" => cx.emit("message-back", event.into_args()),
             "message-with-ack" => {
                 cx.ack(event.into_args())?;
             }
@@ -86,7 +86,7 @@ impl Namespace for Root {
                     .emit_with_ack("ping-ack", event.into_args())
                     .await
                     .map_err(|e| HandlerError::new("ack_failed", e.to_string()))?;
-                cx.emit("ack-result", acked.into_args())?;
+                cx.emit("ack-result", acked.into_args());
             }
             _ => {}
         }

@@ -27,7 +27,7 @@ impl Lobby {
         if auth.token != "t0k" {
             return Err(ConnectError::new("bad token"));
         }
-        let _ = cx.emit("hello", "stranger");
+        cx.emit("hello", "stranger");
         Ok(())
     }
 
@@ -42,7 +42,7 @@ impl Lobby {
     }
 
     fn on_say(&mut self, cx: &mut Context<Self>, text: String) {
-        let _ = cx.emit("said", (&self.nick, text));
+        cx.emit("said", (&self.nick, text));
     }
 
     fn on_quit(&mut self, cx: &mut Context<Self>) {

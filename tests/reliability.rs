@@ -43,7 +43,7 @@ impl Root {
     fn on_flood(&mut self, cx: &mut Context<Self>, n: usize, size: usize) -> bool {
         let payload = "x".repeat(size);
         for i in 0..n {
-            if cx.emit("data", (i, &payload)).is_err() {
+            if cx.try_emit("data", (i, &payload)).is_err() {
                 return false;
             }
         }
@@ -59,7 +59,7 @@ impl Root {
     }
 
     fn recv_disconnect(&mut self, cx: &mut Context<Self>, reason: DisconnectReason) {
-        if let Some(left) = cx.state::<Left>() {
+        if let Some(left) = cx.try_state::<Left>() {
             let _ = left.0.send(reason);
         }
     }

@@ -26,7 +26,7 @@ impl Root {
         cx.spawn(async move {
             let payload = "x".repeat(1024);
             for i in 0..n {
-                if socket.emit("data", (i, &payload)).is_err() {
+                if socket.try_emit("data", (i, &payload)).is_err() {
                     break;
                 }
                 tokio::task::yield_now().await;

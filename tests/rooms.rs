@@ -167,11 +167,10 @@ impl Namespace for Lab {
         _auth: Option<&str>,
     ) -> Result<(), ConnectError> {
         cx.state::<Arc<Log>>()
-            .unwrap()
             .push(json!({ "connect": cx.namespace(), "id": cx.id() }));
         if let Some(id) = cx.param("id") {
             let id = id.to_owned();
-            cx.emit("welcome", id)
+            cx.try_emit("welcome", id)
                 .map_err(|e| ConnectError::new(e.to_string()))?;
         }
         Ok(())
@@ -185,9 +184,7 @@ impl Namespace for Lab {
             "reason": reason.as_str(),
             "rooms": rooms_json(cx)["rooms"],
         });
-        cx.state::<Arc<Log>>()
-            .unwrap()
-            .push(json!({ "disconnect": entry }));
+        cx.state::<Arc<Log>>().push(json!({ "disconnect": entry }));
         let _ = cx.to("watchers").emit("gone", &entry).await;
     }
 
@@ -280,7 +277,7 @@ impl Namespace for Lab {
             }
             "close-server" => {
                 // Not awaited here: close() waits for every socket's handler, this one too.
-                let log = cx.state::<Arc<Log>>().unwrap().clone();
+                let log = cx.state::<Arc<Log>>().clone();
                 tokio::spawn(async move {
                     io.close().await;
                     log.push(json!("closed"));

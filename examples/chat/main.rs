@@ -125,7 +125,7 @@ impl Chat {
         cx.spawn(async move {
             for n in 1u64.. {
                 tokio::time::sleep(interval).await;
-                if socket.emit("tick", n).is_err() {
+                if socket.try_emit("tick", n).is_err() {
                     return;
                 }
             }

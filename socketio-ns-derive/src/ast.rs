@@ -58,12 +58,39 @@ pub(crate) enum Role {
     Override(Override),
     /// A `recv_*` name that is none of the reserved ones (an error).
     UnknownRecv,
+    /// A method gevent-socketio's `BaseNamespace` called and this runtime never does (an
+    /// error that says what to write instead).
+    NotCalled(&'static str),
 }
+
+/// gevent-socketio methods an application overrides that nothing here would call, with what
+/// to write instead.
+const NOT_CALLED: &[(&str, &str)] = &[
+    (
+        "process_event",
+        "events are routed by the generated `method_of` (`on_<name>` takes `<name>`, with `_` or spaces; `#[event(\"...\")]` gives a name exactly); take the events no handler takes with a `#[fallback]` method, or override `async fn call_method_with_acl(&mut self, cx: &mut Context<Self>, event: Event)`",
+    ),
+    (
+        "disconnect",
+        "put the clean-up in `fn recv_disconnect(&mut self, cx: &mut Context<Self>, reason: DisconnectReason)`, which always runs when the socket leaves; to disconnect the client, call `cx.disconnect()`",
+    ),
+    (
+        "exception_handler_decorator",
+        "a handler's `Err` or panic is answered to the client by the runtime; to see or change it, override `async fn call_method_with_acl(&mut self, cx: &mut Context<Self>, event: Event)` and inspect what `socketio_ns::default_call_method_with_acl(self, cx, event).await` returns",
+    ),
+    (
+        "is_method_allowed",
+        "the ACL is checked by the runtime with `cx.is_method_allowed(..)`; to decide yourself, override `async fn call_method_with_acl(&mut self, cx: &mut Context<Self>, event: Event)` and call `socketio_ns::default_call_method(self, cx, event)` for what you allow",
+    ),
+];
 
 /// The events a handler takes.
 pub(crate) enum Route {
-    /// One event name (from `on_<name>`, `#[event("...")]` or `recv_error`).
-    Event(LitStr),
+    /// One event name (from `on_<name>`, `#[event("...")]` or `recv_error`). A name taken from
+    /// an `on_` identifier that contains `_` is also taken with spaces (`on_user_message`:
+    /// `user_message` and `user message`), as gevent-socketio routed events; that spelling is
+    /// the second field.
+    Event(LitStr, Option<LitStr>),
     /// `message` events whose first argument is a string (`recv_message`) or not (`recv_json`).
     Message { string: bool },
     /// Every event no other handler takes.
@@ -169,20 +196,21 @@ impl<'a> Method<'a> {
             "recv_disconnect" => Some(Role::Disconnect),
             "recv_message" => Some(Role::Handler(Route::Message { string: true })),
             "recv_json" => Some(Role::Handler(Route::Message { string: false })),
-            "recv_error" => Some(Role::Handler(Route::Event(LitStr::new(
-                "error",
-                ident.span(),
-            )))),
+            "recv_error" => Some(Role::Handler(Route::Event(
+                LitStr::new("error", ident.span()),
+                None,
+            ))),
             "process_packet" => Some(Role::Override(Override::ProcessPacket)),
             "call_method_with_acl" => Some(Role::Override(Override::CallMethodWithAcl)),
             "call_method" => Some(Role::Override(Override::CallMethod)),
-            // A `recv_*` typo is an error, unless the method is plainly a handler.
-            n if n.starts_with("recv_")
-                && helpers.event.is_none()
-                && helpers.fallback.is_none() =>
-            {
-                Some(Role::UnknownRecv)
-            }
+            n if helpers.event.is_none() && helpers.fallback.is_none() => NOT_CALLED
+                .iter()
+                .find(|(name, _)| *name == n)
+                .map(|(_, hint)| Role::NotCalled(hint))
+                .or_else(|| {
+                    // A `recv_*` typo is an error, unless the method is plainly a handler.
+                    n.starts_with("recv_").then_some(Role::UnknownRecv)
+                }),
             _ => None,
         };
         let role = match (reserved, &helpers.event, &helpers.fallback) {
@@ -205,10 +233,14 @@ impl<'a> Method<'a> {
                 errors.at(fallback, "a method is either an event's handler (`#[event]`) or the `#[fallback]`, not both");
                 return None;
             }
-            (None, Some(event), None) => Role::Handler(Route::Event(event.clone())),
+            (None, Some(event), None) => Role::Handler(Route::Event(event.clone(), None)),
             (None, None, Some(_)) => Role::Handler(Route::Fallback),
             (None, None, None) => match name.strip_prefix("on_") {
-                Some(event) => Role::Handler(Route::Event(LitStr::new(event, ident.span()))),
+                Some(event) => {
+                    let spaced = (event.contains('_') && !event.starts_with('_'))
+                        .then(|| LitStr::new(&event.replace('_', " "), ident.span()));
+                    Role::Handler(Route::Event(LitStr::new(event, ident.span()), spaced))
+                }
                 None => return None,
             },
         };

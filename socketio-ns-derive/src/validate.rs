@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use quote::ToTokens;
 use syn::ext::IdentExt;
-use syn::{ImplItem, ReturnType, Type};
+use syn::{ImplItem, LitStr, ReturnType, Type};
 
 use crate::ast::{Method, Namespace, Output, RECV_NAMES, Role, Route};
 use crate::attr::Args;
@@ -63,13 +63,23 @@ fn expected_signature(m: &Method<'_>) -> String {
         Role::Connect => "fn recv_connect(&mut self, cx: &mut Context<Self>, auth: A) -> Result<(), ConnectError>".into(),
         Role::Disconnect => "fn recv_disconnect(&mut self, cx: &mut Context<Self>, reason: DisconnectReason)".into(),
         Role::Override(o) => format!("async fn {}(&mut self, cx: &mut Context<Self>, event: Event)", o.name()),
-        Role::UnknownRecv => String::new(),
+        Role::UnknownRecv | Role::NotCalled(_) => String::new(),
     }
 }
 
 fn check_signature(m: &Method<'_>, errors: &mut Errors) {
     let sig = m.sig;
     let expected = expected_signature(m);
+    if let Role::NotCalled(hint) = m.role {
+        errors.at(
+            m.ident,
+            format!(
+                "gevent-socketio called `{}`; nothing here does: {hint}",
+                m.name
+            ),
+        );
+        return;
+    }
     if let Role::UnknownRecv = m.role {
         let hint = suggest(&m.name, RECV_NAMES.iter().copied())
             .map(|s| format!(" (did you mean `{s}`?)"))
@@ -147,6 +157,14 @@ fn check_signature(m: &Method<'_>, errors: &mut Errors) {
             errors.at(
                 a,
                 format!("`get_initial_acl` cannot be `async`: `{expected}`"),
+            );
+        }
+        if m.output == Output::Unit {
+            errors.at_span(
+                sig.paren_token.span.close(),
+                format!(
+                    "`get_initial_acl` returns the initial ACL, `None` for no restriction or `Some(vec![...])` of the generated method identifiers: `{expected}`"
+                ),
             );
         }
         return;
@@ -260,7 +278,9 @@ fn reserved_event(name: &str, from_ident: bool) -> Option<&'static str> {
 
 fn check_event_names(ns: &Namespace<'_>, errors: &mut Errors) {
     for (m, route) in ns.handlers() {
-        let Route::Event(lit) = route else { continue };
+        let Route::Event(lit, _) = route else {
+            continue;
+        };
         let event = lit.value();
         let from_ident = m.helpers.event.is_none();
         if event.is_empty() {
@@ -300,7 +320,7 @@ fn check_conflicts(ns: &Namespace<'_>, errors: &mut Errors) {
     const OTHER: &str = "message events with other JSON";
     let mut claimed: HashMap<String, &Method<'_>> = HashMap::new();
     for (m, route) in ns.handlers() {
-        if let Route::Event(lit) = route {
+        if let Route::Event(lit, _) = route {
             // Reported by `check_event_names` already.
             let event = lit.value();
             if event.is_empty() || reserved_event(&event, m.helpers.event.is_none()).is_some() {
@@ -308,11 +328,17 @@ fn check_conflicts(ns: &Namespace<'_>, errors: &mut Errors) {
             }
         }
         let (claims, at) = match route {
-            Route::Event(lit) if lit.value() == "message" => (
+            Route::Event(lit, _) if lit.value() == "message" => (
                 vec![STRING.to_owned(), OTHER.to_owned()],
                 lit.to_token_stream(),
             ),
-            Route::Event(lit) => (vec![lit.value()], lit.to_token_stream()),
+            Route::Event(lit, spaced) => (
+                std::iter::once(lit)
+                    .chain(spaced)
+                    .map(LitStr::value)
+                    .collect(),
+                lit.to_token_stream(),
+            ),
             Route::Message { string: true } => (vec![STRING.to_owned()], m.ident.to_token_stream()),
             Route::Message { string: false } => (vec![OTHER.to_owned()], m.ident.to_token_stream()),
             Route::Fallback => (
@@ -335,7 +361,24 @@ fn check_conflicts(ns: &Namespace<'_>, errors: &mut Errors) {
                             "`message` events are already handled by `{}`: take them all with `on_message`, or split them between `recv_message` (a string) and `recv_json` (other JSON)",
                             first.name
                         ),
-                        _ => format!("the event `{claim}` is already handled by `{}`", first.name),
+                        _ => {
+                            let spaced = |m: &Method<'_>| match &m.role {
+                                Role::Handler(Route::Event(_, Some(s))) => s.value() == claim,
+                                _ => false,
+                            };
+                            let (this, other) = (&m.name, &first.name);
+                            if spaced(m) {
+                                format!(
+                                    "`{this}` also takes the event `{claim}` (an `on_` name takes its event with `_` and with spaces, as gevent-socketio routed it), which `{other}` handles: rename one of them, or give `{this}` its exact event name with `#[event(\"...\")]`"
+                                )
+                            } else if spaced(first) {
+                                format!(
+                                    "the event `{claim}` is already handled by `{other}` (an `on_` name takes its event with `_` and with spaces, as gevent-socketio routed it): rename one of them, or give `{other}` its exact event name with `#[event(\"...\")]`"
+                                )
+                            } else {
+                                format!("the event `{claim}` is already handled by `{other}`")
+                            }
+                        }
                     };
                     errors.at(&at, message);
                     break;

@@ -37,7 +37,7 @@ pub mod __private {
     pub use crate::server::private::*;
 }
 
-pub use adapter::{BroadcastAcks, BroadcastOperator, EmitError, IntoRooms};
+pub use adapter::{Broadcast, BroadcastAcks, BroadcastOperator, EmitError, IntoRooms};
 pub use codec::socketio::{Args, Event, RawArgs};
 pub use connection::{AckError, AckResponse, DisconnectReason, EventRate, Session};
 pub use engine::{ServeOptions, serve, serve_with};
@@ -99,7 +99,7 @@ pub use bytes::Bytes;
 ///     // Event names that are not identifiers; a plain `fn` is fine too.
 ///     #[event("chat message")]
 ///     fn on_chat_message(&mut self, cx: &mut Context<Self>, text: String) {
-///         let _ = cx.emit("echo", (&self.nick, text));
+///         cx.emit("echo", (&self.nick, text));
 ///     }
 ///
 ///     // `Bytes` parameters take binary attachments; returning `Bytes` sends one.

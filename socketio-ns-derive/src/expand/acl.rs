@@ -28,7 +28,13 @@ pub(super) fn method_enum(g: &Gen<'_>) -> TokenStream {
     let variants = g.ns.handlers().map(|(m, route)| {
         let (cfgs, deprecated, ident) = (&m.cfgs, &m.deprecated, &m.ident);
         let doc = match route {
-            Route::Event(lit) => format!(" `{}`: the event `{}`.", m.name, lit.value()),
+            Route::Event(lit, None) => format!(" `{}`: the event `{}`.", m.name, lit.value()),
+            Route::Event(lit, Some(spaced)) => format!(
+                " `{}`: the events `{}` and `{}`.",
+                m.name,
+                lit.value(),
+                spaced.value()
+            ),
             Route::Message { string: true } => {
                 format!(" `{}`: `message` events with a string.", m.name)
             }

@@ -11,7 +11,8 @@ use crate::ast::{Method, Output, Override, Role, Route};
 
 /// `fn method_of(event: &Event) -> Option<ChatMethod>`: one flat `match` on the event name.
 ///
-/// `on_login` → `"login" => Some(ChatMethod::on_login)`; `recv_message` / `recv_json` →
+/// `on_login` → `"login" => Some(ChatMethod::on_login)`; `on_user_message` →
+/// `"user_message" | "user message" => ..`; `recv_message` / `recv_json` →
 /// `"message" if event.arg_is_string(0)` / `if !..`; the `#[fallback]`, if any, takes `_`.
 pub(super) fn method_of(g: &Gen<'_>) -> TokenStream {
     let (krate, ident, event) = (&g.krate, &g.method_enum, &g.event);
@@ -20,7 +21,8 @@ pub(super) fn method_of(g: &Gen<'_>) -> TokenStream {
     for (m, route) in g.ns.handlers() {
         let (cfgs, variant) = (&m.cfgs, &m.ident);
         let pattern = match route {
-            Route::Event(lit) => quote!(#lit),
+            Route::Event(lit, None) => quote!(#lit),
+            Route::Event(lit, Some(spaced)) => quote!(#lit | #spaced),
             Route::Message { string: true } => quote!("message" if #event.arg_is_string(0)),
             Route::Message { string: false } => quote!("message" if !#event.arg_is_string(0)),
             Route::Fallback => {

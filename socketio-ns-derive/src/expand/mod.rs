@@ -75,7 +75,7 @@ fn user_impl(ns: &Namespace<'_>) -> ItemImpl {
         let called = ns
             .methods
             .iter()
-            .any(|m| m.index == index && !matches!(m.role, Role::UnknownRecv));
+            .any(|m| m.index == index && !matches!(m.role, Role::UnknownRecv | Role::NotCalled(_)));
         if called {
             f.attrs.push(syn::parse_quote!(
                 #[allow(clippy::unused_self, clippy::needless_pass_by_value)]

@@ -632,4 +632,34 @@ mod tests {
         assert!(all.iter().all(|s| !s.rooms.iter().any(|r| r == "x")));
         assert!(all.iter().any(|s| s.id == *b.id));
     }
+
+    /// A broadcast is sent when it is made, like an emit to one socket: written without
+    /// `.await` (or dropped) it is delivered all the same.
+    #[test]
+    fn a_broadcast_is_sent_without_being_awaited() {
+        let ns = namespace();
+        let (a, b) = (
+            socket(&ns, Transport::WebSocket),
+            socket(&ns, Transport::Polling),
+        );
+        ns.adapter.add_all(&b.id, &[Room::Borrowed("r")]);
+        let sent = ns
+            .operator(std::time::Duration::from_secs(1))
+            .to("r")
+            .emit("ev", 1);
+        assert_eq!(
+            drain(&b).iter().map(text).collect::<Vec<_>>(),
+            [r#"42["ev",1]"#]
+        );
+        assert!(
+            sent.now_or_never().unwrap().is_ok(),
+            "awaiting it reports the outcome"
+        );
+        drop(
+            ns.operator(std::time::Duration::from_secs(1))
+                .emit("dropped", ()),
+        );
+        assert_eq!(drain(&a).len(), 1);
+        assert_eq!(drain(&b).len(), 1);
+    }
 }

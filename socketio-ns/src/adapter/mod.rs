@@ -28,6 +28,7 @@
 //! answer with [`AckSink::ack`]. The emitter completes when every process reported and every
 //! expected socket answered, or when the timeout expires.
 
+mod broadcast;
 mod emitter;
 mod error;
 mod local;
@@ -45,6 +46,7 @@ use std::time::Duration;
 
 pub use futures_util::future::BoxFuture;
 
+pub use broadcast::Broadcast;
 pub use emitter::{Selection, SocketEmitter};
 pub use error::{AdapterError, EmitError};
 pub use local::{LocalAdapter, LocalAdapterFactory};

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::{
-    Adapter, AdapterError, BroadcastOptions, BroadcastPacket, EmitError, Room, SocketInfo,
+    Adapter, AdapterError, Broadcast, BroadcastOptions, BroadcastPacket, EmitError, Room,
+    SocketInfo,
 };
 use crate::codec::socketio::Args;
 use crate::codec::socketio::encode;
@@ -17,16 +18,18 @@ use crate::connection::{AckEvent, AckResponse, AckSink, Sid};
 
 /// One or several room names.
 ///
-/// Implemented for `&'static str` (no copy), `String`, `&String`, [`Room`], and vectors and
-/// arrays of those.
+/// Implemented for any `&str`, `String`, `&String`, [`Room`] and `&Room`, for `Option`s,
+/// vectors, arrays, slices and sets of those, and for the common iterators over them
+/// (`iter()`, `into_iter()`, `map(..)`, `filter(..)`, `cloned()`): `cx.join(name.as_str())`,
+/// `cx.join(names.iter().map(|n| format!("user:{n}")))`.
 pub trait IntoRooms {
     /// The rooms.
     fn into_rooms(self) -> Vec<Room>;
 }
 
-impl IntoRooms for &'static str {
+impl IntoRooms for &str {
     fn into_rooms(self) -> Vec<Room> {
-        vec![Room::Borrowed(self)]
+        vec![Room::Owned(self.to_owned())]
     }
 }
 
@@ -48,16 +51,45 @@ impl IntoRooms for Room {
     }
 }
 
-impl<R: IntoRooms> IntoRooms for Vec<R> {
+impl IntoRooms for &Room {
     fn into_rooms(self) -> Vec<Room> {
-        self.into_iter().flat_map(IntoRooms::into_rooms).collect()
+        vec![self.clone()]
     }
 }
 
-impl<R: IntoRooms, const N: usize> IntoRooms for [R; N] {
+impl<R: IntoRooms> IntoRooms for Option<R> {
     fn into_rooms(self) -> Vec<Room> {
-        self.into_iter().flat_map(IntoRooms::into_rooms).collect()
+        self.map(IntoRooms::into_rooms).unwrap_or_default()
     }
+}
+
+/// The collections and iterators whose items are rooms.
+macro_rules! rooms_of_items {
+    ($([$($generics:tt)*] $ty:ty, [$($bounds:tt)*];)*) => {$(
+        impl<$($generics)*> IntoRooms for $ty where $($bounds)* {
+            fn into_rooms(self) -> Vec<Room> {
+                self.into_iter().flat_map(IntoRooms::into_rooms).collect()
+            }
+        }
+    )*};
+}
+
+rooms_of_items! {
+    [R: IntoRooms] Vec<R>, [];
+    [R: IntoRooms, const N: usize] [R; N], [];
+    ['a, R] &'a [R], [&'a R: IntoRooms];
+    ['a, R] &'a Vec<R>, [&'a R: IntoRooms];
+    [R: IntoRooms] std::collections::HashSet<R>, [];
+    ['a, R] &'a std::collections::HashSet<R>, [&'a R: IntoRooms];
+    [R: IntoRooms] std::collections::BTreeSet<R>, [];
+    ['a, R] &'a std::collections::BTreeSet<R>, [&'a R: IntoRooms];
+    [R: IntoRooms] std::vec::IntoIter<R>, [];
+    ['a, R] std::slice::Iter<'a, R>, [&'a R: IntoRooms];
+    ['a, R] std::collections::hash_set::Iter<'a, R>, [&'a R: IntoRooms];
+    ['a, R] std::collections::btree_set::Iter<'a, R>, [&'a R: IntoRooms];
+    [I: Iterator, F: FnMut(I::Item) -> R, R: IntoRooms] std::iter::Map<I, F>, [];
+    [I: Iterator<Item = R>, P: FnMut(&R) -> bool, R: IntoRooms] std::iter::Filter<I, P>, [];
+    ['a, I: Iterator<Item = &'a R>, R: 'a + Clone + IntoRooms] std::iter::Cloned<I>, [];
 }
 
 /// A selection of sockets of one namespace, built by chaining operators and ended by an emit or
@@ -70,7 +102,7 @@ impl<R: IntoRooms, const N: usize> IntoRooms for [R; N] {
 /// Every operation goes through the namespace's [`crate::adapter::Adapter`], so with a
 /// multi-process adapter it reaches the sockets of every process (unless
 /// [`BroadcastOperator::local`]).
-#[must_use = "a broadcast operator does nothing until an emit or socket operation is awaited"]
+#[must_use = "a broadcast operator does nothing until it is ended by an emit or a socket operation"]
 #[derive(Clone)]
 pub struct BroadcastOperator {
     path: Arc<str>,
@@ -180,20 +212,21 @@ impl BroadcastOperator {
         &self.opts
     }
 
-    /// Emits `event` to every selected socket. The packet is encoded here, once, and shared by
-    /// every recipient; the returned future only hands it to the adapter.
-    pub fn emit<A: Args>(
-        self,
-        event: &str,
-        args: A,
-    ) -> impl Future<Output = Result<(), EmitError>> + Send + 'static + use<A> {
+    /// Emits `event` to every selected socket, now: the packet is encoded here, once, shared
+    /// by every recipient, and this process's sockets have it queued when this returns, as
+    /// with [`crate::Context::emit`].
+    ///
+    /// The returned [`Broadcast`] need not be awaited. Awaiting it waits for the other
+    /// processes' part (with a multi-process adapter) and reports its errors; dropped, that
+    /// part completes in the background and its errors are logged.
+    pub fn emit<A: Args>(self, event: &str, args: A) -> Broadcast {
         let packet = encode::event(&self.path, event, &args, None)
             .map_err(|e| EmitError::Serialize(e.to_string()));
-        async move {
+        Broadcast::start(async move {
             let packet = BroadcastPacket::new(packet?, None);
             self.adapter.broadcast(packet, self.opts).await?;
             Ok(())
-        }
+        })
     }
 
     /// Emits `event` to every selected socket, asking each for an ack, and gathers the answers

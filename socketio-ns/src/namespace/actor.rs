@@ -192,8 +192,22 @@ fn forget(socket: &Arc<Socket>, ns: &Arc<NamespaceInstance>, rt: &Runtime) {
     rt.release(ns);
 }
 
-/// Middlewares, `initialize`, the initial ACL, then `recv_connect`.
+/// Middlewares, `initialize`, the initial ACL, then `recv_connect`. A refused socket leaves
+/// the rooms `initialize` or `recv_connect` made it join: it never was in the namespace.
 pub(super) async fn connect<T: Namespace>(
+    ns: &mut T,
+    cx: &mut Context<T>,
+    rt: &Runtime,
+    middlewares: &[Arc<dyn Middleware>],
+) -> Result<(), ConnectError> {
+    let connected = connect_hooks(ns, cx, rt, middlewares).await;
+    if connected.is_err() {
+        cx.leave_all();
+    }
+    connected
+}
+
+async fn connect_hooks<T: Namespace>(
     ns: &mut T,
     cx: &mut Context<T>,
     rt: &Runtime,

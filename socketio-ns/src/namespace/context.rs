@@ -123,8 +123,23 @@ impl<T: Namespace> Context<T> {
         &self.socket.conn.data().session
     }
 
-    /// Application state of type `S` given to the builder.
-    pub fn state<S: Send + Sync + 'static>(&self) -> Option<&S> {
+    /// Application state of type `S` given to the builder ([`crate::Builder::state`]).
+    ///
+    /// # Panics
+    /// When the builder was given no state of that type: a mistake in the program, not in
+    /// the client's input (the handler then fails with `handler_error` and its socket is
+    /// disconnected). [`Context::try_state`] returns an `Option` instead.
+    pub fn state<S: Send + Sync + 'static>(&self) -> &S {
+        self.try_state::<S>().unwrap_or_else(|| {
+            panic!(
+                "no application state of type `{}`: give it with `Server::builder().state(..)`",
+                std::any::type_name::<S>()
+            )
+        })
+    }
+
+    /// Application state of type `S` given to the builder, if it was.
+    pub fn try_state<S: Send + Sync + 'static>(&self) -> Option<&S> {
         self.rt.state.get::<S>()
     }
 
@@ -144,7 +159,18 @@ impl<T: Namespace> Context<T> {
     }
 
     /// Emits `event` to this client. A tuple gives several arguments, `()` none.
-    pub fn emit<A: Args>(&mut self, event: &str, args: A) -> Result<(), EmitError> {
+    ///
+    /// An emit that fails (arguments that do not serialize, a client gone or too far behind)
+    /// is logged with `tracing`, as there is nothing a handler could do about it; use
+    /// [`Context::try_emit`] to see the error.
+    pub fn emit<A: Args>(&mut self, event: &str, args: A) {
+        if let Err(e) = self.try_emit(event, args) {
+            tracing::debug!(event, error = %e, "emit failed");
+        }
+    }
+
+    /// [`Context::emit`], returning its error.
+    pub fn try_emit<A: Args>(&mut self, event: &str, args: A) -> Result<(), EmitError> {
         let packet = encode::event(self.socket.nsp(), event, &args, None)
             .map_err(|e| EmitError::Serialize(e.to_string()))?;
         if self.held.is_some() {
@@ -172,9 +198,10 @@ impl<T: Namespace> Context<T> {
         super::socket_ref::emit_with_ack(&self.socket, event, args, timeout)
     }
 
-    /// Emits the `message` event (gevent's `send`).
-    pub fn send<A: Args>(&mut self, message: A) -> Result<(), EmitError> {
-        self.emit("message", message)
+    /// Emits the `message` event (gevent's `send`); errors are logged, as with
+    /// [`Context::emit`].
+    pub fn send<A: Args>(&mut self, message: A) {
+        self.emit("message", message);
     }
 
     /// Whether the event being handled asked for an ack that is not answered yet.
@@ -211,7 +238,7 @@ impl<T: Namespace> Context<T> {
             })
             .map(drop)
         } else {
-            self.emit("error", (name, message))
+            self.try_emit("error", (name, message))
         };
         if let Err(e) = res {
             tracing::debug!(error = %e, "could not send an error to the client");
@@ -338,6 +365,14 @@ impl<T: Namespace> Context<T> {
         self.ns.rooms(&self.socket.id)
     }
 
+    /// The rooms this socket joined: [`Context::rooms`] without its own id room (what
+    /// gevent-socketio kept in `session['rooms']`).
+    pub fn joined_rooms(&self) -> Vec<Room> {
+        let mut rooms = self.rooms();
+        rooms.remove(0);
+        rooms
+    }
+
     // ----- broadcasting -----
     //
     // Every operator started here excludes this socket, as `socket.to(..)`,
@@ -366,6 +401,18 @@ impl<T: Namespace> Context<T> {
     /// Every other socket of the namespace.
     pub fn broadcast(&self) -> BroadcastOperator {
         self.operator()
+    }
+
+    /// Every socket of the namespace, this one included (chain `.to(..)`, `.except(..)`, ...
+    /// as on any operator).
+    pub fn everyone(&self) -> BroadcastOperator {
+        self.ns.operator(self.rt.config.ack_timeout)
+    }
+
+    /// Emits `event` to every socket of the namespace, this one included: gevent-socketio's
+    /// `BroadcastMixin.broadcast_event`. Sent at once; see [`crate::Broadcast`].
+    pub fn broadcast_event<A: Args>(&self, event: &str, args: A) -> crate::Broadcast {
+        self.everyone().emit(event, args)
     }
 
     /// Every other socket of the namespace on this process only (with a multi-process adapter);

@@ -62,8 +62,8 @@ impl std::error::Error for ConnectError {}
 /// An error answered to the client: `{"error": name, "message": message}` as the ack's
 /// argument when it asked for an ack, else the `error` event with `[name, message]`.
 ///
-/// Any `std::error::Error` converts into one named `handler_error`; give another name with
-/// [`HandlerError::new`].
+/// Any `std::error::Error + Send + Sync`, `anyhow::Error` and `Box<dyn Error + Send + Sync>`
+/// converts into one named `handler_error`; give another name with [`HandlerError::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandlerError {
     /// The error's name, such as `method_access_denied`.
@@ -82,8 +82,17 @@ impl HandlerError {
     }
 }
 
-impl<E: std::error::Error> From<E> for HandlerError {
+/// Any error that converts into `Box<dyn Error + Send + Sync>`: every `std::error::Error +
+/// Send + Sync`, `anyhow::Error`, `Box<dyn Error + Send + Sync>` itself, and `String` or
+/// `&str` messages.
+impl<E: Into<Box<dyn std::error::Error + Send + Sync>>> From<E> for HandlerError {
     fn from(e: E) -> Self {
-        HandlerError::new("handler_error", e.to_string())
+        HandlerError::new("handler_error", e.into().to_string())
+    }
+}
+
+impl fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.name, self.message)
     }
 }

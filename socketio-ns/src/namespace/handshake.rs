@@ -1,5 +1,6 @@
 //! [`Handshake`]: what a client sent when it connected.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -51,13 +52,15 @@ impl Handshake {
         self.conn.uri().query()
     }
 
-    /// One query parameter, as sent (not percent-decoded).
-    pub fn query_param(&self, name: &str) -> Option<&str> {
+    /// One query parameter, percent-decoded (and `+` read as a space), as browsers'
+    /// `URLSearchParams` read it; the first one when it is repeated. A parameter without `=`
+    /// is the empty string. [`Handshake::query`] has the raw query string.
+    pub fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
         self.query()?
             .split('&')
-            .filter_map(|p| p.split_once('='))
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v)
+            .map(|p| p.split_once('=').unwrap_or((p, "")))
+            .find(|(k, _)| decode_component(k) == name)
+            .map(|(_, v)| decode_component(v))
     }
 
     /// The client's address, when known.
@@ -88,5 +91,49 @@ impl Handshake {
     /// The Engine.IO session id of the connection.
     pub fn engine_id(&self) -> &str {
         self.conn.sid()
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding of one query component: `+` is a space, `%XX`
+/// a byte; an invalid escape is kept as written, invalid UTF-8 becomes U+FFFD.
+fn decode_component(s: &str) -> Cow<'_, str> {
+    if !s.contains(['%', '+']) {
+        return Cow::Borrowed(s);
+    }
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push((hi * 16 + lo) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    Cow::Owned(
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_component;
+
+    #[test]
+    fn query_components_are_percent_decoded() {
+        assert_eq!(decode_component("plain"), "plain");
+        assert_eq!(decode_component("J%C3%BCrgen+M%20x"), "Jürgen M x");
+        assert_eq!(decode_component("100%"), "100%");
+        assert_eq!(decode_component("%zz%4"), "%zz%4");
+        assert_eq!(decode_component("%FF"), "\u{FFFD}");
     }
 }

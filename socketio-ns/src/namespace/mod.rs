@@ -177,12 +177,17 @@ pub async fn default_call_method_with_acl<T: Namespace>(
     event: Event,
 ) -> Result<(), HandlerError> {
     let method = T::method_of(&event);
-    if let Some(m) = method
-        && !cx.is_method_allowed(m)
-    {
+    // As in gevent-socketio, the ACL is checked before the handler is looked up: under a
+    // closed ACL an event without a handler is refused too, so that a client that is not
+    // allowed yet cannot probe which events have one.
+    let allowed = match method {
+        Some(m) => cx.is_method_allowed(m),
+        None => cx.acl().is_open(),
+    };
+    if !allowed {
         tracing::info!(
             event = event.name(),
-            method = m.name::<T>(),
+            method = method.map(|m| m.name::<T>()),
             "refused by the ACL"
         );
         return Err(HandlerError::new(

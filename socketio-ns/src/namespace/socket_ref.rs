@@ -50,9 +50,17 @@ impl SocketRef {
         self.socket.is_connected() && !self.socket.conn.is_closed()
     }
 
-    /// Emits `event` to this client. With connection state recovery, also while its
-    /// connection is lost and it may come back: the event is then delivered on its return.
-    pub fn emit<A: Args>(&self, event: &str, args: A) -> Result<(), EmitError> {
+    /// Emits `event` to this client; a failure is logged (see [`crate::Context::emit`]). With
+    /// connection state recovery, also while its connection is lost and it may come back: the
+    /// event is then delivered on its return.
+    pub fn emit<A: Args>(&self, event: &str, args: A) {
+        if let Err(e) = self.try_emit(event, args) {
+            tracing::debug!(event, error = %e, "emit failed");
+        }
+    }
+
+    /// [`SocketRef::emit`], returning its error (a job can stop when its client is gone).
+    pub fn try_emit<A: Args>(&self, event: &str, args: A) -> Result<(), EmitError> {
         let packet = encode::event(self.socket.nsp(), event, &args, None)
             .map_err(|e| EmitError::Serialize(e.to_string()))?;
         super::recovery::emit(&self.ns, &self.socket, packet)

@@ -136,7 +136,7 @@ pub fn arg<A: FromArg>(event: &Event, i: usize) -> Result<A, HandlerError> {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be sent to the client as a handler error",
     label = "not convertible into `socketio_ns::HandlerError`",
-    note = "any `std::error::Error` converts (named `handler_error`); or return `socketio_ns::HandlerError` to choose the name"
+    note = "any `std::error::Error + Send + Sync`, `anyhow::Error` or `Box<dyn Error + Send + Sync>` converts (named `handler_error`); or return `socketio_ns::HandlerError` to choose the name"
 )]
 pub trait ReplyError {
     /// The error answered to the client.
