@@ -41,7 +41,7 @@ async fn main() -> std::io::Result<()> {
     let sessions = engine.clone();
     let shutdown = async move {
         socketio_ns::shutdown_signal().await;
-        for session in sessions.sockets() {
+        for session in sessions.sessions() {
             session.close(CloseReason::ServerShutdown);
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;

@@ -1,7 +1,7 @@
 //! Rooms and fan-out: the [`Adapter`] trait, the in-memory [`LocalAdapter`], and the
-//! [`BroadcastOperator`](crate::BroadcastOperator) that drives them.
+//! [`BroadcastOperator`] that drives them.
 //!
-//! Layer four, above [`crate::connection`] and below the namespace runtime. An adapter
+//! Layer four, above the connection layer and below the namespace runtime. An adapter
 //! reaches this process's sockets only through [`SocketEmitter`], which the namespace runtime
 //! implements: deliver a packet (with or without an ack), disconnect, close, describe. So an
 //! adapter for other processes is written against that trait and this module alone.

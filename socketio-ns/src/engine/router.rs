@@ -112,12 +112,12 @@ impl<H: EngineHandler> Engine<H> {
     }
 
     /// A session by id.
-    pub fn socket(&self, sid: &str) -> Option<EngineSession<H::Data>> {
+    pub fn session(&self, sid: &str) -> Option<EngineSession<H::Data>> {
         self.shared.get(sid)
     }
 
     /// Every open session.
-    pub fn sockets(&self) -> Vec<EngineSession<H::Data>> {
+    pub fn sessions(&self) -> Vec<EngineSession<H::Data>> {
         let map = self
             .shared
             .sessions
@@ -294,7 +294,7 @@ impl<H: EngineHandler> Engine<H> {
 
 impl<H: EngineHandler> Shared<H> {
     /// Every open session (for a server shutdown).
-    pub(crate) fn sockets(&self) -> Vec<EngineSession<H::Data>> {
+    pub(crate) fn sessions(&self) -> Vec<EngineSession<H::Data>> {
         let map = self.sessions.read().unwrap_or_else(|e| e.into_inner());
         map.values().cloned().collect()
     }

@@ -173,7 +173,7 @@ impl Runtime {
         self.engine
             .get()
             .and_then(Weak::upgrade)
-            .map(|e| e.sockets())
+            .map(|e| e.sessions())
             .unwrap_or_default()
     }
 

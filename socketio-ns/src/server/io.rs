@@ -13,7 +13,7 @@ use crate::namespace::registry::Runtime;
 use crate::namespace::{Context, Namespace, SocketRef};
 
 /// The server handle: emit to namespaces and rooms, query and move sockets, shut down. Cheap to
-/// clone, usable from any task. Given by [`Server::io`] and [`crate::Context::io`].
+/// clone, usable from any task. Given by [`crate::Server::io`] and [`crate::Context::io`].
 ///
 /// The shortcuts (`to`, `emit`, `fetch_sockets`, ...) act on the namespace `/`; [`Io::of`]
 /// selects another. Operators started here exclude nobody.
@@ -193,7 +193,7 @@ impl Io {
     /// leaves its namespace and its `recv_disconnect` runs with
     /// [`crate::DisconnectReason::ServerShutdown`] (after the handler it may be running); then
     /// every transport is closed (clients get a close packet), the adapters are closed, and
-    /// the crate's serve loop stops accepting connections ([`Server::serve`] returns `Ok`).
+    /// the crate's serve loop stops accepting connections ([`crate::Server::serve`] returns `Ok`).
     /// The future completes after all of that. Calling it again waits for the same end.
     ///
     /// Do not await it inside a handler: it waits for every socket's actor, that handler's

@@ -190,7 +190,7 @@ impl Builder {
     /// Turns on connection state recovery (off by default; then nothing of it is on the wire).
     /// A client whose connection is lost — transport closed or failed, ping timeout, server
     /// shutting down; not a namespace disconnect — and that reconnects within
-    /// [`ConnectionStateRecovery::max_disconnection_duration`] gets its socket back: the same id,
+    /// [`crate::ConnectionStateRecovery::max_disconnection_duration`] gets its socket back: the same id,
     /// its rooms, every event sent to it meanwhile (in order, each once, before the CONNECT
     /// reply), and on this process the same namespace value, ACL and jobs
     /// ([`crate::Context::recovered`] tells). The CONNECT reply carries `pid`, and every event
