@@ -3,7 +3,9 @@
 //! `RedisAdapterFactory`) and one Node.js `socket.io` 4.8 server with `@socket.io/redis-adapter`
 //! 8.3 (`tests/js/redis_cluster.mjs`, which also runs the socket.io-client clients), in one
 //! cluster. Every operation is driven in both directions, then Redis is stopped and restarted
-//! under the servers and garbage is published on the channels.
+//! under the servers and garbage is published on the channels. Our `RedisEmitter` is compared
+//! byte for byte with `@socket.io/redis-emitter` and drives both kinds of server, as the Node
+//! emitter does.
 //!
 //! Run: `cargo build -p socketio-ns --features redis --example chat && cargo test -p socketio-ns
 //! --features redis --test redis_cluster` (needs `redis-server`, node and npm; `.ci/run`
@@ -12,6 +14,7 @@
 #[allow(unused_macros)]
 mod common;
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -19,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use socketio_ns::adapter::redis::RedisAdapterFactory;
+use socketio_ns::adapter::redis::{RedisAdapterFactory, RedisEmitter};
 use socketio_ns::{Bytes, Context, Io, Server, namespace};
 
 /// The rooms namespace both kinds of server run: `join` joins a room and acks the socket id.
@@ -590,4 +593,224 @@ async fn chat_example_shares_rooms_through_redis() {
         node.events("y", 0, 300).is_empty(),
         "the sender is not told"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// emitters: processes that are not servers
+
+/// Every message published on the Redis (channel, payload), in order, from a `PSUBSCRIBE *`.
+struct Tap {
+    rx: tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Tap {
+    async fn start(redis: &Redis) -> Tap {
+        use futures_util::StreamExt as _;
+        let client = redis::Client::open(redis.url()).unwrap();
+        let mut pubsub = client.get_async_pubsub().await.unwrap();
+        pubsub.psubscribe("*").await.unwrap();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(async move {
+            let mut stream = pubsub.on_message();
+            while let Some(m) = stream.next().await {
+                let _ = tx.send((
+                    m.get_channel_name().to_owned(),
+                    m.get_payload_bytes().to_vec(),
+                ));
+            }
+        });
+        Tap { rx, task }
+    }
+
+    /// The next `n` messages (fails after 5 s).
+    async fn take(&mut self, n: usize) -> Vec<(String, Vec<u8>)> {
+        let mut got = Vec::new();
+        while got.len() < n {
+            let m = tokio::time::timeout(Duration::from_secs(5), self.rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("{} of {n} messages published: {got:?}", got.len()))
+                .unwrap();
+            got.push(m);
+        }
+        got
+    }
+}
+
+impl Drop for Tap {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Our `RedisEmitter` publishes, byte for byte, what `@socket.io/redis-emitter` 5.1 publishes
+/// for the same calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_emitter_publishes_what_the_node_emitter_publishes() {
+    let redis = Redis::start();
+    let mut tap = Tap::start(&redis).await;
+    let mut node = Node::start(&redis, None);
+    let b64 = json!({"$binary": "AAEC/w=="});
+    let calls = [
+        json!({"op": "emit", "event": "ev", "args": [1, "é", {"a": [1.5, true, null, -7, 300]}]}),
+        json!({"op": "emit", "to": ["r"], "event": "bin", "args": [b64, {"x": b64}]}),
+        json!({"op": "emit", "to": ["a", "b"], "except": ["c"], "volatile": true, "compress": false, "event": "v", "args": []}),
+        json!({"op": "emit", "nsp": "/chat", "except": ["c"], "event": "e", "args": ["long string ".repeat(5)]}),
+        json!({"op": "sockets_join", "nsp": "/chat", "to": ["r"], "rooms": ["n1", "n2"]}),
+        json!({"op": "sockets_leave", "except": ["x"], "rooms": ["n"]}),
+        json!({"op": "disconnect", "to": ["r"], "close": true}),
+        json!({"op": "disconnect"}),
+        json!({"op": "server_side_emit", "nsp": "/chat", "event": "hello", "args": [1, {"k": "v"}]}),
+    ];
+    for c in &calls {
+        let mut cmd = c.clone();
+        cmd["cmd"] = json!("emitter");
+        node.call(cmd);
+    }
+    let theirs = tap.take(calls.len()).await;
+
+    let io = RedisEmitter::new(&redis.url()).unwrap();
+    let blob = Bytes::from_static(BLOB);
+    io.emit("ev", (1, "é", json!({"a": [1.5, true, null, -7, 300]})))
+        .await
+        .unwrap();
+    io.to("r")
+        .emit("bin", (blob.clone(), HashMap::from([("x", blob.clone())])))
+        .await
+        .unwrap();
+    io.to(["a", "b"])
+        .except("c")
+        .volatile()
+        .compress(false)
+        .emit("v", ())
+        .await
+        .unwrap();
+    let chat = io.of("chat");
+    chat.except("c")
+        .emit("e", "long string ".repeat(5))
+        .await
+        .unwrap();
+    chat.to("r").sockets_join(["n1", "n2"]).await.unwrap();
+    io.except("x").sockets_leave("n").await.unwrap();
+    io.to("r").disconnect_sockets(true).await.unwrap();
+    io.disconnect_sockets(false).await.unwrap();
+    chat.server_side_emit("hello", (1, json!({"k": "v"})))
+        .await
+        .unwrap();
+    let ours = tap.take(calls.len()).await;
+    for ((c, theirs), ours) in calls.iter().zip(&theirs).zip(&ours) {
+        assert_eq!(
+            ours,
+            theirs,
+            "{c}: ours {:?} / node {:?}",
+            String::from_utf8_lossy(&ours.1),
+            String::from_utf8_lossy(&theirs.1)
+        );
+    }
+
+    // Nothing listens and nothing hangs: an unreachable Redis fails within the timeout.
+    let dead = RedisEmitter::new(&format!("redis://127.0.0.1:{}", free_port()))
+        .unwrap()
+        .timeout(Duration::from_millis(500));
+    let t = Instant::now();
+    let err = dead.emit("x", ()).await.unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    assert!(err.to_string().contains("redis"), "{err}");
+}
+
+/// Our emitter drives the clients of a Node server and of ours alike; the Node emitter's
+/// `socketsJoin`, `socketsLeave`, `disconnectSockets` and `serverSideEmit` drive ours.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn emitters_drive_every_server() {
+    let redis = Redis::start();
+    let a = ours(&redis, "A").await;
+    let node_port = free_port();
+    let mut node = Node::start(&redis, Some(node_port));
+    redis.wait_servers(2);
+    node.client("a", a.port);
+    node.client("n", node_port);
+    node.client("a2", a.port);
+    node.join("a", "r1");
+    node.join("n", "r1");
+    node.join("a2", "r2");
+    let io = RedisEmitter::new(&redis.url()).unwrap();
+
+    // Emits: the namespace, binary; a room with except.
+    io.emit("all", ("hi", Bytes::from_static(BLOB)))
+        .await
+        .unwrap();
+    for c in ["a", "n", "a2"] {
+        let ev = node.events(c, 1, 3000);
+        assert_eq!(ev.len(), 1, "{c}: {ev:?}");
+        assert_eq!(ev[0]["event"], "all");
+        assert_eq!(ev[0]["args"], json!(["hi", {"$binary": "AAEC/w=="}]), "{c}");
+    }
+    io.to(["r1", "r2"])
+        .except("r2")
+        .emit("r1-only", 5)
+        .await
+        .unwrap();
+    io.to("r2")
+        .emit("r2-only", json!({"k": 1.5}))
+        .await
+        .unwrap();
+    assert_eq!(names(&node.events("a", 1, 3000)), ["r1-only"]);
+    assert_eq!(names(&node.events("n", 1, 3000)), ["r1-only"]);
+    let ev = node.events("a2", 1, 3000);
+    assert_eq!(names(&ev), ["r2-only"]);
+    assert_eq!(ev[0]["args"], json!([{"k": 1.5}]));
+
+    // Our emitter: sockets_join, sockets_leave.
+    io.to("r1").sockets_join("r3").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    a.io.to("r3").emit("in-r3", ()).await.unwrap();
+    assert_eq!(names(&node.events("a", 1, 3000)), ["in-r3"]);
+    assert_eq!(names(&node.events("n", 1, 3000)), ["in-r3"]);
+    assert!(node.events("a2", 0, 300).is_empty());
+    io.except("r2").sockets_leave("r1").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let in_r1 = a.io.to("r1").fetch_sockets().await.unwrap();
+    assert!(in_r1.is_empty(), "{in_r1:?}");
+
+    // The Node emitter: socketsJoin, socketsLeave on ours (and Node's).
+    node.call(json!({"cmd": "emitter", "op": "sockets_join", "to": ["r3"], "rooms": ["r4"]}));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let in_r4 = a.io.to("r4").fetch_sockets().await.unwrap();
+    assert_eq!(in_r4.len(), 2, "{in_r4:?}");
+    node.call(json!({"cmd": "emitter", "op": "sockets_leave", "except": ["r2"], "rooms": ["r4"]}));
+    node.call(json!({"cmd": "emitter", "op": "sockets_join", "to": ["r2"], "rooms": ["r4"]}));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let in_r4 = a.io.to("r4").fetch_sockets().await.unwrap();
+    assert_eq!(in_r4.len(), 1, "{in_r4:?}");
+    assert!(in_r4[0].rooms.iter().any(|r| r == "r2"), "{in_r4:?}");
+
+    // Server-side emits: ours and the Node emitter's, to ours and to Node.
+    io.server_side_emit("hello", (1, "x")).await.unwrap();
+    node.call(
+        json!({"cmd": "emitter", "op": "server_side_emit", "event": "hello", "args": [{"n": 2}]}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while a.received.lock().unwrap().len() < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        *a.received.lock().unwrap(),
+        [
+            json!({"event": "hello", "args": [1, "x"]}),
+            json!({"event": "hello", "args": [{"n": 2}]})
+        ]
+    );
+    let r = node.call(json!({"cmd": "server_events"}));
+    assert_eq!(
+        r["events"],
+        json!([{"event": "hello", "args": [1, "x"]}, {"event": "hello", "args": [{"n": 2}]}])
+    );
+
+    // disconnect_sockets: the Node emitter's on ours, ours on Node's and ours.
+    node.call(json!({"cmd": "emitter", "op": "disconnect", "to": ["r2"]}));
+    assert_eq!(names(&node.events("a2", 1, 3000)), ["disconnect"]);
+    assert!(node.events("a", 0, 300).is_empty());
+    io.disconnect_sockets(false).await.unwrap();
+    assert_eq!(names(&node.events("a", 1, 3000)), ["disconnect"]);
+    assert_eq!(names(&node.events("n", 1, 3000)), ["disconnect"]);
 }

@@ -144,9 +144,11 @@ const handlers = {
       await client.connect();
       emitter = new Emitter(client);
     }
-    let op = emitter.of("/");
+    let op = emitter.of(c.nsp ?? "/");
     if (c.to && c.to.length) op = op.to(c.to);
     if (c.except && c.except.length) op = op.except(c.except);
+    if (c.volatile) op = op.volatile;
+    if (c.compress !== undefined) op = op.compress(c.compress);
     switch (c.op) {
       case "emit":
         op.emit(c.event, ...fromJson(c.args));
@@ -161,7 +163,7 @@ const handlers = {
         op.disconnectSockets(c.close ?? false);
         break;
       case "server_side_emit":
-        emitter.serverSideEmit(c.event, ...c.args);
+        emitter.of(c.nsp ?? "/").serverSideEmit(c.event, ...c.args);
         break;
     }
     return {};

@@ -15,6 +15,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Processes that are not servers (a CLI, a worker) send to the cluster's sockets with
+//! [`RedisEmitter`], which publishes what `@socket.io/redis-emitter` 5.1 publishes.
+//!
 //! # The wire
 //!
 //! With `key` the prefix (default `socket.io`) and `nsp` the namespace path:
@@ -46,8 +49,11 @@
 //!   does not carry it): such sockets appear in [`crate::BroadcastAcks`] under a made-up id
 //!   `<request id>~<n>`.
 
+mod emitter;
 mod msgpack;
 mod wire;
+
+pub use emitter::{RedisEmitter, RedisEmitterOperator};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -208,6 +214,36 @@ fn redis_error(e: redis::RedisError) -> AdapterError {
     AdapterError(format!("redis: {e}"))
 }
 
+/// Runs `cmd` on the connection `conn` (connected to `client` on first use), failing after
+/// `timeout` (connecting included) instead of waiting for an unreachable Redis.
+async fn query<T: redis::FromRedisValue>(
+    client: &redis::Client,
+    conn: &OnceCell<ConnectionManager>,
+    timeout: Duration,
+    cmd: redis::Cmd,
+) -> Result<T, AdapterError> {
+    let run = async {
+        let conn = conn
+            .get_or_try_init(|| {
+                let c = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(timeout))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(1);
+                ConnectionManager::new_with_config(client.clone(), c)
+            })
+            .await
+            .map_err(redis_error)?;
+        let mut conn = conn.clone();
+        cmd.query_async::<T>(&mut conn).await.map_err(redis_error)
+    };
+    match tokio::time::timeout(timeout, run).await {
+        Ok(r) => r,
+        Err(_) => Err(AdapterError(format!(
+            "redis did not answer within {timeout:?}"
+        ))),
+    }
+}
+
 /// A random id of 6 alphanumeric characters (process uid, request id), as `uid2(6)`.
 fn uid() -> String {
     use rand::Rng as _;
@@ -299,28 +335,7 @@ impl Inner {
     /// Runs a command on the shared publishing connection, within the requests timeout.
     async fn query<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, AdapterError> {
         let cfg = &self.config;
-        let run = async {
-            let conn = cfg
-                .publisher
-                .get_or_try_init(|| {
-                    let c = ConnectionManagerConfig::new()
-                        .set_connection_timeout(Some(cfg.requests_timeout))
-                        .set_response_timeout(Some(cfg.requests_timeout))
-                        .set_number_of_retries(1);
-                    ConnectionManager::new_with_config(cfg.client.clone(), c)
-                })
-                .await
-                .map_err(redis_error)?;
-            let mut conn = conn.clone();
-            cmd.query_async::<T>(&mut conn).await.map_err(redis_error)
-        };
-        match tokio::time::timeout(cfg.requests_timeout, run).await {
-            Ok(r) => r,
-            Err(_) => Err(AdapterError(format!(
-                "redis did not answer within {:?}",
-                cfg.requests_timeout
-            ))),
-        }
+        query(&cfg.client, &cfg.publisher, cfg.requests_timeout, cmd).await
     }
 
     async fn publish(&self, channel: &str, payload: Vec<u8>) -> Result<(), AdapterError> {
