@@ -814,3 +814,150 @@ async fn emitters_drive_every_server() {
     assert_eq!(names(&node.events("a", 1, 3000)), ["disconnect"]);
     assert_eq!(names(&node.events("n", 1, 3000)), ["disconnect"]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// a server process dies
+
+/// A namespace `/chat` with no handlers: our in-test servers join the chat example's cluster.
+#[derive(Default)]
+struct ChatPeer;
+
+#[namespace("/chat")]
+impl ChatPeer {}
+
+/// Sends `signal` (`STOP`, ...) to the process `pid`, one this test started.
+fn signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success(), "kill -{signal} {pid} failed");
+}
+
+/// A cluster of ours (A and B, in this process), a Node server and a chat example process
+/// (our server, as a child process): the Node server is frozen (SIGSTOP), then killed
+/// (SIGKILL), then the chat process is killed. While frozen, requests fail or complete at
+/// their timeout instead of hanging; once a process is dead, the server count drops
+/// (`PUBSUB NUMSUB`) and fetch_sockets, broadcasts with acks and server-side emits with acks
+/// complete at once with the survivors' answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn a_killed_server_process_leaves_the_cluster() {
+    let redis = Redis::start();
+    let mut ours_ = Vec::new();
+    for name in ["A", "B"] {
+        let adapter = RedisAdapterFactory::new(&redis.url())
+            .unwrap()
+            .requests_timeout(Duration::from_millis(1500));
+        let server = Server::builder()
+            .namespace::<Lobby>()
+            .namespace::<ChatPeer>()
+            .adapter(adapter)
+            .on_server_event(move |ev| {
+                if let Some(ack) = ev.ack {
+                    ack.send(json!({ "from": name }));
+                }
+            })
+            .build();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        ours_.push((server.io(), port));
+        tokio::spawn(server.serve_listener(listener));
+    }
+    let (a, a_port) = ours_[0].clone();
+    let node_port = free_port();
+    let mut node_server = Node::start(&redis, Some(node_port));
+    let url = redis.url();
+    let chat = common::ExampleServer::spawn_with_env("chat", &[("REDIS_URL", url.as_str())]);
+    redis.wait_servers(3);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while redis.servers_of("/chat") != 3 {
+        assert!(
+            Instant::now() < deadline,
+            "the chat process did not subscribe"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // Clients (in a Node process that is not a server): on A and the Node server on `/`, on A
+    // and the chat process on `/chat`.
+    let mut clients = Node::start(&redis, None);
+    let sa = clients.client("a", a_port);
+    clients.client("n", node_port);
+    let auth = json!({"token": "t"});
+    let ca = clients.client_at(
+        "ca",
+        &format!("http://127.0.0.1:{a_port}/chat"),
+        auth.clone(),
+    );
+    clients.client_at("cc", &format!("{}/chat", chat.url()), auth);
+    assert_eq!(a.fetch_sockets().await.unwrap().len(), 2);
+    let chat_ns = a.of("/chat").unwrap();
+    assert_eq!(chat_ns.clone().fetch_sockets().await.unwrap().len(), 2);
+
+    // The Node server freezes: still counted, it never answers. Requests end at their timeout.
+    signal(node_server.child.id(), "STOP");
+    let t = Instant::now();
+    let err = a.fetch_sockets().await.unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    assert!(err.to_string().contains("timeout"), "{err}");
+    let t = Instant::now();
+    let acks = a
+        .timeout(Duration::from_millis(1000))
+        .emit_with_ack("ask", ())
+        .await
+        .unwrap();
+    // It waited for the frozen server's report until its timeout, then ended with what it
+    // had. (A process that never reported is not listed: `BroadcastAcks` names sockets only,
+    // so `is_complete()` cannot tell that one process stayed silent.)
+    assert!(
+        (Duration::from_millis(900)..Duration::from_secs(3)).contains(&t.elapsed()),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(acks.responses.len(), 1, "{acks:?}");
+    clients.events("a", 1, 2000);
+    let t = Instant::now();
+    assert!(a.server_side_emit_with_ack("ping", ()).await.is_err());
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+
+    // Killed: Redis drops its subscriptions, the count falls to the survivors, and requests
+    // complete at once.
+    signal(node_server.child.id(), "KILL");
+    let _ = node_server.child.wait();
+    redis.wait_servers(2);
+    let t = Instant::now();
+    let all = a.fetch_sockets().await.unwrap();
+    assert_eq!(
+        all.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        [sa.as_str()]
+    );
+    let acks = a.emit_with_ack("ask", ()).await.unwrap();
+    assert!(acks.is_complete(), "{acks:?}");
+    assert_eq!(acks.responses.len(), 1, "{acks:?}");
+    clients.events("a", 1, 2000);
+    let answers = a.server_side_emit_with_ack("ping", ()).await.unwrap();
+    assert_eq!(answers, [json!({"from": "B"})]);
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    drop(node_server);
+
+    // The chat process (ours, as a child process) is killed: the same on `/chat`.
+    drop(chat);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while redis.servers_of("/chat") != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the chat process is still counted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let t = Instant::now();
+    let all = chat_ns.clone().fetch_sockets().await.unwrap();
+    assert_eq!(
+        all.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        [ca.as_str()]
+    );
+    let acks = chat_ns.emit_with_ack("ask", ()).await.unwrap();
+    assert!(acks.is_complete(), "{acks:?}");
+    assert_eq!(acks.responses.len(), 1, "{acks:?}");
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+}
