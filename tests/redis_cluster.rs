@@ -652,7 +652,7 @@ async fn our_emitter_publishes_what_the_node_emitter_publishes() {
     let mut node = Node::start(&redis, None);
     let b64 = json!({"$binary": "AAEC/w=="});
     let calls = [
-        json!({"op": "emit", "event": "ev", "args": [1, "é", {"a": [1.5, true, null, -7, 300]}]}),
+        json!({"op": "emit", "event": "ev", "args": [1, "é", {"a": [1.5, true, null, -7, 300, 70000, 5_000_000_000_i64, -200, -40000, -3_000_000_000_i64, 0.1]}]}),
         json!({"op": "emit", "to": ["r"], "event": "bin", "args": [b64, {"x": b64}]}),
         json!({"op": "emit", "to": ["a", "b"], "except": ["c"], "volatile": true, "compress": false, "event": "v", "args": []}),
         json!({"op": "emit", "nsp": "/chat", "except": ["c"], "event": "e", "args": ["long string ".repeat(5)]}),
@@ -671,7 +671,7 @@ async fn our_emitter_publishes_what_the_node_emitter_publishes() {
 
     let io = RedisEmitter::new(&redis.url()).unwrap();
     let blob = Bytes::from_static(BLOB);
-    io.emit("ev", (1, "é", json!({"a": [1.5, true, null, -7, 300]})))
+    io.emit("ev", (1, "é", json!({"a": [1.5, true, null, -7, 300, 70000, 5_000_000_000_i64, -200, -40000, -3_000_000_000_i64, 0.1]})))
         .await
         .unwrap();
     io.to("r")
