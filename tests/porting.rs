@@ -1,9 +1,17 @@
 //! What a gevent-socketio application ported to `#[namespace]` relies on (issue 12): event
 //! names routed as gevent routed them, no silent traps, and the everyday API. Handlers run
-//! over `socketio_ns::testing::TestSocket`, without a server.
+//! over `socketio_ns::testing::TestSocket`, without a server, or through a real server and a
+//! minimal WebSocket client written at the end of this file.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
 use socketio_ns::testing::TestSocket;
-use socketio_ns::{Context, namespace};
+use socketio_ns::{Context, HandlerError, Server, namespace};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 
 // ---------------------------------------------------------------------------------------------
 // 1. `on_user_message` takes `user message`, as gevent's `name.replace(' ', '_')` routed it.
@@ -213,4 +221,175 @@ async fn broadcast_event_reaches_the_sender_too() {
     t.connect(None).await.unwrap();
     t.event(r#"2/news,["shout","hi"]"#).await;
     assert_eq!(t.sent(), [r#"42/news,["shouted","hi"]"#]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. `cx.error_quiet` logs and reports without sending; `Builder::on_error` sees every refused
+//    or failed call.
+
+#[derive(Default)]
+struct Guard;
+
+#[namespace("/guard", acl = [on_open, on_quiet])]
+impl Guard {
+    fn on_open(&mut self, cx: &mut Context<Self>) {
+        cx.lift_acl_restrictions();
+    }
+
+    fn on_quiet(&mut self, cx: &mut Context<Self>) {
+        cx.error_quiet("too_soon", "not now");
+    }
+
+    fn on_fail(&mut self, _cx: &mut Context<Self>) -> Result<(), HandlerError> {
+        Err(HandlerError::new("boom", "it failed"))
+    }
+}
+
+type Seen = Arc<Mutex<Vec<String>>>;
+
+async fn server_with(
+    seen: &Seen,
+    build: impl FnOnce(socketio_ns::Builder) -> socketio_ns::Builder,
+) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen = seen.clone();
+    let io = build(Server::builder().on_error(move |e| {
+        seen.lock().unwrap().push(format!(
+            "{} {} {} {:?} sent={} {}",
+            e.namespace,
+            e.name,
+            e.message,
+            e.event,
+            e.sent,
+            e.socket.len()
+        ));
+    }))
+    .build();
+    tokio::spawn(io.serve_listener(listener));
+    addr
+}
+
+#[tokio::test]
+async fn quiet_errors_are_not_sent_and_the_hook_sees_every_failed_call() {
+    let seen = Seen::default();
+    let addr = server_with(&seen, |b| b.namespace::<Guard>()).await;
+    let mut c = Client::join(&addr, "/guard").await;
+    c.send(r#"2/guard,["quiet"]"#).await;
+    // Nothing was sent for the quiet error: the next frame answers the next event.
+    c.send(r#"2/guard,1["fail"]"#).await;
+    let refused = c.recv().await;
+    assert!(
+        refused.starts_with(r#"3/guard,1[{"error":"method_access_denied""#),
+        "{refused}"
+    );
+    c.send(r#"2/guard,["open"]"#).await;
+    c.send(r#"2/guard,2["fail"]"#).await;
+    assert_eq!(
+        c.recv().await,
+        r#"3/guard,2[{"error":"boom","message":"it failed"}]"#
+    );
+    c.send(r#"2/guard,["nothing_here"]"#).await;
+    assert!(
+        c.recv()
+            .await
+            .starts_with(r#"2/guard,["error","no_such_method""#)
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert_eq!(
+        seen[0],
+        r#"/guard too_soon not now Some("quiet") sent=false 20"#
+    );
+    assert!(
+        seen[1].starts_with(r#"/guard method_access_denied "#)
+            && seen[1].ends_with(r#" Some("fail") sent=true 20"#),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen[2],
+        r#"/guard boom it failed Some("fail") sent=true 20"#
+    );
+    assert!(seen[3].starts_with("/guard no_such_method "), "{seen:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A minimal Socket.IO client: Engine.IO v4 over WebSocket, packets spelled out by hand.
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+struct Client {
+    ws: WebSocketStream<TcpStream>,
+}
+
+impl Client {
+    async fn open(addr: &str) -> Client {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let (ws, _) = tokio_tungstenite::client_async(url, stream).await.unwrap();
+        let mut c = Client { ws };
+        let open = c.next_raw().await;
+        assert!(
+            open.as_deref().is_some_and(|t| t.starts_with("0{")),
+            "{open:?}"
+        );
+        c
+    }
+
+    /// Opens a connection and joins `nsp`.
+    async fn join(addr: &str, nsp: &str) -> Client {
+        let mut c = Client::open(addr).await;
+        c.connect(nsp).await;
+        c
+    }
+
+    /// Joins one more namespace on this connection; returns the socket id.
+    async fn connect(&mut self, nsp: &str) -> String {
+        self.send(&format!("0{nsp},")).await;
+        let reply = self.recv().await;
+        let prefix = format!(r#"0{nsp},{{"sid":""#);
+        let rest = reply
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("expected CONNECT for {nsp}, got {reply}"));
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    /// The next Engine.IO text frame; `None` once the connection is closed.
+    async fn next_raw(&mut self) -> Option<String> {
+        loop {
+            let msg = tokio::time::timeout(TIMEOUT, self.ws.next())
+                .await
+                .expect("the server answers in time");
+            match msg {
+                Some(Ok(Message::Text(t))) => return Some(t.to_string()),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// The next Socket.IO packet (the Engine.IO `4` stripped), answering pings; `"closed"`
+    /// once the connection is closed.
+    async fn recv(&mut self) -> String {
+        loop {
+            match self.next_raw().await {
+                Some(t) if t == "2" => self.ws.send(Message::text("3")).await.unwrap(),
+                Some(t) => {
+                    return t
+                        .strip_prefix('4')
+                        .unwrap_or_else(|| panic!("not a message: {t}"))
+                        .to_owned();
+                }
+                None => return "closed".to_owned(),
+            }
+        }
+    }
+
+    /// Sends a Socket.IO packet (the Engine.IO `4` is added).
+    async fn send(&mut self, packet: &str) {
+        self.ws
+            .send(Message::text(format!("4{packet}")))
+            .await
+            .unwrap();
+    }
 }

@@ -44,8 +44,8 @@ pub use engine::{ServeOptions, serve, serve_with};
 #[doc(hidden)]
 pub use namespace::testing;
 pub use namespace::{
-    Acl, ConnectError, ConnectionStateRecovery, Context, HandlerError, Handshake, MethodId,
-    Middleware, Namespace, NoMethods, SocketRef, UnknownMethod, default_call_method,
+    Acl, ConnectError, ConnectionStateRecovery, Context, ErrorReport, HandlerError, Handshake,
+    MethodId, Middleware, Namespace, NoMethods, SocketRef, UnknownMethod, default_call_method,
     default_call_method_with_acl, default_process_packet,
 };
 pub use server::{Builder, Io, Server, SocketIoService, shutdown_signal};

@@ -28,6 +28,8 @@ pub struct Context<T: Namespace> {
     initial_acl: Acl,
     jobs: Vec<AbortHandle>,
     ack: Option<u64>,
+    /// The name of the event being handled, kept for the error hook when there is one.
+    event: Option<Box<str>>,
     /// While `recv_connect` runs, packets wait here until the CONNECT reply is sent.
     held: Option<Vec<Encoded>>,
     pub(crate) leaving: Option<(DisconnectReason, bool)>,
@@ -60,6 +62,7 @@ impl<T: Namespace> Context<T> {
             initial_acl: Acl::OPEN,
             jobs: Vec::new(),
             ack: None,
+            event: None,
             held: Some(Vec::new()),
             leaving: None,
             recovered: false,
@@ -78,8 +81,12 @@ impl<T: Namespace> Context<T> {
         self.held.take().unwrap_or_default()
     }
 
-    pub(crate) fn begin_event(&mut self, ack: Option<u64>) {
-        self.ack = ack;
+    /// Starts handling `event` (`None`: done with it).
+    pub(crate) fn begin_event(&mut self, event: Option<&crate::codec::socketio::Event>) {
+        self.ack = event.and_then(|e| e.ack_id());
+        self.event = event
+            .filter(|_| self.rt.on_error.is_some())
+            .map(|e| e.name().into());
         self.resolved = None;
     }
 
@@ -223,9 +230,11 @@ impl<T: Namespace> Context<T> {
 
     /// Reports an error to the client: as the answer of the current event's ack
     /// (`{"error":name,"message":message}`) when it asked for one, otherwise as the `error`
-    /// event with arguments `[name, message]`.
+    /// event with arguments `[name, message]`. The error is also logged and shown to the
+    /// server's error hook ([`crate::Builder::on_error`]).
     pub fn error(&mut self, name: impl AsRef<str>, message: impl AsRef<str>) {
         let (name, message) = (name.as_ref(), message.as_ref());
+        self.report(name, message, true);
         let res = if self.ack.is_some() {
             #[derive(serde::Serialize)]
             struct Wire<'a> {
@@ -243,6 +252,24 @@ impl<T: Namespace> Context<T> {
         if let Err(e) = res {
             tracing::debug!(error = %e, "could not send an error to the client");
         }
+    }
+
+    /// The quiet form of [`Context::error`] (gevent-socketio's `error(..., quiet=True)`):
+    /// the error is logged (a `tracing` warning) and shown to the server's error hook, but
+    /// nothing is sent to the client (the current event's ack is not answered by it).
+    pub fn error_quiet(&mut self, name: impl AsRef<str>, message: impl AsRef<str>) {
+        self.report(name.as_ref(), message.as_ref(), false);
+    }
+
+    fn report(&self, name: &str, message: &str, sent: bool) {
+        super::report::report(
+            &self.rt,
+            &self.socket,
+            self.event.as_deref(),
+            name,
+            message,
+            sent,
+        );
     }
 
     /// Disconnects this socket from the namespace once the current handler returns: the
