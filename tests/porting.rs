@@ -314,6 +314,65 @@ async fn quiet_errors_are_not_sent_and_the_hook_sees_every_failed_call() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 5. `cx.spawn` returns a handle that aborts that one job; a job acts on its socket through a
+//    `SocketRef`: emit, error, join, leave, the session.
+
+#[derive(Default)]
+struct Jobs {
+    slow: Option<socketio_ns::JobHandle>,
+}
+
+#[namespace("/jobs")]
+impl Jobs {
+    fn on_start(&mut self, cx: &mut Context<Self>) {
+        let socket = cx.socket();
+        self.slow = Some(cx.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            socket.emit("slow", ());
+        }));
+        let socket = cx.socket();
+        cx.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            socket.join(["from-job", "left-by-job"]);
+            socket.leave("left-by-job");
+            socket.session().insert(7u32);
+            socket.emit("fast", ());
+            socket.error("job_error", "from a job");
+            socket.error_quiet("job_quiet", "not sent");
+        });
+    }
+
+    fn on_cancel(&mut self, _cx: &mut Context<Self>) {
+        if let Some(slow) = &self.slow {
+            slow.abort();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_spawned_job_can_be_aborted_alone_and_acts_on_its_socket() {
+    let mut t = TestSocket::new(Jobs::default());
+    t.connect(None).await.unwrap();
+    t.event(r#"2/jobs,["start"]"#).await;
+    assert_eq!(t.context().running_jobs(), 2);
+    t.event(r#"2/jobs,["cancel"]"#).await;
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(
+        t.sent(),
+        [
+            r#"42/jobs,["fast"]"#,
+            r#"42/jobs,["error","job_error","from a job"]"#
+        ]
+    );
+    assert!(t.value().slow.as_ref().unwrap().is_finished());
+    assert_eq!(t.context().running_jobs(), 0);
+    let rooms = t.rooms();
+    assert!(rooms.iter().any(|r| r == "from-job"), "{rooms:?}");
+    assert!(!rooms.iter().any(|r| r == "left-by-job"), "{rooms:?}");
+    assert_eq!(t.context().session().get::<u32>(), Some(7));
+}
+
+// ---------------------------------------------------------------------------------------------
 // A minimal Socket.IO client: Engine.IO v4 over WebSocket, packets spelled out by hand.
 
 const TIMEOUT: Duration = Duration::from_secs(5);

@@ -45,8 +45,8 @@ pub use engine::{ServeOptions, serve, serve_with};
 pub use namespace::testing;
 pub use namespace::{
     Acl, ConnectError, ConnectionStateRecovery, Context, ErrorReport, HandlerError, Handshake,
-    MethodId, Middleware, Namespace, NoMethods, SocketRef, UnknownMethod, default_call_method,
-    default_call_method_with_acl, default_process_packet,
+    JobHandle, MethodId, Middleware, Namespace, NoMethods, SocketRef, UnknownMethod,
+    default_call_method, default_call_method_with_acl, default_process_packet,
 };
 pub use server::{Builder, Io, Server, SocketIoService, shutdown_signal};
 

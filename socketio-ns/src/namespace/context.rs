@@ -11,7 +11,7 @@ use tokio::task::AbortHandle;
 use super::acl::{Acl, MethodId, UnknownMethod};
 use super::instance::NamespaceInstance;
 use super::registry::Runtime;
-use super::{Handshake, Namespace, SocketRef};
+use super::{Handshake, JobHandle, Namespace, SocketRef};
 use crate::adapter::{BroadcastOperator, EmitError, IntoRooms, Room};
 use crate::codec::socketio::Args;
 use crate::codec::socketio::encode::{self, Encoded};
@@ -150,7 +150,8 @@ impl<T: Namespace> Context<T> {
         self.rt.state.get::<S>()
     }
 
-    /// A handle on this socket for tasks and other sockets: emit, join, disconnect.
+    /// A handle on this socket for jobs and other sockets: emit, report errors, join and
+    /// leave rooms, the session, disconnect.
     pub fn socket(&self) -> SocketRef {
         SocketRef::new(self.socket.clone(), self.ns.clone(), self.rt.clone())
     }
@@ -284,13 +285,32 @@ impl<T: Namespace> Context<T> {
     }
 
     /// Runs `job` as a task tied to this socket-namespace: aborted by
-    /// [`Context::kill_local_jobs`] and when the socket leaves the namespace.
-    pub fn spawn<F>(&mut self, job: F)
+    /// [`Context::kill_local_jobs`] and when the socket leaves the namespace (before
+    /// `recv_disconnect` runs), or alone through the returned [`JobHandle`]. A job reaches its
+    /// socket through a [`SocketRef`]:
+    ///
+    /// ```no_run
+    /// # use socketio_ns::Context;
+    /// # fn f<T: socketio_ns::Namespace>(cx: &mut Context<T>) {
+    /// let socket = cx.socket();
+    /// let ticker = cx.spawn(async move {
+    ///     loop {
+    ///         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    ///         socket.emit("tick", ());
+    ///     }
+    /// });
+    /// // later, in another handler that kept it: ticker.abort();
+    /// # drop(ticker);
+    /// # }
+    /// ```
+    pub fn spawn<F>(&mut self, job: F) -> JobHandle
     where
         F: Future<Output = ()> + Send + 'static,
     {
         self.jobs.retain(|j| !j.is_finished());
-        self.jobs.push(tokio::spawn(job).abort_handle());
+        let handle = tokio::spawn(job).abort_handle();
+        self.jobs.push(handle.clone());
+        JobHandle::new(handle)
     }
 
     /// Aborts every job started with [`Context::spawn`].

@@ -5,7 +5,8 @@
 //! Layer five, above [`crate::adapter`] (rooms and fan-out) and [`crate::connection`]:
 //!
 //! - `mod.rs`: the [`Namespace`] trait and the default processing of an event.
-//! - `context.rs`: [`Context`]; `handshake.rs`: [`Handshake`]; `socket_ref.rs`: [`SocketRef`].
+//! - `context.rs`: [`Context`]; `handshake.rs`: [`Handshake`]; `socket_ref.rs`: [`SocketRef`];
+//!   `job.rs`: [`JobHandle`].
 //! - `acl.rs`: the ACL as a bit set over the generated method identifiers.
 //! - `actor.rs`: one task per socket-namespace that owns the user's value and runs its handlers.
 //! - `middleware.rs`: connect middlewares; `error.rs`: [`ConnectError`], [`HandlerError`];
@@ -21,6 +22,7 @@ mod context;
 mod error;
 mod handshake;
 pub(crate) mod instance;
+mod job;
 mod middleware;
 pub(crate) mod recovery;
 pub(crate) mod registry;
@@ -36,6 +38,7 @@ pub use acl::{Acl, MethodId, NoMethods, UnknownMethod};
 pub use context::Context;
 pub use error::{ConnectError, HandlerError};
 pub use handshake::Handshake;
+pub use job::JobHandle;
 pub use middleware::Middleware;
 pub use recovery::ConnectionStateRecovery;
 pub(crate) use report::ErrorHook;
