@@ -373,6 +373,104 @@ async fn a_spawned_job_can_be_aborted_alone_and_acts_on_its_socket() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 7. The same connection's socket in another namespace (gevent's `self.socket['/other']`), and
+//    the whole connection closed from a handler in one call.
+
+/// Where `recv_disconnect` reports, through the builder's state.
+struct Left(Seen);
+
+#[derive(Default)]
+struct Front;
+
+#[namespace("/front")]
+impl Front {
+    fn on_poke(&mut self, cx: &mut Context<Self>, text: String) -> Option<String> {
+        assert!(cx.socket_in("/nowhere").is_none());
+        let back = cx.socket_in("/back")?;
+        back.emit("poked", &text);
+        back.join("poked-from-front");
+        Some(back.id().to_owned())
+    }
+
+    fn on_bye(&mut self, cx: &mut Context<Self>) {
+        cx.close_connection();
+    }
+
+    fn recv_disconnect(&mut self, cx: &mut Context<Self>, reason: socketio_ns::DisconnectReason) {
+        cx.state::<Left>()
+            .0
+            .lock()
+            .unwrap()
+            .push(format!("front {reason}"));
+    }
+}
+
+#[derive(Default)]
+struct Back;
+
+#[namespace("/back")]
+impl Back {
+    fn on_rooms(&mut self, cx: &mut Context<Self>) -> Vec<String> {
+        cx.joined_rooms()
+            .into_iter()
+            .map(|r| r.to_string())
+            .collect()
+    }
+
+    fn recv_disconnect(&mut self, cx: &mut Context<Self>, reason: socketio_ns::DisconnectReason) {
+        cx.state::<Left>()
+            .0
+            .lock()
+            .unwrap()
+            .push(format!("back {reason}"));
+    }
+}
+
+#[tokio::test]
+async fn a_handler_reaches_its_connections_other_namespace_and_closes_the_connection() {
+    let left = Seen::default();
+    let addr = server_with(&Seen::default(), |b| {
+        b.state(Left(left.clone()))
+            .namespace::<Front>()
+            .namespace::<Back>()
+    })
+    .await;
+    let mut c = Client::join(&addr, "/front").await;
+    // Not joined yet: the handler answers `null`.
+    c.send(r#"2/front,1["poke","hi"]"#).await;
+    assert_eq!(c.recv().await, r#"3/front,1[null]"#);
+    let back_id = c.connect("/back").await;
+    c.send(r#"2/front,2["poke","hi"]"#).await;
+    assert_eq!(c.recv().await, r#"2/back,["poked","hi"]"#);
+    assert_eq!(c.recv().await, format!(r#"3/front,2["{back_id}"]"#));
+    c.send(r#"2/back,3["rooms"]"#).await;
+    assert_eq!(c.recv().await, r#"3/back,3[["poked-from-front"]]"#);
+    c.send(r#"2/front,["bye"]"#).await;
+    loop {
+        let packet = c.recv().await;
+        if packet == "closed" {
+            break;
+        }
+        assert!(!packet.starts_with('2'), "{packet}");
+    }
+    for _ in 0..100 {
+        if left.lock().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut left = left.lock().unwrap().clone();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "back server namespace disconnect",
+            "front server namespace disconnect"
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // A minimal Socket.IO client: Engine.IO v4 over WebSocket, packets spelled out by hand.
 
 const TIMEOUT: Duration = Duration::from_secs(5);
@@ -428,11 +526,13 @@ impl Client {
     }
 
     /// The next Socket.IO packet (the Engine.IO `4` stripped), answering pings; `"closed"`
-    /// once the connection is closed.
+    /// on Engine.IO CLOSE or once the connection is closed.
     async fn recv(&mut self) -> String {
         loop {
             match self.next_raw().await {
                 Some(t) if t == "2" => self.ws.send(Message::text("3")).await.unwrap(),
+                // Engine.IO CLOSE.
+                Some(t) if t == "1" => return "closed".to_owned(),
                 Some(t) => {
                     return t
                         .strip_prefix('4')

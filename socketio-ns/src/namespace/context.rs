@@ -284,6 +284,23 @@ impl<T: Namespace> Context<T> {
         self.leaving = Some((DisconnectReason::ServerNamespaceDisconnect, true));
     }
 
+    /// The same connection's socket in namespace `path`, gevent-socketio's
+    /// `self.socket['/other']`: `None` unless the client joined it and is still there. The
+    /// handle emits, reports errors, joins and leaves rooms there; that namespace's handlers
+    /// and ACL stay with its own actor.
+    pub fn socket_in(&self, path: &str) -> Option<SocketRef> {
+        super::socket_ref::socket_in(&self.socket, &self.rt, path)
+    }
+
+    /// Closes the whole connection, every namespace of this client, in one call (gevent's
+    /// `self.socket.disconnect()`): the transport is closed at once, and each namespace's
+    /// socket leaves after its current handler, its jobs aborted, `recv_disconnect` run with
+    /// [`DisconnectReason::ServerNamespaceDisconnect`]. To leave this namespace only, use
+    /// [`Context::disconnect`].
+    pub fn close_connection(&mut self) {
+        self.socket.close_connection();
+    }
+
     /// Runs `job` as a task tied to this socket-namespace: aborted by
     /// [`Context::kill_local_jobs`] and when the socket leaves the namespace (before
     /// `recv_disconnect` runs), or alone through the returned [`JobHandle`]. A job reaches its

@@ -160,6 +160,29 @@ impl SocketRef {
         self.socket
             .disconnect(DisconnectReason::ServerNamespaceDisconnect, false);
     }
+
+    /// The same connection's socket in namespace `path` (gevent-socketio's
+    /// `self.socket['/other']`), if the client joined it and is still there; see
+    /// [`crate::Context::socket_in`].
+    pub fn socket_in(&self, path: &str) -> Option<SocketRef> {
+        socket_in(&self.socket, &self.rt, path)
+    }
+
+    /// Closes the whole connection: every namespace of this client (see
+    /// [`crate::Context::close_connection`]).
+    pub fn close_connection(&self) {
+        self.socket.close_connection();
+    }
+}
+
+/// The socket of `socket`'s connection in namespace `path`, if it is connected there.
+pub(super) fn socket_in(socket: &Socket, rt: &Arc<Runtime>, path: &str) -> Option<SocketRef> {
+    let other = socket.conn.data().socket(path)?;
+    if !other.is_connected() {
+        return None;
+    }
+    let ns = rt.instance(other.nsp())?;
+    Some(SocketRef::new(other, ns, rt.clone()))
 }
 
 /// Emits `event` to `socket` with a fresh ack id and waits for the answer, up to `timeout`.
