@@ -471,6 +471,21 @@ async fn a_handler_reaches_its_connections_other_namespace_and_closes_the_connec
 }
 
 // ---------------------------------------------------------------------------------------------
+// 12. The porting guide in the crate docs is the README's.
+
+#[test]
+fn the_readme_carries_the_crate_docs_porting_guide() {
+    let readme = include_str!("../README.md");
+    let guide = include_str!("../socketio-ns/src/porting.md");
+    assert!(
+        readme.contains(&format!(
+            "## Coming from gevent-socketio / python-socketio\n\n{guide}"
+        )),
+        "copy socketio-ns/src/porting.md into the README's section"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // A minimal Socket.IO client: Engine.IO v4 over WebSocket, packets spelled out by hand.
 
 const TIMEOUT: Duration = Duration::from_secs(5);

@@ -21,7 +21,11 @@
 //!
 //! The rooms layer sits below the namespace runtime, not above it: the runtime implements
 //! the interface adapters deliver through, and handlers reach rooms from the [`Context`].
-
+//!
+//! # Coming from gevent-socketio / python-socketio
+//!
+//! (The same section is in the README.)
+#![doc = include_str!("porting.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod adapter;
