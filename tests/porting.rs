@@ -370,6 +370,20 @@ async fn a_spawned_job_can_be_aborted_alone_and_acts_on_its_socket() {
     assert!(rooms.iter().any(|r| r == "from-job"), "{rooms:?}");
     assert!(!rooms.iter().any(|r| r == "left-by-job"), "{rooms:?}");
     assert_eq!(t.context().session().get::<u32>(), Some(7));
+
+    // Jobs still die with `kill_local_jobs` and with the socket, handles or not.
+    t.event(r#"2/jobs,["start"]"#).await;
+    let slow = t.value().slow.clone().unwrap();
+    t.context().kill_local_jobs();
+    tokio::task::yield_now().await;
+    assert!(slow.is_finished());
+    t.event(r#"2/jobs,["start"]"#).await;
+    let slow = t.value().slow.clone().unwrap();
+    t.disconnect(socketio_ns::DisconnectReason::ClientNamespaceDisconnect)
+        .await;
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert!(slow.is_finished());
+    assert!(t.sent().is_empty(), "aborted jobs sent nothing");
 }
 
 // ---------------------------------------------------------------------------------------------
