@@ -1,9 +1,17 @@
 //! What a gevent-socketio application ported to `#[namespace]` relies on (issue 12): event
 //! names routed as gevent routed them, no silent traps, and the everyday API. Handlers run
-//! over `socketio_ns::testing::TestSocket`, without a server.
+//! over `socketio_ns::testing::TestSocket`, without a server, or through a real server and a
+//! minimal WebSocket client written at the end of this file.
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
 use socketio_ns::testing::TestSocket;
-use socketio_ns::{Context, namespace};
+use socketio_ns::{Context, HandlerError, Server, namespace};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 
 // ---------------------------------------------------------------------------------------------
 // 1. `on_user_message` takes `user message`, as gevent's `name.replace(' ', '_')` routed it.
@@ -213,4 +221,363 @@ async fn broadcast_event_reaches_the_sender_too() {
     t.connect(None).await.unwrap();
     t.event(r#"2/news,["shout","hi"]"#).await;
     assert_eq!(t.sent(), [r#"42/news,["shouted","hi"]"#]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. `cx.error_quiet` logs and reports without sending; `Builder::on_error` sees every refused
+//    or failed call.
+
+#[derive(Default)]
+struct Guard;
+
+#[namespace("/guard", acl = [on_open, on_quiet])]
+impl Guard {
+    fn on_open(&mut self, cx: &mut Context<Self>) {
+        cx.lift_acl_restrictions();
+    }
+
+    fn on_quiet(&mut self, cx: &mut Context<Self>) {
+        cx.error_quiet("too_soon", "not now");
+    }
+
+    fn on_fail(&mut self, _cx: &mut Context<Self>) -> Result<(), HandlerError> {
+        Err(HandlerError::new("boom", "it failed"))
+    }
+}
+
+type Seen = Arc<Mutex<Vec<String>>>;
+
+async fn server_with(
+    seen: &Seen,
+    build: impl FnOnce(socketio_ns::Builder) -> socketio_ns::Builder,
+) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let seen = seen.clone();
+    let io = build(Server::builder().on_error(move |e| {
+        seen.lock().unwrap().push(format!(
+            "{} {} {} {:?} sent={} {}",
+            e.namespace,
+            e.name,
+            e.message,
+            e.event,
+            e.sent,
+            e.socket.len()
+        ));
+    }))
+    .build();
+    tokio::spawn(io.serve_listener(listener));
+    addr
+}
+
+#[tokio::test]
+async fn quiet_errors_are_not_sent_and_the_hook_sees_every_failed_call() {
+    let seen = Seen::default();
+    let addr = server_with(&seen, |b| b.namespace::<Guard>()).await;
+    let mut c = Client::join(&addr, "/guard").await;
+    c.send(r#"2/guard,["quiet"]"#).await;
+    // Nothing was sent for the quiet error: the next frame answers the next event.
+    c.send(r#"2/guard,1["fail"]"#).await;
+    let refused = c.recv().await;
+    assert!(
+        refused.starts_with(r#"3/guard,1[{"error":"method_access_denied""#),
+        "{refused}"
+    );
+    c.send(r#"2/guard,["open"]"#).await;
+    c.send(r#"2/guard,2["fail"]"#).await;
+    assert_eq!(
+        c.recv().await,
+        r#"3/guard,2[{"error":"boom","message":"it failed"}]"#
+    );
+    c.send(r#"2/guard,["nothing_here"]"#).await;
+    assert!(
+        c.recv()
+            .await
+            .starts_with(r#"2/guard,["error","no_such_method""#)
+    );
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert_eq!(
+        seen[0],
+        r#"/guard too_soon not now Some("quiet") sent=false 20"#
+    );
+    assert!(
+        seen[1].starts_with(r#"/guard method_access_denied "#)
+            && seen[1].ends_with(r#" Some("fail") sent=true 20"#),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen[2],
+        r#"/guard boom it failed Some("fail") sent=true 20"#
+    );
+    assert!(seen[3].starts_with("/guard no_such_method "), "{seen:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. `cx.spawn` returns a handle that aborts that one job; a job acts on its socket through a
+//    `SocketRef`: emit, error, join, leave, the session.
+
+#[derive(Default)]
+struct Jobs {
+    slow: Option<socketio_ns::JobHandle>,
+}
+
+#[namespace("/jobs")]
+impl Jobs {
+    fn on_start(&mut self, cx: &mut Context<Self>) {
+        let socket = cx.socket();
+        self.slow = Some(cx.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            socket.emit("slow", ());
+        }));
+        let socket = cx.socket();
+        cx.spawn(async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            socket.join(["from-job", "left-by-job"]);
+            socket.leave("left-by-job");
+            socket.session().insert(7u32);
+            socket.emit("fast", ());
+            socket.error("job_error", "from a job");
+            socket.error_quiet("job_quiet", "not sent");
+        });
+    }
+
+    fn on_cancel(&mut self, _cx: &mut Context<Self>) {
+        if let Some(slow) = &self.slow {
+            slow.abort();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_spawned_job_can_be_aborted_alone_and_acts_on_its_socket() {
+    let mut t = TestSocket::new(Jobs::default());
+    t.connect(None).await.unwrap();
+    t.event(r#"2/jobs,["start"]"#).await;
+    assert_eq!(t.context().running_jobs(), 2);
+    t.event(r#"2/jobs,["cancel"]"#).await;
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(
+        t.sent(),
+        [
+            r#"42/jobs,["fast"]"#,
+            r#"42/jobs,["error","job_error","from a job"]"#
+        ]
+    );
+    assert!(t.value().slow.as_ref().unwrap().is_finished());
+    assert_eq!(t.context().running_jobs(), 0);
+    let rooms = t.rooms();
+    assert!(rooms.iter().any(|r| r == "from-job"), "{rooms:?}");
+    assert!(!rooms.iter().any(|r| r == "left-by-job"), "{rooms:?}");
+    assert_eq!(t.context().session().get::<u32>(), Some(7));
+
+    // Jobs still die with `kill_local_jobs` and with the socket, handles or not.
+    t.event(r#"2/jobs,["start"]"#).await;
+    let slow = t.value().slow.clone().unwrap();
+    t.context().kill_local_jobs();
+    tokio::task::yield_now().await;
+    assert!(slow.is_finished());
+    t.event(r#"2/jobs,["start"]"#).await;
+    let slow = t.value().slow.clone().unwrap();
+    t.disconnect(socketio_ns::DisconnectReason::ClientNamespaceDisconnect)
+        .await;
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert!(slow.is_finished());
+    assert!(t.sent().is_empty(), "aborted jobs sent nothing");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. The same connection's socket in another namespace (gevent's `self.socket['/other']`), and
+//    the whole connection closed from a handler in one call.
+
+/// Where `recv_disconnect` reports, through the builder's state.
+struct Left(Seen);
+
+#[derive(Default)]
+struct Front;
+
+#[namespace("/front")]
+impl Front {
+    fn on_poke(&mut self, cx: &mut Context<Self>, text: String) -> Option<String> {
+        assert!(cx.socket_in("/nowhere").is_none());
+        let back = cx.socket_in("/back")?;
+        back.emit("poked", &text);
+        back.join("poked-from-front");
+        Some(back.id().to_owned())
+    }
+
+    fn on_bye(&mut self, cx: &mut Context<Self>) {
+        cx.close_connection();
+    }
+
+    fn recv_disconnect(&mut self, cx: &mut Context<Self>, reason: socketio_ns::DisconnectReason) {
+        cx.state::<Left>()
+            .0
+            .lock()
+            .unwrap()
+            .push(format!("front {reason}"));
+    }
+}
+
+#[derive(Default)]
+struct Back;
+
+#[namespace("/back")]
+impl Back {
+    fn on_rooms(&mut self, cx: &mut Context<Self>) -> Vec<String> {
+        cx.joined_rooms()
+            .into_iter()
+            .map(|r| r.to_string())
+            .collect()
+    }
+
+    fn recv_disconnect(&mut self, cx: &mut Context<Self>, reason: socketio_ns::DisconnectReason) {
+        cx.state::<Left>()
+            .0
+            .lock()
+            .unwrap()
+            .push(format!("back {reason}"));
+    }
+}
+
+#[tokio::test]
+async fn a_handler_reaches_its_connections_other_namespace_and_closes_the_connection() {
+    let left = Seen::default();
+    let addr = server_with(&Seen::default(), |b| {
+        b.state(Left(left.clone()))
+            .namespace::<Front>()
+            .namespace::<Back>()
+    })
+    .await;
+    let mut c = Client::join(&addr, "/front").await;
+    // Not joined yet: the handler answers `null`.
+    c.send(r#"2/front,1["poke","hi"]"#).await;
+    assert_eq!(c.recv().await, r#"3/front,1[null]"#);
+    let back_id = c.connect("/back").await;
+    c.send(r#"2/front,2["poke","hi"]"#).await;
+    assert_eq!(c.recv().await, r#"2/back,["poked","hi"]"#);
+    assert_eq!(c.recv().await, format!(r#"3/front,2["{back_id}"]"#));
+    c.send(r#"2/back,3["rooms"]"#).await;
+    assert_eq!(c.recv().await, r#"3/back,3[["poked-from-front"]]"#);
+    c.send(r#"2/front,["bye"]"#).await;
+    loop {
+        let packet = c.recv().await;
+        if packet == "closed" {
+            break;
+        }
+        assert!(!packet.starts_with('2'), "{packet}");
+    }
+    for _ in 0..100 {
+        if left.lock().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut left = left.lock().unwrap().clone();
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            "back server namespace disconnect",
+            "front server namespace disconnect"
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 12. The porting guide in the crate docs is the README's.
+
+#[test]
+fn the_readme_carries_the_crate_docs_porting_guide() {
+    let readme = include_str!("../README.md");
+    let guide = include_str!("../socketio-ns/src/porting.md");
+    assert!(
+        readme.contains(&format!(
+            "## Coming from gevent-socketio / python-socketio\n\n{guide}"
+        )),
+        "copy socketio-ns/src/porting.md into the README's section"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A minimal Socket.IO client: Engine.IO v4 over WebSocket, packets spelled out by hand.
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+struct Client {
+    ws: WebSocketStream<TcpStream>,
+}
+
+impl Client {
+    async fn open(addr: &str) -> Client {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
+        let (ws, _) = tokio_tungstenite::client_async(url, stream).await.unwrap();
+        let mut c = Client { ws };
+        let open = c.next_raw().await;
+        assert!(
+            open.as_deref().is_some_and(|t| t.starts_with("0{")),
+            "{open:?}"
+        );
+        c
+    }
+
+    /// Opens a connection and joins `nsp`.
+    async fn join(addr: &str, nsp: &str) -> Client {
+        let mut c = Client::open(addr).await;
+        c.connect(nsp).await;
+        c
+    }
+
+    /// Joins one more namespace on this connection; returns the socket id.
+    async fn connect(&mut self, nsp: &str) -> String {
+        self.send(&format!("0{nsp},")).await;
+        let reply = self.recv().await;
+        let prefix = format!(r#"0{nsp},{{"sid":""#);
+        let rest = reply
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("expected CONNECT for {nsp}, got {reply}"));
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    /// The next Engine.IO text frame; `None` once the connection is closed.
+    async fn next_raw(&mut self) -> Option<String> {
+        loop {
+            let msg = tokio::time::timeout(TIMEOUT, self.ws.next())
+                .await
+                .expect("the server answers in time");
+            match msg {
+                Some(Ok(Message::Text(t))) => return Some(t.to_string()),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// The next Socket.IO packet (the Engine.IO `4` stripped), answering pings; `"closed"`
+    /// on Engine.IO CLOSE or once the connection is closed.
+    async fn recv(&mut self) -> String {
+        loop {
+            match self.next_raw().await {
+                Some(t) if t == "2" => self.ws.send(Message::text("3")).await.unwrap(),
+                // Engine.IO CLOSE.
+                Some(t) if t == "1" => return "closed".to_owned(),
+                Some(t) => {
+                    return t
+                        .strip_prefix('4')
+                        .unwrap_or_else(|| panic!("not a message: {t}"))
+                        .to_owned();
+                }
+                None => return "closed".to_owned(),
+            }
+        }
+    }
+
+    /// Sends a Socket.IO packet (the Engine.IO `4` is added).
+    async fn send(&mut self, packet: &str) {
+        self.ws
+            .send(Message::text(format!("4{packet}")))
+            .await
+            .unwrap();
+    }
 }

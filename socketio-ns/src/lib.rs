@@ -21,7 +21,11 @@
 //!
 //! The rooms layer sits below the namespace runtime, not above it: the runtime implements
 //! the interface adapters deliver through, and handlers reach rooms from the [`Context`].
-
+//!
+//! # Coming from gevent-socketio / python-socketio
+//!
+//! (The same section is in the README.)
+#![doc = include_str!("porting.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod adapter;
@@ -44,9 +48,9 @@ pub use engine::{ServeOptions, serve, serve_with};
 #[doc(hidden)]
 pub use namespace::testing;
 pub use namespace::{
-    Acl, ConnectError, ConnectionStateRecovery, Context, HandlerError, Handshake, MethodId,
-    Middleware, Namespace, NoMethods, SocketRef, UnknownMethod, default_call_method,
-    default_call_method_with_acl, default_process_packet,
+    Acl, ConnectError, ConnectionStateRecovery, Context, ErrorReport, HandlerError, Handshake,
+    JobHandle, MethodId, Middleware, Namespace, NoMethods, SocketRef, UnknownMethod,
+    default_call_method, default_call_method_with_acl, default_process_packet,
 };
 pub use server::{Builder, Io, Server, SocketIoService, shutdown_signal};
 

@@ -156,7 +156,8 @@ impl Connection {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn socket(&self, nsp: &str) -> Option<Arc<Socket>> {
+    /// This connection's socket in namespace `nsp`, if it has one.
+    pub(crate) fn socket(&self, nsp: &str) -> Option<Arc<Socket>> {
         self.lock().sockets.iter().find(|s| s.nsp() == nsp).cloned()
     }
 

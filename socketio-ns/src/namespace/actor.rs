@@ -166,7 +166,7 @@ async fn events<T: Namespace>(
         }
         match socket.next_command().await {
             Cmd::Event(event) => {
-                cx.begin_event(event.ack_id());
+                cx.begin_event(Some(&event));
                 let name_for_log =
                     tracing::enabled!(tracing::Level::TRACE).then(|| event.name().to_owned());
                 let res =

@@ -11,7 +11,7 @@ use tokio::task::AbortHandle;
 use super::acl::{Acl, MethodId, UnknownMethod};
 use super::instance::NamespaceInstance;
 use super::registry::Runtime;
-use super::{Handshake, Namespace, SocketRef};
+use super::{Handshake, JobHandle, Namespace, SocketRef};
 use crate::adapter::{BroadcastOperator, EmitError, IntoRooms, Room};
 use crate::codec::socketio::Args;
 use crate::codec::socketio::encode::{self, Encoded};
@@ -28,6 +28,8 @@ pub struct Context<T: Namespace> {
     initial_acl: Acl,
     jobs: Vec<AbortHandle>,
     ack: Option<u64>,
+    /// The name of the event being handled, kept for the error hook when there is one.
+    event: Option<Box<str>>,
     /// While `recv_connect` runs, packets wait here until the CONNECT reply is sent.
     held: Option<Vec<Encoded>>,
     pub(crate) leaving: Option<(DisconnectReason, bool)>,
@@ -60,6 +62,7 @@ impl<T: Namespace> Context<T> {
             initial_acl: Acl::OPEN,
             jobs: Vec::new(),
             ack: None,
+            event: None,
             held: Some(Vec::new()),
             leaving: None,
             recovered: false,
@@ -78,8 +81,12 @@ impl<T: Namespace> Context<T> {
         self.held.take().unwrap_or_default()
     }
 
-    pub(crate) fn begin_event(&mut self, ack: Option<u64>) {
-        self.ack = ack;
+    /// Starts handling `event` (`None`: done with it).
+    pub(crate) fn begin_event(&mut self, event: Option<&crate::codec::socketio::Event>) {
+        self.ack = event.and_then(|e| e.ack_id());
+        self.event = event
+            .filter(|_| self.rt.on_error.is_some())
+            .map(|e| e.name().into());
         self.resolved = None;
     }
 
@@ -143,7 +150,8 @@ impl<T: Namespace> Context<T> {
         self.rt.state.get::<S>()
     }
 
-    /// A handle on this socket for tasks and other sockets: emit, join, disconnect.
+    /// A handle on this socket for jobs and other sockets: emit, report errors, join and
+    /// leave rooms, the session, disconnect.
     pub fn socket(&self) -> SocketRef {
         SocketRef::new(self.socket.clone(), self.ns.clone(), self.rt.clone())
     }
@@ -223,9 +231,11 @@ impl<T: Namespace> Context<T> {
 
     /// Reports an error to the client: as the answer of the current event's ack
     /// (`{"error":name,"message":message}`) when it asked for one, otherwise as the `error`
-    /// event with arguments `[name, message]`.
+    /// event with arguments `[name, message]`. The error is also logged and shown to the
+    /// server's error hook ([`crate::Builder::on_error`]).
     pub fn error(&mut self, name: impl AsRef<str>, message: impl AsRef<str>) {
         let (name, message) = (name.as_ref(), message.as_ref());
+        self.report(name, message, true);
         let res = if self.ack.is_some() {
             #[derive(serde::Serialize)]
             struct Wire<'a> {
@@ -245,6 +255,24 @@ impl<T: Namespace> Context<T> {
         }
     }
 
+    /// The quiet form of [`Context::error`] (gevent-socketio's `error(..., quiet=True)`):
+    /// the error is logged (a `tracing` warning) and shown to the server's error hook, but
+    /// nothing is sent to the client (the current event's ack is not answered by it).
+    pub fn error_quiet(&mut self, name: impl AsRef<str>, message: impl AsRef<str>) {
+        self.report(name.as_ref(), message.as_ref(), false);
+    }
+
+    fn report(&self, name: &str, message: &str, sent: bool) {
+        super::report::report(
+            &self.rt,
+            &self.socket,
+            self.event.as_deref(),
+            name,
+            message,
+            sent,
+        );
+    }
+
     /// Disconnects this socket from the namespace once the current handler returns: the
     /// client receives DISCONNECT, jobs are killed, `recv_disconnect` runs.
     pub fn disconnect(&mut self) {
@@ -256,14 +284,50 @@ impl<T: Namespace> Context<T> {
         self.leaving = Some((DisconnectReason::ServerNamespaceDisconnect, true));
     }
 
+    /// The same connection's socket in namespace `path`, gevent-socketio's
+    /// `self.socket['/other']`: `None` unless the client joined it and is still there. The
+    /// handle emits, reports errors, joins and leaves rooms there; that namespace's handlers
+    /// and ACL stay with its own actor.
+    pub fn socket_in(&self, path: &str) -> Option<SocketRef> {
+        super::socket_ref::socket_in(&self.socket, &self.rt, path)
+    }
+
+    /// Closes the whole connection, every namespace of this client, in one call (gevent's
+    /// `self.socket.disconnect()`): the transport is closed at once, and each namespace's
+    /// socket leaves after its current handler, its jobs aborted, `recv_disconnect` run with
+    /// [`DisconnectReason::ServerNamespaceDisconnect`]. To leave this namespace only, use
+    /// [`Context::disconnect`].
+    pub fn close_connection(&mut self) {
+        self.socket.close_connection();
+    }
+
     /// Runs `job` as a task tied to this socket-namespace: aborted by
-    /// [`Context::kill_local_jobs`] and when the socket leaves the namespace.
-    pub fn spawn<F>(&mut self, job: F)
+    /// [`Context::kill_local_jobs`] and when the socket leaves the namespace (before
+    /// `recv_disconnect` runs), or alone through the returned [`JobHandle`]. A job reaches its
+    /// socket through a [`SocketRef`]:
+    ///
+    /// ```no_run
+    /// # use socketio_ns::Context;
+    /// # fn f<T: socketio_ns::Namespace>(cx: &mut Context<T>) {
+    /// let socket = cx.socket();
+    /// let ticker = cx.spawn(async move {
+    ///     loop {
+    ///         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    ///         socket.emit("tick", ());
+    ///     }
+    /// });
+    /// // later, in another handler that kept it: ticker.abort();
+    /// # drop(ticker);
+    /// # }
+    /// ```
+    pub fn spawn<F>(&mut self, job: F) -> JobHandle
     where
         F: Future<Output = ()> + Send + 'static,
     {
         self.jobs.retain(|j| !j.is_finished());
-        self.jobs.push(tokio::spawn(job).abort_handle());
+        let handle = tokio::spawn(job).abort_handle();
+        self.jobs.push(handle.clone());
+        JobHandle::new(handle)
     }
 
     /// Aborts every job started with [`Context::spawn`].

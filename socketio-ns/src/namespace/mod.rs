@@ -5,10 +5,12 @@
 //! Layer five, above [`crate::adapter`] (rooms and fan-out) and [`crate::connection`]:
 //!
 //! - `mod.rs`: the [`Namespace`] trait and the default processing of an event.
-//! - `context.rs`: [`Context`]; `handshake.rs`: [`Handshake`]; `socket_ref.rs`: [`SocketRef`].
+//! - `context.rs`: [`Context`]; `handshake.rs`: [`Handshake`]; `socket_ref.rs`: [`SocketRef`];
+//!   `job.rs`: [`JobHandle`].
 //! - `acl.rs`: the ACL as a bit set over the generated method identifiers.
 //! - `actor.rs`: one task per socket-namespace that owns the user's value and runs its handlers.
-//! - `middleware.rs`: connect middlewares; `error.rs`: [`ConnectError`], [`HandlerError`].
+//! - `middleware.rs`: connect middlewares; `error.rs`: [`ConnectError`], [`HandlerError`];
+//!   `report.rs`: [`ErrorReport`] and the server-wide error hook.
 //! - `instance.rs`: one live namespace, its socket table (the adapter's
 //!   [`SocketEmitter`](crate::adapter::SocketEmitter)) and its adapter.
 //! - `registry.rs`: registered namespaces, their instances, and what every socket shares.
@@ -20,9 +22,11 @@ mod context;
 mod error;
 mod handshake;
 pub(crate) mod instance;
+mod job;
 mod middleware;
 pub(crate) mod recovery;
 pub(crate) mod registry;
+mod report;
 mod socket_ref;
 #[doc(hidden)]
 pub mod testing;
@@ -34,8 +38,11 @@ pub use acl::{Acl, MethodId, NoMethods, UnknownMethod};
 pub use context::Context;
 pub use error::{ConnectError, HandlerError};
 pub use handshake::Handshake;
+pub use job::JobHandle;
 pub use middleware::Middleware;
 pub use recovery::ConnectionStateRecovery;
+pub(crate) use report::ErrorHook;
+pub use report::ErrorReport;
 pub use socket_ref::SocketRef;
 
 use crate::codec::socketio::Event;
@@ -165,7 +172,6 @@ pub trait Namespace: Sized + Send + 'static {
 /// The default [`Namespace::process_packet`], for overrides that want to call it.
 pub async fn default_process_packet<T: Namespace>(ns: &mut T, cx: &mut Context<T>, event: Event) {
     if let Err(e) = ns.call_method_with_acl(cx, event).await {
-        tracing::debug!(error = %e.name, message = %e.message, "handler error");
         cx.error(e.name, e.message);
     }
 }

@@ -86,6 +86,8 @@ pub(crate) struct Runtime {
     actors_idle: Notify,
     /// An empty namespace standing for `/` when it is not registered.
     detached: OnceLock<Arc<NamespaceInstance>>,
+    /// The hook that sees every refused or failed call ([`crate::Builder::on_error`]).
+    pub(crate) on_error: Option<super::report::ErrorHook>,
 }
 
 /// Counts a running socket actor; see [`Runtime::track_actor`].
@@ -135,6 +137,7 @@ impl Runtime {
             live_actors: AtomicUsize::new(0),
             actors_idle: Notify::new(),
             detached: OnceLock::new(),
+            on_error: None,
         }
     }
 

@@ -5,12 +5,13 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::Handshake;
 use super::instance::NamespaceInstance;
 use super::registry::Runtime;
 use crate::adapter::{BroadcastOperator, EmitError, IntoRooms, Room};
 use crate::codec::socketio::Args;
 use crate::codec::socketio::encode;
-use crate::connection::{AckError, AckResponse, DisconnectReason, Socket};
+use crate::connection::{AckError, AckResponse, DisconnectReason, Session, Socket};
 
 /// A handle on one connected socket: cheap to clone, usable from spawned jobs and other
 /// sockets' handlers.
@@ -85,6 +86,40 @@ impl SocketRef {
         emit_with_ack(&self.socket, event, args, timeout)
     }
 
+    /// Reports an error to the client as the `error` event with arguments `[name, message]`
+    /// (a job answers no ack), after logging it and showing it to the server's error hook
+    /// ([`crate::Builder::on_error`]), as [`crate::Context::error`] does.
+    pub fn error(&self, name: impl AsRef<str>, message: impl AsRef<str>) {
+        let (name, message) = (name.as_ref(), message.as_ref());
+        super::report::report(&self.rt, &self.socket, None, name, message, true);
+        if let Err(e) = self.try_emit("error", (name, message)) {
+            tracing::debug!(error = %e, "could not send an error to the client");
+        }
+    }
+
+    /// The quiet form of [`SocketRef::error`]: logged and shown to the error hook, not sent.
+    pub fn error_quiet(&self, name: impl AsRef<str>, message: impl AsRef<str>) {
+        super::report::report(
+            &self.rt,
+            &self.socket,
+            None,
+            name.as_ref(),
+            message.as_ref(),
+            false,
+        );
+    }
+
+    /// Data shared by every namespace of this socket's connection (see
+    /// [`crate::Context::session`]).
+    pub fn session(&self) -> &Session {
+        &self.socket.conn.data().session
+    }
+
+    /// The handshake: headers, query, auth payload, remote address.
+    pub fn handshake(&self) -> Handshake {
+        Handshake::new(&self.socket, &self.ns)
+    }
+
     /// Joins one or several rooms.
     pub fn join(&self, rooms: impl IntoRooms) {
         self.ns.join(
@@ -125,6 +160,29 @@ impl SocketRef {
         self.socket
             .disconnect(DisconnectReason::ServerNamespaceDisconnect, false);
     }
+
+    /// The same connection's socket in namespace `path` (gevent-socketio's
+    /// `self.socket['/other']`), if the client joined it and is still there; see
+    /// [`crate::Context::socket_in`].
+    pub fn socket_in(&self, path: &str) -> Option<SocketRef> {
+        socket_in(&self.socket, &self.rt, path)
+    }
+
+    /// Closes the whole connection: every namespace of this client (see
+    /// [`crate::Context::close_connection`]).
+    pub fn close_connection(&self) {
+        self.socket.close_connection();
+    }
+}
+
+/// The socket of `socket`'s connection in namespace `path`, if it is connected there.
+pub(super) fn socket_in(socket: &Socket, rt: &Arc<Runtime>, path: &str) -> Option<SocketRef> {
+    let other = socket.conn.data().socket(path)?;
+    if !other.is_connected() {
+        return None;
+    }
+    let ns = rt.instance(other.nsp())?;
+    Some(SocketRef::new(other, ns, rt.clone()))
 }
 
 /// Emits `event` to `socket` with a fresh ack id and waits for the answer, up to `timeout`.

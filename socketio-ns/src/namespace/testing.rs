@@ -131,7 +131,7 @@ impl<T: Namespace> TestSocket<T> {
     /// When `packet` is not an EVENT, or its attachment count differs.
     pub async fn event_with(&mut self, packet: &str, attachments: Vec<Bytes>) {
         let event = Event::from_text(packet, attachments).expect("an EVENT packet");
-        self.cx.begin_event(event.ack_id());
+        self.cx.begin_event(Some(&event));
         self.value.process_packet(&mut self.cx, event).await;
         self.cx.begin_event(None);
     }

@@ -24,7 +24,7 @@ use crate::engine::{AllowRequest, Body, Cors, Engine, EngineConfig, EngineServic
 use crate::namespace::registry::{
     NsEntry, Pattern, Runtime, RuntimeConfig, StateMap, TypedStarter,
 };
-use crate::namespace::{Middleware, Namespace};
+use crate::namespace::{ErrorHook, Middleware, Namespace};
 
 /// The engine a [`Server`] runs.
 type ServerEngine = Engine<ConnectionHandler<Runtime>>;
@@ -39,6 +39,7 @@ pub struct Builder {
     pending_middlewares: Vec<(String, Arc<dyn Middleware>)>,
     adapter: Arc<dyn AdapterFactory>,
     server_events: Option<ServerEventHandler>,
+    on_error: Option<ErrorHook>,
 }
 
 impl fmt::Debug for Builder {
@@ -72,6 +73,7 @@ impl Default for Builder {
             pending_middlewares: Vec::new(),
             adapter: Arc::new(LocalAdapterFactory),
             server_events: None,
+            on_error: None,
         }
     }
 }
@@ -294,6 +296,26 @@ impl Builder {
         self
     }
 
+    /// A hook that sees every refused or failed call of every namespace (gevent-socketio's
+    /// `error_handler`): the ACL refused it, no handler takes it, its arguments do not decode,
+    /// its handler returned an error or panicked, or a handler or job called
+    /// [`crate::Context::error`], [`crate::Context::error_quiet`] or
+    /// [`crate::SocketRef::error`]. It runs on the socket's task, after the error is logged and
+    /// before it is sent: keep it short, spawn anything slow.
+    ///
+    /// ```no_run
+    /// # fn f(b: socketio_ns::Builder) -> socketio_ns::Builder {
+    /// b.on_error(|e| eprintln!("{} on {:?} in {}: {}", e.name, e.event, e.namespace, e.message))
+    /// # }
+    /// ```
+    pub fn on_error(
+        mut self,
+        hook: impl Fn(&crate::ErrorReport<'_>) + Send + Sync + 'static,
+    ) -> Self {
+        self.on_error = Some(Arc::new(hook));
+        self
+    }
+
     /// A connect middleware for every namespace, run before the namespace's own.
     pub fn middleware(mut self, m: impl Middleware) -> Self {
         self.middlewares.push(Arc::new(m));
@@ -373,13 +395,9 @@ impl Builder {
             }),
             None => self.adapter,
         };
-        let rt = Arc::new(Runtime::new(
-            self.io,
-            self.entries,
-            self.state,
-            self.middlewares,
-            adapter,
-        ));
+        let mut rt = Runtime::new(self.io, self.entries, self.state, self.middlewares, adapter);
+        rt.on_error = self.on_error;
+        let rt = Arc::new(rt);
         // Static namespaces exist from the start, so the server handle reaches them.
         for e in &rt.entries {
             if e.pattern.is_static() {
