@@ -130,12 +130,15 @@ pub struct BroadcastAcks {
     pub responses: Vec<(Sid, AckResponse)>,
     /// The sockets the packet was sent to that did not answer.
     pub timed_out: Vec<Sid>,
+    /// How many of the processes counted for the broadcast never said which sockets they sent
+    /// it to (gone, or too slow): their sockets' answers are missing without being listed.
+    pub silent_servers: usize,
 }
 
 impl BroadcastAcks {
-    /// Whether every socket answered.
+    /// Whether every socket answered, on every process.
     pub fn is_complete(&self) -> bool {
-        self.timed_out.is_empty()
+        self.timed_out.is_empty() && self.silent_servers == 0
     }
 }
 
@@ -392,5 +395,6 @@ async fn collect_acks(
     BroadcastAcks {
         responses,
         timed_out,
+        silent_servers: servers.saturating_sub(reported),
     }
 }
