@@ -4,7 +4,8 @@
 //! namespaces `/` and `/bench`: `echo` is acked with the same arguments; `broadcast` makes
 //! the server emit `broadcast` with the same arguments to every socket of the namespace,
 //! sender included. Ping interval 25 s, timeout 20 s. SIGINT or SIGTERM shut it down
-//! gracefully.
+//! gracefully. With `RECOVERY=1` connection state recovery is on (2 minutes), to measure what
+//! it costs (events then carry their offset).
 
 use std::time::Duration;
 
@@ -37,15 +38,19 @@ fn main() -> std::io::Result<()> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
+    let mut builder = Server::builder()
+        .ping_interval(Duration::from_secs(25))
+        .ping_timeout(Duration::from_secs(20))
+        .namespace::<Bench>()
+        .namespace_at("/", Bench::default);
+    if std::env::var("RECOVERY").is_ok_and(|v| v == "1") {
+        builder = builder.connection_state_recovery(socketio_ns::ConnectionStateRecovery::new());
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
         .block_on(
-            Server::builder()
-                .ping_interval(Duration::from_secs(25))
-                .ping_timeout(Duration::from_secs(20))
-                .namespace::<Bench>()
-                .namespace_at("/", Bench::default)
+            builder
                 .build()
                 .serve_with_shutdown(("127.0.0.1", port), socketio_ns::shutdown_signal()),
         )
