@@ -316,6 +316,10 @@ impl Adapter for LocalAdapter {
             .unwrap_or_default()
     }
 
+    fn socket_room_count(&self, sid: &Sid) -> usize {
+        self.read().joined.get(sid).map_or(0, HashSet::len)
+    }
+
     fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
         self.targets(opts)
     }

@@ -207,6 +207,12 @@ pub trait Adapter: Send + Sync + 'static {
     /// The rooms a local socket joined (its own id room excluded).
     fn socket_rooms(&self, sid: &Sid) -> Vec<Room>;
 
+    /// How many rooms a local socket joined (its own id room excluded); the default counts
+    /// [`Adapter::socket_rooms`].
+    fn socket_room_count(&self, sid: &Sid) -> usize {
+        self.socket_rooms(sid).len()
+    }
+
     /// The local sockets `opts` selects.
     fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid>;
 

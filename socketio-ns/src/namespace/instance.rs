@@ -118,7 +118,7 @@ impl NamespaceInstance {
     /// Makes a socket join rooms, up to `max` rooms in all (beyond, joins are ignored with a
     /// warning: rooms named from client input must not grow a socket without bound).
     pub(crate) fn join(&self, sid: &Sid, mut rooms: Vec<Room>, max: usize) {
-        let room = max.saturating_sub(self.adapter.socket_rooms(sid).len());
+        let room = max.saturating_sub(self.adapter.socket_room_count(sid));
         if rooms.len() > room {
             tracing::warn!(%sid, max, "too many rooms for one socket, joins ignored");
             rooms.truncate(room);

@@ -852,6 +852,10 @@ impl Adapter for RedisAdapter {
         self.inner.local.socket_rooms(sid)
     }
 
+    fn socket_room_count(&self, sid: &Sid) -> usize {
+        self.inner.local.socket_room_count(sid)
+    }
+
     fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
         self.inner.local.local_sockets(opts)
     }
