@@ -485,6 +485,113 @@ async fn a_handler_reaches_its_connections_other_namespace_and_closes_the_connec
 }
 
 // ---------------------------------------------------------------------------------------------
+// 6. An ack's answer comes back into the namespace value, in order with the handlers, and
+//    waiting for it does not hold the socket's other events.
+
+#[derive(Default)]
+struct Quiz {
+    asked: u32,
+    score: u32,
+    log: Vec<String>,
+}
+
+#[namespace("/quiz")]
+impl Quiz {
+    fn on_start(&mut self, cx: &mut Context<Self>, timeout_ms: u64) {
+        self.asked += 1;
+        let asked = self.asked;
+        cx.emit_with_ack_timeout_then(
+            "question",
+            ("2 + 2?", asked),
+            Duration::from_millis(timeout_ms),
+            Self::answered,
+        );
+        self.log.push(format!("asked {asked}"));
+    }
+
+    fn on_note(&mut self, _cx: &mut Context<Self>, note: String) -> Vec<String> {
+        self.log.push(note);
+        self.log.clone()
+    }
+
+    /// Not an event handler: the callback of `on_start`'s question.
+    fn answered(
+        &mut self,
+        cx: &mut Context<Self>,
+        answer: Result<socketio_ns::AckResponse, socketio_ns::AckError>,
+    ) {
+        match answer.map(|a| a.arg::<u32>(0)) {
+            Ok(Ok(4)) => {
+                self.score += 1;
+                self.log.push("right".into());
+                cx.emit("score", self.score);
+            }
+            Ok(_) => {
+                self.log.push("wrong".into());
+                cx.emit("score", self.score);
+            }
+            Err(e) => {
+                self.log.push(format!("no answer: {e}"));
+                cx.emit("late", e.to_string());
+            }
+        }
+    }
+
+    fn on_boom(&mut self, cx: &mut Context<Self>) {
+        cx.emit_with_ack_then("question", (), |_: &mut Self, _, _| panic!("callback"));
+    }
+}
+
+#[tokio::test]
+async fn an_ack_answer_runs_a_method_of_the_instance_in_order_with_the_handlers() {
+    let addr = server_with(&Seen::default(), |b| b.namespace::<Quiz>()).await;
+    let mut c = Client::join(&addr, "/quiz").await;
+
+    c.send(r#"2/quiz,["start",5000]"#).await;
+    let q = c.recv().await;
+    assert!(
+        q.starts_with(r#"2/quiz,"#) && q.ends_with(r#"["question","2 + 2?",1]"#),
+        "{q}"
+    );
+    let ack_id: u32 = q["2/quiz,".len()..q.find('[').unwrap()].parse().unwrap();
+    // The question is pending: the socket's other events are handled meanwhile.
+    c.send(r#"2/quiz,7["note","while waiting"]"#).await;
+    assert_eq!(c.recv().await, r#"3/quiz,7[["asked 1","while waiting"]]"#);
+    // The answer runs the callback with the value as the handlers left it.
+    c.send(&format!("3/quiz,{ack_id}[4]")).await;
+    assert_eq!(c.recv().await, r#"2/quiz,["score",1]"#);
+    c.send(r#"2/quiz,8["note","after"]"#).await;
+    assert_eq!(
+        c.recv().await,
+        r#"3/quiz,8[["asked 1","while waiting","right","after"]]"#
+    );
+
+    // No answer in time: the callback runs with the timeout, once; a late answer is ignored.
+    c.send(r#"2/quiz,["start",100]"#).await;
+    let q = c.recv().await;
+    assert!(q.ends_with(r#"["question","2 + 2?",2]"#), "{q}");
+    let ack_id: u32 = q["2/quiz,".len()..q.find('[').unwrap()].parse().unwrap();
+    assert_eq!(c.recv().await, r#"2/quiz,["late","ack timed out"]"#);
+    c.send(&format!("3/quiz,{ack_id}[4]")).await;
+    c.send(r#"2/quiz,9["note","end"]"#).await;
+    assert_eq!(
+        c.recv().await,
+        r#"3/quiz,9[["asked 1","while waiting","right","after","asked 2","no answer: ack timed out","end"]]"#
+    );
+
+    // A callback that panics costs its socket, as a handler's panic does.
+    c.send(r#"2/quiz,["boom"]"#).await;
+    let q = c.recv().await;
+    let ack_id: u32 = q["2/quiz,".len()..q.find('[').unwrap()].parse().unwrap();
+    c.send(&format!("3/quiz,{ack_id}[]")).await;
+    assert_eq!(
+        c.recv().await,
+        r#"2/quiz,["error","handler_error","the handler failed"]"#
+    );
+    assert_eq!(c.recv().await, "1/quiz,");
+}
+
+// ---------------------------------------------------------------------------------------------
 // 12. The porting guide in the crate docs is the README's.
 
 #[test]

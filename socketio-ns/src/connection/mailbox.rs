@@ -14,6 +14,9 @@ pub(crate) enum Cmd {
     Event(Event),
     /// Leave the namespace; `true`: do not send DISCONNECT to the client.
     Disconnect(DisconnectReason, bool),
+    /// A call into the namespace's value made by the namespace layer (an ack callback), typed
+    /// there: this layer does not know the value's type.
+    Call(Box<dyn std::any::Any + Send>),
 }
 
 /// Commands for one actor, in order. Allocates nothing while empty.

@@ -93,6 +93,13 @@ impl Socket {
         Flow::Wait(Box::pin(async move { socket.mailbox.room().await }))
     }
 
+    /// Queues a call into the namespace's value behind the events already queued; it runs in
+    /// order with them. Not flow-controlled: calls come from the server, not the client.
+    /// Dropped when the actor is gone.
+    pub(crate) fn push_call(&self, call: Box<dyn std::any::Any + Send>) {
+        let _ = self.mailbox.push(Cmd::Call(call));
+    }
+
     /// Makes the socket leave its namespace, after the handler it may be running: its actor
     /// runs `recv_disconnect`; with `silent`, the client is not sent DISCONNECT (it is gone,
     /// or it asked). The one way a socket is disconnected.

@@ -8,6 +8,7 @@ use futures_util::FutureExt;
 use tracing::Instrument;
 
 use super::acl::{Acl, MethodId};
+use super::context::AckCall;
 use super::instance::NamespaceInstance;
 use super::recovery::{self, Parking};
 use super::registry::Runtime;
@@ -178,6 +179,20 @@ async fn events<T: Namespace>(
                     return (DisconnectReason::HandlerPanic, false);
                 }
                 cx.begin_event(None);
+            }
+            Cmd::Call(call) => {
+                let Ok(call) = call.downcast::<AckCall<T>>() else {
+                    continue;
+                };
+                cx.begin_event(None);
+                if let Err(p) = std::panic::catch_unwind(AssertUnwindSafe(|| call(value, cx))) {
+                    tracing::error!(
+                        panic = panic_message(&*p),
+                        "ack callback panicked; disconnecting the socket"
+                    );
+                    cx.error("handler_error", "the handler failed");
+                    return (DisconnectReason::HandlerPanic, false);
+                }
             }
             Cmd::Disconnect(reason, silent) => return (reason, silent),
         }

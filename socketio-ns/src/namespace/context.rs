@@ -17,6 +17,9 @@ use crate::codec::socketio::Args;
 use crate::codec::socketio::encode::{self, Encoded};
 use crate::connection::{AckError, AckResponse, DisconnectReason, Session, Socket};
 
+/// An ack callback ([`Context::emit_with_ack_then`]) waiting in the socket's mailbox.
+pub(crate) type AckCall<T> = Box<dyn FnOnce(&mut T, &mut Context<T>) + Send>;
+
 /// What a handler works with: its socket, the ACL, jobs, rooms and emitting.
 ///
 /// One per socket-namespace, owned by its actor and lent to each handler as `&mut`.
@@ -204,6 +207,75 @@ impl<T: Namespace> Context<T> {
         timeout: Duration,
     ) -> impl Future<Output = Result<AckResponse, AckError>> + Send + 'static + use<T, A> {
         super::socket_ref::emit_with_ack(&self.socket, event, args, timeout)
+    }
+
+    /// Emits `event` and, when the client answers (or the server's ack timeout passes), runs
+    /// `then` on this socket's value: gevent-socketio's `emit(..., callback=self.method)`.
+    ///
+    /// The handler that calls it does not wait: the socket's other events go on, and `then`
+    /// runs later on the socket's actor, in order with them, with `&mut self` and this
+    /// context, as a handler does. It is not run once the socket has left the namespace (its
+    /// jobs are gone then too). A method of the namespace's `impl` block names it well (not
+    /// `on_*` or `recv_*`, which are event handlers):
+    ///
+    /// ```
+    /// use socketio_ns::{AckError, AckResponse, Context, namespace};
+    ///
+    /// #[derive(Default)]
+    /// struct Quiz {
+    ///     score: u32,
+    /// }
+    ///
+    /// #[namespace("/quiz")]
+    /// impl Quiz {
+    ///     fn on_start(&mut self, cx: &mut Context<Self>) {
+    ///         cx.emit_with_ack_then("question", "2 + 2?", Self::answered);
+    ///     }
+    ///
+    ///     // Runs with the client's answer, in order with the socket's events.
+    ///     fn answered(&mut self, cx: &mut Context<Self>, answer: Result<AckResponse, AckError>) {
+    ///         match answer.map(|a| a.arg::<u32>(0)) {
+    ///             Ok(Ok(4)) => {
+    ///                 self.score += 1;
+    ///                 cx.emit("score", self.score);
+    ///             }
+    ///             Ok(_) => cx.emit("wrong", ()),
+    ///             Err(e) => cx.error_quiet("no_answer", e.to_string()),
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// For asynchronous work with the answer, spawn a job from `then`
+    /// ([`Context::spawn`]); to wait for the answer inside a handler instead, holding the
+    /// socket's other events meanwhile, await [`Context::emit_with_ack`].
+    pub fn emit_with_ack_then<A, F>(&mut self, event: &str, args: A, then: F)
+    where
+        A: Args,
+        F: FnOnce(&mut T, &mut Context<T>, Result<AckResponse, AckError>) + Send + 'static,
+    {
+        let timeout = self.rt.config.ack_timeout;
+        self.emit_with_ack_timeout_then(event, args, timeout, then);
+    }
+
+    /// [`Context::emit_with_ack_then`] with its own `timeout`.
+    pub fn emit_with_ack_timeout_then<A, F>(
+        &mut self,
+        event: &str,
+        args: A,
+        timeout: Duration,
+        then: F,
+    ) where
+        A: Args,
+        F: FnOnce(&mut T, &mut Context<T>, Result<AckResponse, AckError>) + Send + 'static,
+    {
+        let answer = self.emit_with_ack_timeout(event, args, timeout);
+        let socket = self.socket.clone();
+        tokio::spawn(async move {
+            let answer = answer.await;
+            let call: AckCall<T> = Box::new(move |value, cx| then(value, cx, answer));
+            socket.push_call(Box::new(call));
+        });
     }
 
     /// Emits the `message` event (gevent's `send`); errors are logged, as with
