@@ -171,7 +171,22 @@ impl Everyday {
     fn on_io(&mut self, _cx: &mut Context<Self>) -> Result<(), BoxError> {
         Err(std::io::Error::other("disk on fire").into())
     }
+
+    // A `Result` under an alias that does not say `Result` is still answered as one (`Ok` the
+    // ack, `Err` an error reply), never serialized as `{"Ok": ..}`.
+    fn on_half(&mut self, _cx: &mut Context<Self>, n: u32) -> Halved {
+        if n % 2 == 1 {
+            return Err(HandlerError::new("odd", format!("{n} is odd")));
+        }
+        Ok(n / 2)
+    }
+
+    fn on_parse(&mut self, _cx: &mut Context<Self>, text: String) -> std::io::Result<u32> {
+        text.trim().parse().map_err(std::io::Error::other)
+    }
 }
+
+type Halved = std::result::Result<u32, HandlerError>;
 
 #[tokio::test]
 async fn the_everyday_api() {
@@ -196,6 +211,19 @@ async fn the_everyday_api() {
             r#"43/everyday,2[{"error":"handler_error","message":"zero"}]"#,
             r#"43/everyday,3[2]"#,
             r#"43/everyday,4[{"error":"handler_error","message":"disk on fire"}]"#,
+        ]
+    );
+    t.event(r#"2/everyday,5["half",8]"#).await;
+    t.event(r#"2/everyday,6["half",7]"#).await;
+    t.event(r#"2/everyday,7["parse"," 12 "]"#).await;
+    t.event(r#"2/everyday,8["parse","x"]"#).await;
+    assert_eq!(
+        t.sent(),
+        [
+            r#"43/everyday,5[4]"#,
+            r#"43/everyday,6[{"error":"odd","message":"7 is odd"}]"#,
+            r#"43/everyday,7[12]"#,
+            r#"43/everyday,8[{"error":"handler_error","message":"invalid digit found in string"}]"#,
         ]
     );
 }

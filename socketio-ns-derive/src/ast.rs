@@ -119,26 +119,18 @@ impl Override {
 pub(crate) enum Output {
     /// None, or `()`.
     Unit,
-    /// A value, sent as the ack.
+    /// A value: the runtime answers it by its type (a `Result`, however spelled: `Ok` is the
+    /// ack and `Err` an error reply; anything else is the ack).
     Value,
-    /// A type spelled `...Result<..>`: `Ok` is the ack, `Err` an error reply.
-    Result,
 }
 
 impl Output {
     fn of(output: &ReturnType) -> Self {
-        let ReturnType::Type(_, ty) = output else {
-            return Output::Unit;
-        };
-        match &**ty {
-            Type::Tuple(t) if t.elems.is_empty() => Output::Unit,
-            Type::Path(p)
-                if p.qself.is_none()
-                    && p.path.segments.last().is_some_and(|s| s.ident == "Result") =>
-            {
-                Output::Result
+        match output {
+            ReturnType::Type(_, ty) if !matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()) => {
+                Output::Value
             }
-            _ => Output::Value,
+            _ => Output::Unit,
         }
     }
 }

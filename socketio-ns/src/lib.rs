@@ -153,8 +153,8 @@ pub use bytes::Bytes;
 ///   Arguments that do not decode run nothing and answer `invalid_arguments`;
 /// - the return value answers the client's ack, when it asked for one: any `Serialize` value
 ///   (a tuple is several arguments, `()` none, [`Bytes`] travels as an attachment);
-/// - a return type spelled `Result<T, E>` (any path ending in `Result`) answers `Ok` with `T`
-///   and `Err` as an error: `{"error": name, "message": message}` as the ack's argument, or
+/// - a return type that is a `Result<T, E>` (recognised by its type, so under any alias, such
+///   as `std::io::Result<T>` or your own) answers `Ok` with `T` and `Err` as an error: `{"error": name, "message": message}` as the ack's argument, or
 ///   the event `error` with `[name, message]` when no ack was asked for. `E` is a
 ///   [`HandlerError`] (which names the error) or any `std::error::Error` (named
 ///   `handler_error`);

@@ -242,6 +242,7 @@ const _: () = {
             method: ::core::option::Option<ChatMethod>,
             event: ::socketio_ns::Event,
         ) -> ::core::result::Result<(), ::socketio_ns::HandlerError> {
+            use ::socketio_ns::__private::{ReplyKindResult as _, ReplyKindValue as _};
             match method {
                 ::core::option::Option::Some(ChatMethod::on_login) => {
                     let output = Self::on_login(
@@ -250,7 +251,7 @@ const _: () = {
                             ::socketio_ns::__private::arg(&event, 0)?,
                         )
                         .await;
-                    ::socketio_ns::__private::reply_result(cx, output)
+                    (&output).reply_kind().reply(cx, output)
                 }
                 ::core::option::Option::Some(ChatMethod::on_chat_message) => {
                     let output = Self::on_chat_message(
@@ -259,7 +260,7 @@ const _: () = {
                             ::socketio_ns::__private::arg(&event, 0)?,
                         )
                         .await;
-                    ::socketio_ns::__private::reply_result(cx, output)
+                    (&output).reply_kind().reply(cx, output)
                 }
                 ::core::option::Option::Some(ChatMethod::on_upload) => {
                     let output = Self::on_upload(
@@ -269,7 +270,7 @@ const _: () = {
                             ::socketio_ns::__private::arg(&event, 1)?,
                         )
                         .await;
-                    ::socketio_ns::__private::reply(cx, output)
+                    (&output).reply_kind().reply(cx, output)
                 }
                 ::core::option::Option::Some(ChatMethod::recv_message) => {
                     let output = Self::recv_message(
@@ -277,7 +278,7 @@ const _: () = {
                         cx,
                         ::socketio_ns::__private::arg(&event, 0)?,
                     );
-                    ::socketio_ns::__private::reply(cx, output)
+                    (&output).reply_kind().reply(cx, output)
                 }
                 ::core::option::Option::Some(ChatMethod::recv_json) => {
                     Self::recv_json(self, cx, ::socketio_ns::__private::arg(&event, 0)?);
@@ -295,11 +296,11 @@ const _: () = {
                 #[cfg(debug_assertions)]
                 ::core::option::Option::Some(ChatMethod::on_debug) => {
                     let output = Self::on_debug(self, cx);
-                    ::socketio_ns::__private::reply(cx, output)
+                    (&output).reply_kind().reply(cx, output)
                 }
                 ::core::option::Option::Some(ChatMethod::unknown) => {
                     let output = Self::unknown(self, cx, event).await;
-                    ::socketio_ns::__private::reply_result(cx, output)
+                    (&output).reply_kind().reply(cx, output)
                 }
                 ::core::option::Option::None => {
                     ::core::result::Result::Err(

@@ -92,12 +92,14 @@ pub(super) fn method_of(g: &Gen<'_>) -> TokenStream {
 /// ```text
 /// Some(ChatMethod::on_login) => {
 ///     let output = Self::on_login(self, cx, arg(&event, 0)?).await;
-///     reply_result(cx, output)
+///     (&output).reply_kind().reply(cx, output)
 /// }
 /// ```
 ///
-/// `arg` is called at the span of the parameter's type and `reply` / `reply_result` with
-/// `output` at the span of the return type, so that a type that does not fit is reported there.
+/// `arg` is called at the span of the parameter's type and `reply` with `output` at the span
+/// of the return type, so that a type that does not fit is reported there. `reply_kind` picks
+/// the answer by the output's type: a `Result` under any alias is `Ok` → ack, `Err` → error
+/// (its traits are imported once at the top of the function).
 pub(super) fn dispatch(g: &Gen<'_>) -> TokenStream {
     if g.ns.handlers().next().is_none() {
         return TokenStream::new();
@@ -131,8 +133,7 @@ pub(super) fn dispatch(g: &Gen<'_>) -> TokenStream {
                 #call;
                 #private::reply(#cx, ())
             },
-            Output::Result => pass_output(g, m, call, "reply_result", Some(cx)),
-            _ => pass_output(g, m, call, "reply", Some(cx)),
+            Output::Value => reply_by_type(g, m, call),
         };
         quote! {
             #(#cfgs)*
@@ -141,6 +142,11 @@ pub(super) fn dispatch(g: &Gen<'_>) -> TokenStream {
             }
         }
     });
+    // What `reply_by_type` calls, imported once.
+    let answer_by_type =
+        g.ns.handlers()
+            .any(|(m, _)| m.output == Output::Value)
+            .then(|| quote!(use #private::{ReplyKindResult as _, ReplyKindValue as _};));
     quote! {
         async fn __socketio_ns_dispatch(
             &mut self,
@@ -148,6 +154,7 @@ pub(super) fn dispatch(g: &Gen<'_>) -> TokenStream {
             #method: ::core::option::Option<#ident>,
             #event: #krate::Event,
         ) -> ::core::result::Result<(), #krate::HandlerError> {
+            #answer_by_type
             match #method {
                 #(#arms)*
                 ::core::option::Option::None => ::core::result::Result::Err(#private::no_such_method(&#event)),
@@ -189,6 +196,28 @@ fn pass_output(
     quote! {
         let #decl = #call;
         #private::#function(#cx #output)
+    }
+}
+
+/// `let output = <call>; (&output).reply_kind().reply(cx, output)`, at the span of the return
+/// type: the runtime's `ReplyKindResult` is found for a `Result` (however it is spelled), its
+/// `ReplyKindValue` (one `&` further) for anything else.
+fn reply_by_type(g: &Gen<'_>, m: &Method<'_>, call: TokenStream) -> TokenStream {
+    let span = match &m.sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => m.ident.span(),
+    };
+    // Every token of the answer, `output` included, in the user's context at the
+    // return type: rustc then reports a value that does not fit there, not at the attribute.
+    // (`output` is declared and used only here, so this name cannot meet the user's.) The
+    // traits are imported at the top of the dispatch function.
+    let output = Ident::new("output", span);
+    let (kind, reply) = (Ident::new("reply_kind", span), Ident::new("reply", span));
+    let cx = &g.cx;
+    let answer = quote_spanned!(span=> (&#output).#kind().#reply(#cx, #output));
+    quote! {
+        let #output = #call;
+        #answer
     }
 }
 

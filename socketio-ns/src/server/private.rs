@@ -172,6 +172,68 @@ where
     }
 }
 
+/// How a handler's return value is answered, chosen by its *type* in the generated code
+/// (`(&output).reply_kind().reply(cx, output)`): a `Result`, whatever alias names it, answers
+/// `Ok` as the ack and `Err` as an error reply ([`ReplyKindResult`], found first); any other
+/// value is the ack ([`ReplyKindValue`], found through one more `&`).
+#[derive(Debug)]
+pub struct ResultReply;
+
+/// See [`ResultReply`]: a handler's value that is not a `Result` is the ack.
+#[derive(Debug)]
+pub struct ValueReply;
+
+/// Picks [`ResultReply`] for a `Result` (see there).
+pub trait ReplyKindResult {
+    /// The way a `Result` is answered.
+    #[inline]
+    fn reply_kind(&self) -> ResultReply {
+        ResultReply
+    }
+}
+
+impl<A, E> ReplyKindResult for Result<A, E> {}
+
+/// Picks [`ValueReply`] for any value (see [`ResultReply`]).
+pub trait ReplyKindValue {
+    /// The way a value is answered.
+    #[inline]
+    fn reply_kind(&self) -> ValueReply {
+        ValueReply
+    }
+}
+
+impl<A> ReplyKindValue for &A {}
+
+impl ResultReply {
+    /// [`reply_result`].
+    #[inline]
+    pub fn reply<T, A, E>(
+        self,
+        cx: &mut Context<T>,
+        value: Result<A, E>,
+    ) -> Result<(), HandlerError>
+    where
+        T: Namespace,
+        A: Args,
+        E: ReplyError,
+    {
+        reply_result(cx, value)
+    }
+}
+
+impl ValueReply {
+    /// [`reply`].
+    #[inline]
+    pub fn reply<T: Namespace, A: Args>(
+        self,
+        cx: &mut Context<T>,
+        value: A,
+    ) -> Result<(), HandlerError> {
+        reply(cx, value)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Connect
 
