@@ -236,6 +236,7 @@ const _: () = {
                 _ => ::core::option::Option::Some(ChatMethod::unknown),
             }
         }
+        #[allow(clippy::needless_borrow)]
         async fn __socketio_ns_dispatch(
             &mut self,
             cx: &mut ::socketio_ns::Context<Self>,
