@@ -29,6 +29,10 @@ impl Chat {
     fn nick(&mut self, _cx: &mut Context<Self>, nick: String) -> String {
         format!("nick: {nick}")
     }
+
+    fn on_add_to_cart(&mut self, _cx: &mut Context<Self>, item: String) -> String {
+        format!("added {item}")
+    }
 }
 
 async fn chat() -> TestSocket<Chat> {
@@ -49,6 +53,24 @@ async fn an_on_name_takes_its_event_with_underscores_and_with_spaces() {
             r#"43/chat,2["user message: ho"]"#
         ]
     );
+}
+
+#[tokio::test]
+async fn an_on_name_takes_every_mix_of_underscores_and_spaces() {
+    let mut t = chat().await;
+    for (i, name) in ["add_to_cart", "add to cart", "add to_cart", "add_to cart"]
+        .iter()
+        .enumerate()
+    {
+        t.event(&format!(r#"2/chat,{i}["{name}","{name}"]"#)).await;
+        assert_eq!(t.sent(), [format!(r#"43/chat,{i}["added {name}"]"#)]);
+    }
+    // Only `_` and single spaces in their places: other spellings are other events.
+    for name in ["add  to_cart", "add-to cart", "add_to_cart ", "Add to cart"] {
+        t.event(&format!(r#"2/chat,9["{name}"]"#)).await;
+        let sent = t.sent();
+        assert!(sent[0].contains("no_such_method"), "{name}: {sent:?}");
+    }
 }
 
 #[tokio::test]
@@ -224,6 +246,62 @@ async fn the_everyday_api() {
             r#"43/everyday,6[{"error":"odd","message":"7 is odd"}]"#,
             r#"43/everyday,7[12]"#,
             r#"43/everyday,8[{"error":"handler_error","message":"invalid digit found in string"}]"#,
+        ]
+    );
+}
+
+/// Point 9: `get_initial_acl` may see the handshake. A client whose auth says it is a reader
+/// starts with `read` only; everyone else with `login` only.
+#[derive(Default)]
+struct Shelf;
+
+#[namespace("/shelf", acl = [on_login])]
+impl Shelf {
+    fn get_initial_acl(&self, handshake: &socketio_ns::Handshake) -> Option<Vec<ShelfMethod>> {
+        #[derive(serde::Deserialize)]
+        struct Auth {
+            reader: bool,
+        }
+        match handshake.auth::<Auth>() {
+            Ok(Auth { reader: true }) => Some(vec![ShelfMethod::on_read]),
+            _ => Some(vec![ShelfMethod::on_login]),
+        }
+    }
+
+    fn on_login(&mut self, cx: &mut Context<Self>) -> &'static str {
+        cx.lift_acl_restrictions();
+        "in"
+    }
+
+    fn on_read(&mut self, _cx: &mut Context<Self>) -> &'static str {
+        "a page"
+    }
+}
+
+#[tokio::test]
+async fn get_initial_acl_sees_the_handshake() {
+    let mut reader = TestSocket::new(Shelf);
+    reader.connect(Some(r#"{"reader":true}"#)).await.unwrap();
+    reader.event(r#"2/shelf,1["read"]"#).await;
+    reader.event(r#"2/shelf,2["login"]"#).await;
+    assert_eq!(
+        reader.sent(),
+        [
+            r#"43/shelf,1["a page"]"#,
+            r#"43/shelf,2[{"error":"method_access_denied","message":"login is not allowed"}]"#,
+        ]
+    );
+    let mut other = TestSocket::new(Shelf);
+    other.connect(None).await.unwrap();
+    other.event(r#"2/shelf,1["read"]"#).await;
+    other.event(r#"2/shelf,2["login"]"#).await;
+    other.event(r#"2/shelf,3["read"]"#).await;
+    assert_eq!(
+        other.sent(),
+        [
+            r#"43/shelf,1[{"error":"method_access_denied","message":"read is not allowed"}]"#,
+            r#"43/shelf,2["in"]"#,
+            r#"43/shelf,3["a page"]"#,
         ]
     );
 }

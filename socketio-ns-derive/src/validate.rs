@@ -59,7 +59,7 @@ fn expected_signature(m: &Method<'_>) -> String {
         Role::Handler(Route::Fallback) => format!("fn {n}(&mut self, cx: &mut Context<Self>, event: Event)"),
         Role::Handler(_) => format!("fn {n}(&mut self, cx: &mut Context<Self>, arg: T, ...)"),
         Role::Initialize => "fn initialize(&mut self, cx: &mut Context<Self>)".into(),
-        Role::GetInitialAcl => "fn get_initial_acl(&self) -> Option<Vec<...Method>>".into(),
+        Role::GetInitialAcl => "fn get_initial_acl(&self[, handshake: &Handshake]) -> Option<Vec<...Method>>".into(),
         Role::Connect => "fn recv_connect(&mut self, cx: &mut Context<Self>, auth: A) -> Result<(), ConnectError>".into(),
         Role::Disconnect => "fn recv_disconnect(&mut self, cx: &mut Context<Self>, reason: DisconnectReason)".into(),
         Role::Override(o) => format!("async fn {}(&mut self, cx: &mut Context<Self>, event: Event)", o.name()),
@@ -145,12 +145,14 @@ fn check_signature(m: &Method<'_>, errors: &mut Errors) {
         }
     }
 
-    // `get_initial_acl` has no context; everything else takes one.
+    // `get_initial_acl` has no context, and may see the handshake; everything else takes one.
     if let Role::GetInitialAcl = m.role {
-        if let Some(p) = m.params.first() {
+        if let Some(p) = m.params.get(1) {
             errors.at(
                 p,
-                format!("`get_initial_acl` takes only `&self`: `{expected}`"),
+                format!(
+                    "`get_initial_acl` takes `&self` and, if it needs it, the handshake: `{expected}`"
+                ),
             );
         }
         if let Some(a) = &sig.asyncness {
@@ -388,6 +390,54 @@ fn check_conflicts(ns: &Namespace<'_>, errors: &mut Errors) {
                     claimed.insert(claim, m);
                 }
             }
+        }
+    }
+    check_mixed_spellings(ns, errors);
+}
+
+/// An `on_` name with several `_` takes its event with any of them written as a space
+/// (`on_a_b_c`: `a b_c`, `a_b c`, ..., as gevent-socketio's `name.replace(' ', '_')`
+/// routed them); an explicit `#[event]` name that is one of those spellings meets it. (The
+/// all-`_` and all-space spellings are checked with the other claims.)
+fn check_mixed_spellings(ns: &Namespace<'_>, errors: &mut Errors) {
+    let spaced: Vec<(&Method<'_>, String)> = ns
+        .handlers()
+        .filter_map(|(m, r)| match r {
+            Route::Event(lit, Some(_)) => Some((m, lit.value())),
+            _ => None,
+        })
+        .collect();
+    for (m, route) in ns.handlers() {
+        let Route::Event(lit, None) = route else {
+            continue;
+        };
+        let event = lit.value();
+        let mixed = |u: &String| {
+            event.contains(' ')
+                && event.contains('_')
+                && event.len() == u.len()
+                && event
+                    .bytes()
+                    .zip(u.bytes())
+                    .all(|(a, b)| a == b || (a == b' ' && b == b'_'))
+        };
+        for (other, underscored) in &spaced {
+            if !mixed(underscored) || (m.is_conditional() && other.is_conditional()) {
+                continue;
+            }
+            // Reported at the second of the two, as the other conflicts are.
+            let (this, first, at) = if m.index > other.index {
+                (&m.name, &other.name, lit.to_token_stream())
+            } else {
+                (&other.name, &m.name, other.ident.to_token_stream())
+            };
+            let on = &other.name;
+            errors.at(
+                at,
+                format!(
+                    "`{this}` and `{first}` both take the event `{event}` (an `on_` name takes its event with any of its `_` written as spaces, as gevent-socketio routed it): rename one of them, or give `{on}` its exact event name with `#[event(\"...\")]`"
+                ),
+            );
         }
     }
 }

@@ -171,7 +171,7 @@ pub use bytes::Bytes;
 /// | `initialize` | `fn(&mut self, cx)` | once per socket, after it is built |
 /// | `recv_connect` | `[async] fn(&mut self, cx[, auth: A]) [-> Result<(), ConnectError>]` | CONNECT: `auth` is the payload decoded with serde (`Option<A>` accepts none; one that does not decode refuses with `invalid auth payload`); an `Err` refuses the socket with CONNECT_ERROR `{"message", "data"}` |
 /// | `recv_disconnect` | `[async] fn(&mut self, cx[, reason: DisconnectReason])` | the socket left the namespace, for any reason |
-/// | `get_initial_acl` | `fn(&self) -> Option<Vec<ChatMethod>>` | the ACL a new socket starts with; overrides `acl = [...]`, which it may read as `Self::INITIAL_ACL` |
+/// | `get_initial_acl` | `fn(&self) -> Option<Vec<ChatMethod>>`, or `fn(&self, handshake: &Handshake)` | the ACL a new socket starts with (after `initialize`), for instance from its handshake; overrides `acl = [...]`, which it may read as `Self::INITIAL_ACL` |
 /// | `process_packet`, `call_method_with_acl`, `call_method` | `async fn(&mut self, cx, event: Event)` | replace the [`Namespace`] trait's defaults, which they can call: [`default_process_packet`], [`default_call_method_with_acl`], [`default_call_method`] (the generated dispatch) |
 ///
 /// `recv_connect` and `recv_disconnect` always run, whatever the ACL says. The event names

@@ -1,7 +1,7 @@
 //! The event side of the trait impl: `method_of` (event name → method), the dispatch
 //! (method → handler call and ack), the reserved hooks and the low-level overrides.
 
-use proc_macro2::{Ident, Literal, TokenStream};
+use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::ReturnType;
 use syn::spanned::Spanned;
@@ -12,11 +12,14 @@ use crate::ast::{Method, Output, Override, Role, Route};
 /// `fn method_of(event: &Event) -> Option<ChatMethod>`: one flat `match` on the event name.
 ///
 /// `on_login` → `"login" => Some(ChatMethod::on_login)`; `on_user_message` →
-/// `"user_message" | "user message" => ..`; `recv_message` / `recv_json` →
+/// `"user_message" | "user message" => ..` (and `on_a_b_c`, after the exact names,
+/// `name if same_event(name, "a_b_c") => ..` for the mixed spellings `a b_c`, `a_b c`); `recv_message` / `recv_json` →
 /// `"message" if event.arg_is_string(0)` / `if !..`; the `#[fallback]`, if any, takes `_`.
 pub(super) fn method_of(g: &Gen<'_>) -> TokenStream {
     let (krate, ident, event) = (&g.krate, &g.method_enum, &g.event);
     let mut arms = Vec::new();
+    // `on_a_b_c` also takes `a b_c`, `a_b c`, ...: one guard each, after the exact names.
+    let mut mixed = Vec::new();
     let mut fallback = None;
     for (m, route) in g.ns.handlers() {
         let (cfgs, variant) = (&m.cfgs, &m.ident);
@@ -34,7 +37,17 @@ pub(super) fn method_of(g: &Gen<'_>) -> TokenStream {
             #(#cfgs)*
             #pattern => ::core::option::Option::Some(#ident::#variant),
         });
+        if let Route::Event(lit, Some(_)) = route
+            && lit.value().matches('_').count() > 1
+        {
+            let (name, private) = (local("name"), &g.private);
+            mixed.push(quote! {
+                #(#cfgs)*
+                #name if #private::same_event(#name, #lit) => ::core::option::Option::Some(#ident::#variant),
+            });
+        }
     }
+    arms.extend(mixed);
     let fallback_method = fallback;
     let fallback = match fallback {
         None => quote!(_ => ::core::option::Option::None,),
@@ -241,10 +254,22 @@ pub(super) fn hooks(g: &Gen<'_>) -> TokenStream {
                 }
             }
             Role::GetInitialAcl => {
-                let body = pass_output(g, m, quote!(Self::#method(self)), "initial_acl", None);
+                // The handshake is passed when the method takes it, at its type's span.
+                let (param, call) = match m.params.first() {
+                    Some(p) => {
+                        let handshake = local_at("handshake", p.ty.span());
+                        (local("handshake"), quote!(Self::#method(self, #handshake)))
+                    }
+                    None => (
+                        Ident::new("_", Span::call_site()),
+                        quote!(Self::#method(self)),
+                    ),
+                };
+                let body = pass_output(g, m, call, "initial_acl", None);
                 quote! {
                     fn get_initial_acl(
                         &self,
+                        #param: &#krate::Handshake,
                     ) -> ::core::option::Option<::std::borrow::Cow<'static, [#ident]>> {
                         #body
                     }

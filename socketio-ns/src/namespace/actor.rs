@@ -241,7 +241,7 @@ async fn connect_hooks<T: Namespace>(
     if std::panic::catch_unwind(AssertUnwindSafe(|| ns.initialize(cx))).is_err() {
         return Err(ConnectError::new("initialize failed"));
     }
-    let acl = match ns.get_initial_acl() {
+    let acl = match ns.get_initial_acl(&handshake) {
         Some(methods) => Acl::only(methods.iter().map(|m| m.index())),
         None => Acl::OPEN,
     };

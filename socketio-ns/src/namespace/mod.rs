@@ -61,7 +61,7 @@ use crate::connection::DisconnectReason;
 /// | [`PATH`](Namespace::PATH) | the attribute's path |
 /// | [`Method`](Namespace::Method), [`METHODS`](Namespace::METHODS) | an enum `<Type>Method` with one variant per ACL-governed method (`on_*`, `#[event]`, `recv_message`, `recv_json`, `recv_error`, `#[fallback]`), and their names |
 /// | [`INITIAL_ACL`](Namespace::INITIAL_ACL) | `acl = [...]` |
-/// | [`get_initial_acl`](Namespace::get_initial_acl) | a `get_initial_acl(&self)` method, else `INITIAL_ACL` |
+/// | [`get_initial_acl`](Namespace::get_initial_acl) | a `get_initial_acl(&self)` or `get_initial_acl(&self, handshake: &Handshake)` method, else `INITIAL_ACL` |
 /// | [`initialize`](Namespace::initialize) | an `initialize` method |
 /// | [`connect`](Namespace::connect) | `recv_connect`, its auth parameter decoded with serde |
 /// | [`disconnect`](Namespace::disconnect) | `recv_disconnect` |
@@ -89,8 +89,10 @@ pub trait Namespace: Sized + Send + 'static {
     /// The generated method identifiers ([`NoMethods`] for a namespace without any).
     type Method: MethodId;
 
-    /// The ACL each socket starts with (gevent's `get_initial_acl`). `None`: no restriction.
-    fn get_initial_acl(&self) -> Option<Cow<'static, [Self::Method]>> {
+    /// The ACL each socket starts with (gevent's `get_initial_acl`), given the handshake the
+    /// socket connects with. `None`: no restriction.
+    fn get_initial_acl(&self, handshake: &Handshake) -> Option<Cow<'static, [Self::Method]>> {
+        let _ = handshake;
         Self::INITIAL_ACL.map(Cow::Borrowed)
     }
 

@@ -172,6 +172,17 @@ where
     }
 }
 
+/// Whether the event `name` is `event` with some of its `_` written as spaces: gevent-socketio
+/// routed `"a b_c"` to `on_a_b_c` (it replaced every space by `_`).
+#[inline]
+pub fn same_event(name: &str, event: &str) -> bool {
+    name.len() == event.len()
+        && name
+            .bytes()
+            .zip(event.bytes())
+            .all(|(n, e)| n == e || (n == b' ' && e == b'_'))
+}
+
 /// How a handler's return value is answered, chosen by its *type* in the generated code
 /// (`(&output).reply_kind().reply(cx, output)`): a `Result`, whatever alias names it, answers
 /// `Ok` as the ack and `Err` as an error reply ([`ReplyKindResult`], found first); any other

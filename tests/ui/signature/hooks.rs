@@ -1,4 +1,4 @@
-use socketio_ns::{Context, DisconnectReason, Event, HandlerError, namespace};
+use socketio_ns::{Context, DisconnectReason, Event, HandlerError, Handshake, namespace};
 
 #[derive(Default)]
 struct Chat;
@@ -9,7 +9,7 @@ impl Chat {
         true
     }
 
-    fn get_initial_acl(&self, _extra: u32) -> Option<Vec<ChatMethod>> {
+    fn get_initial_acl(&self, _handshake: &Handshake, _extra: u32) -> Option<Vec<ChatMethod>> {
         None
     }
 
