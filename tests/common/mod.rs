@@ -249,7 +249,8 @@ impl ExampleServer {
         }
     }
 
-    fn log_text(&self) -> String {
+    /// What the server printed so far (stdout and stderr).
+    pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
