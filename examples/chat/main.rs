@@ -5,6 +5,10 @@
 //! documents what a client may send. The page loads socket.io-client from this server, which
 //! serves it from the npm package pinned in `examples/chat/package.json` (installed with
 //! `npm ci` on the first run).
+//!
+//! With `ADMIN_PASSWORD` set (and built with `--features admin-ui`), the admin namespace of
+//! `@socket.io/admin-ui` is on (user `admin`, development mode) and its dashboard is served at
+//! <http://127.0.0.1:3000/admin/>, from the same npm install.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -198,7 +202,8 @@ async fn main() -> std::io::Result<()> {
     let builder = Server::builder()
         .namespace::<Chat>()
         .connection_state_recovery(ConnectionStateRecovery::new());
-    let io = adapter(builder)?.build();
+    let builder = admin_ui(adapter(builder)?)?;
+    let io = builder.build();
     let app = axum::Router::new()
         .route("/", get(|| async { Html(include_str!("index.html")) }))
         .route(
@@ -210,7 +215,13 @@ async fn main() -> std::io::Result<()> {
                 }
             }),
         )
-        .route_service("/socket.io/", io.service());
+        .route_service("/socket.io/", io.service())
+        .route("/admin", get(|| async { axum::response::Redirect::permanent("/admin/") }))
+        .route("/admin/", get(|| admin_file(String::new())))
+        .route(
+            "/admin/{*path}",
+            get(|axum::extract::Path(path): axum::extract::Path<String>| admin_file(path)),
+        );
 
     let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
     println!("chat: http://{}/", listener.local_addr()?);
@@ -250,6 +261,58 @@ fn adapter(builder: socketio_ns::Builder) -> std::io::Result<socketio_ns::Builde
     }
 }
 
+/// With `ADMIN_PASSWORD`, the namespace `/admin` of `@socket.io/admin-ui` (user `admin`, the
+/// password hashed with bcrypt here, development mode). Needs `--features admin-ui`.
+fn admin_ui(builder: socketio_ns::Builder) -> std::io::Result<socketio_ns::Builder> {
+    let Ok(password) = std::env::var("ADMIN_PASSWORD") else {
+        return Ok(builder);
+    };
+    #[cfg(feature = "admin-ui")]
+    {
+        use socketio_ns::admin_ui::AdminUi;
+        // Cost 10, as `bcrypt.hash(password, 10)` in the admin UI's documentation.
+        let hash = bcrypt::hash(password, 10).map_err(std::io::Error::other)?;
+        let admin = AdminUi::basic_auth("admin", hash).map_err(std::io::Error::other)?;
+        println!("chat: admin UI on /admin/ (user `admin`, namespace /admin)");
+        Ok(builder.admin_ui(admin))
+    }
+    #[cfg(not(feature = "admin-ui"))]
+    {
+        let _ = (builder, password);
+        Err(std::io::Error::other(
+            "ADMIN_PASSWORD is set: build with `--features admin-ui` to serve the admin UI",
+        ))
+    }
+}
+
+/// A file of the admin UI's built dashboard (`ui/dist` of `@socket.io/admin-ui`, pinned in
+/// `package.json` next to socket.io-client); `index.html` for the folder itself.
+async fn admin_file(path: String) -> axum::response::Response {
+    let path = if path.is_empty() { "index.html".to_owned() } else { path };
+    if path.split('/').any(|part| part.is_empty() || part.starts_with('.')) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/chat/node_modules/@socket.io/admin-ui/ui/dist");
+    let kind = match path.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript",
+        Some("css") => "text/css",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("map") | Some("json") => "application/json",
+        _ => "application/octet-stream",
+    };
+    match tokio::fs::read(dir.join(&path)).await {
+        Ok(body) => ([(header::CONTENT_TYPE, kind)], body).into_response(),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            "not found (the admin UI comes from `npm ci` in examples/chat)",
+        )
+            .into_response(),
+    }
+}
+
 const NO_CLIENT: &str = "socket.io-client is not installed: run `npm ci` in examples/chat \
                          (needs node and npm), then restart the server";
 
@@ -258,7 +321,8 @@ const NO_CLIENT: &str = "socket.io-client is not installed: run `npm ci` in exam
 fn socket_io_client() -> Option<Bytes> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/chat");
     let script = dir.join("node_modules/socket.io-client/dist/socket.io.min.js");
-    if !script.exists() {
+    let admin = dir.join("node_modules/@socket.io/admin-ui/ui/dist/index.html");
+    if !script.exists() || !admin.exists() {
         println!(
             "chat: installing socket.io-client for the page (`npm ci` in {})",
             dir.display()

@@ -36,6 +36,15 @@ mod connection;
 mod namespace;
 mod server;
 
+/// The server side of `@socket.io/admin-ui` (feature `admin-ui`): [`Builder::admin_ui`] and
+/// its options.
+#[cfg(feature = "admin-ui")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin-ui")))]
+pub mod admin_ui {
+    #[doc(inline)]
+    pub use crate::server::admin::{AdminAuth, AdminMode, AdminUi, INVALID_CREDENTIALS, InvalidHash};
+}
+
 #[doc(hidden)]
 pub mod __private {
     pub use crate::server::private::*;

@@ -90,6 +90,9 @@ async fn run<T: Namespace>(
         .await;
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
+    if let Some(o) = ns.observer.get() {
+        o.socket_connected(&ns, &socket);
+    }
     for packet in held {
         let _ = recovery::emit(&ns, &socket, packet);
     }
@@ -147,6 +150,9 @@ async fn run<T: Namespace>(
         tracing::error!("recv_disconnect panicked");
     }
     cx.kill_local_jobs();
+    if let Some(o) = ns.observer.get() {
+        o.socket_disconnected(&ns, &socket, reason);
+    }
     ns.remove(&socket.id);
     socket.clear_acks();
     socket.close_mailbox();
@@ -167,6 +173,9 @@ async fn events<T: Namespace>(
         }
         match socket.next_command().await {
             Cmd::Event(event) => {
+                if let Some(o) = cx.ns.observer.get() {
+                    o.event_received(&cx.ns, socket, &event);
+                }
                 cx.begin_event(Some(&event));
                 let name_for_log =
                     tracing::enabled!(tracing::Level::TRACE).then(|| event.name().to_owned());

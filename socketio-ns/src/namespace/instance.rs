@@ -24,6 +24,8 @@ pub(crate) struct NamespaceInstance {
     closing: Arc<AtomicBool>,
     /// Connection state recovery, when on for this namespace.
     pub(crate) recovery: OnceLock<super::recovery::Recovery>,
+    /// The server's observer (the admin UI), when one is installed.
+    pub(crate) observer: OnceLock<Arc<dyn super::observe::Observer>>,
 }
 
 impl fmt::Debug for NamespaceInstance {
@@ -54,6 +56,7 @@ impl NamespaceInstance {
             adapter,
             closing,
             recovery: OnceLock::new(),
+            observer: OnceLock::new(),
         })
     }
 

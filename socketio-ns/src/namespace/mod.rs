@@ -24,6 +24,7 @@ mod handshake;
 pub(crate) mod instance;
 mod job;
 mod middleware;
+pub(crate) mod observe;
 pub(crate) mod recovery;
 pub(crate) mod registry;
 mod report;

@@ -189,6 +189,9 @@ pub(crate) fn emit(
     socket: &Socket,
     packet: Encoded,
 ) -> Result<(), EmitError> {
+    if let Some(o) = ns.observer.get() {
+        o.event_sent(ns, socket, &packet);
+    }
     let Some(rec) = ns.recovery.get() else {
         return Ok(socket.send(&packet)?);
     };

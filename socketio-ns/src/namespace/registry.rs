@@ -88,6 +88,8 @@ pub(crate) struct Runtime {
     detached: OnceLock<Arc<NamespaceInstance>>,
     /// The hook that sees every refused or failed call ([`crate::Builder::on_error`]).
     pub(crate) on_error: Option<super::report::ErrorHook>,
+    /// Told of every socket of every namespace (the admin UI); `None` costs nothing.
+    pub(crate) observer: Option<Arc<dyn super::observe::Observer>>,
 }
 
 /// Counts a running socket actor; see [`Runtime::track_actor`].
@@ -138,6 +140,7 @@ impl Runtime {
             actors_idle: Notify::new(),
             detached: OnceLock::new(),
             on_error: None,
+            observer: None,
         }
     }
 
@@ -172,7 +175,7 @@ impl Runtime {
         }
     }
 
-    fn engine_sessions(&self) -> Vec<EngineSession<Connection>> {
+    pub(crate) fn engine_sessions(&self) -> Vec<EngineSession<Connection>> {
         self.engine
             .get()
             .and_then(Weak::upgrade)
@@ -268,6 +271,9 @@ impl Runtime {
                             self.closing.clone(),
                         );
                         super::recovery::enable(&ns, self.config.recovery);
+                        if let Some(o) = &self.observer {
+                            let _ = ns.observer.set(o.clone());
+                        }
                         ns
                     })
                     .clone();

@@ -1,6 +1,8 @@
 //! The server, the top layer: [`Builder`], [`Server`], the tower service, and the server
 //! handle [`Io`] (`io.rs`). `private.rs` holds what the `#[namespace]` expansion names.
 
+#[cfg(feature = "admin-ui")]
+pub(crate) mod admin;
 mod io;
 pub(crate) mod private;
 
@@ -40,6 +42,8 @@ pub struct Builder {
     adapter: Arc<dyn AdapterFactory>,
     server_events: Option<ServerEventHandler>,
     on_error: Option<ErrorHook>,
+    #[cfg(feature = "admin-ui")]
+    admin: Option<admin::AdminUi>,
 }
 
 impl fmt::Debug for Builder {
@@ -74,6 +78,8 @@ impl Default for Builder {
             adapter: Arc::new(LocalAdapterFactory),
             server_events: None,
             on_error: None,
+            #[cfg(feature = "admin-ui")]
+            admin: None,
         }
     }
 }
@@ -375,8 +381,30 @@ impl Builder {
         self
     }
 
+    /// Serves the [`@socket.io/admin-ui`](https://socket.io/docs/v4/admin-ui/) dashboard's
+    /// namespace (`/admin` unless [`AdminUi::namespace`](crate::admin_ui::AdminUi::namespace)
+    /// says otherwise): what `instrument(io, options)` does for a Node server. See
+    /// [`crate::admin_ui`] for what it sends and accepts. Feature `admin-ui`.
+    ///
+    /// Without it (or with the feature off) nothing observes the sockets: the hooks the
+    /// dashboard needs cost one branch each.
+    #[cfg(feature = "admin-ui")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "admin-ui")))]
+    pub fn admin_ui(mut self, options: admin::AdminUi) -> Self {
+        self.admin = Some(options);
+        self
+    }
+
     /// Builds the server.
     pub fn build(mut self) -> Server {
+        #[cfg(feature = "admin-ui")]
+        let admin = self.admin.take().map(|options| {
+            let state = admin::AdminState::new(options);
+            let s = state.clone();
+            self = std::mem::take(&mut self)
+                .namespace_at(&state.path().to_owned(), move || admin::AdminSocket::new(s.clone()));
+            state
+        });
         for (path, m) in self.pending_middlewares.drain(..) {
             let pattern = Pattern::parse(&path);
             match self
@@ -395,9 +423,25 @@ impl Builder {
             }),
             None => self.adapter,
         };
+        #[cfg(feature = "admin-ui")]
+        let adapter: Arc<dyn AdapterFactory> = match &admin {
+            Some(state) if state.development() => Arc::new(admin::ObservedAdapters {
+                inner: adapter,
+                state: state.clone(),
+            }),
+            _ => adapter,
+        };
         let mut rt = Runtime::new(self.io, self.entries, self.state, self.middlewares, adapter);
         rt.on_error = self.on_error;
+        #[cfg(feature = "admin-ui")]
+        if let Some(state) = admin.as_ref().filter(|s| s.development()) {
+            rt.observer = Some(state.clone());
+        }
         let rt = Arc::new(rt);
+        #[cfg(feature = "admin-ui")]
+        if let Some(state) = &admin {
+            state.attach(&rt);
+        }
         // Static namespaces exist from the start, so the server handle reaches them.
         for e in &rt.entries {
             if e.pattern.is_static() {
