@@ -1,0 +1,254 @@
+//! The admin UI's namespace (feature `admin-ui`), driven by socket.io-client under node as the
+//! `@socket.io/admin-ui` 0.5 dashboard drives it (`tests/js/admin_ui.mjs`): the chat example
+//! with `ADMIN_PASSWORD` (development mode, basic auth), and an in-process server without
+//! auth, read-only, in production mode.
+//!
+//! Run: `cargo test -p socketio-ns --features admin-ui --test admin_ui --example chat` (needs
+//! node and npm; the harness installs `tests/node_modules` and `examples/chat/node_modules`).
+
+#[macro_use]
+#[allow(unused_macros)]
+mod common;
+
+use std::path::Path;
+use std::sync::Once;
+
+use serde_json::{Value, json};
+use socketio_ns::admin_ui::{AdminMode, AdminUi, INVALID_CREDENTIALS};
+use socketio_ns::{Server, namespace};
+
+use common::{ExampleServer, npm_install_once, run_node};
+
+const PASSWORD: &str = "correct horse";
+
+fn chat_with_admin() -> ExampleServer {
+    static INSTALL: Once = Once::new();
+    npm_install_once(
+        &INSTALL,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/chat"),
+    );
+    ExampleServer::spawn_with_env("chat", &[("ADMIN_PASSWORD", PASSWORD)])
+}
+
+/// The line of `lines` that has `key`.
+fn line<'a>(lines: &'a [Value], key: &str) -> &'a Value {
+    lines
+        .iter()
+        .find_map(|l| l.get(key))
+        .unwrap_or_else(|| panic!("no {key:?} in {lines:#?}"))
+}
+
+/// The events of `seen` named `name`.
+fn named<'a>(seen: &'a Value, name: &str) -> Vec<&'a Value> {
+    seen.as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e[0] == name)
+        .collect()
+}
+
+#[test]
+fn the_dashboard_protocol_on_the_chat_example() {
+    let server = chat_with_admin();
+    let lines = run_node(
+        "admin_ui.mjs",
+        json!({
+            "url": server.url(),
+            "admin": "/admin",
+            "password": PASSWORD,
+            "client": {"nsp": "/chat", "auth": {"token": "t"}, "login": "alice"},
+        }),
+    );
+
+    // Every wrong login gets the Node package's own message, and nothing else.
+    let refused: Vec<&Value> = lines.iter().filter_map(|l| l.get("refused")).collect();
+    assert_eq!(refused.len(), 4, "{lines:#?}");
+    for r in &refused {
+        assert_eq!(r["ok"], false, "{r}");
+        assert_eq!(r["message"], INVALID_CREDENTIALS, "{r}");
+    }
+    assert_eq!(INVALID_CREDENTIALS, "invalid credentials");
+
+    // A good one: a session id, the features of development mode.
+    let session = line(&lines, "session").as_str().expect("a session id");
+    assert_eq!(session.len(), 16);
+    let config = line(&lines, "config");
+    assert_eq!(
+        config["supportedFeatures"],
+        json!([
+            "EMIT",
+            "JOIN",
+            "LEAVE",
+            "DISCONNECT",
+            "MJOIN",
+            "MLEAVE",
+            "MDISCONNECT",
+            "AGGREGATED_EVENTS",
+            "ALL_EVENTS"
+        ])
+    );
+    let client = line(&lines, "client").as_str().unwrap();
+
+    // all_sockets: the admin socket itself at first; later, the chat client, with its rooms.
+    let later = &lines
+        .iter()
+        .find(|l| l.get("all_sockets").is_some())
+        .unwrap()["later"];
+    let me = later
+        .as_array()
+        .expect("all_sockets for the second admin socket")
+        .iter()
+        .find(|s| s["id"] == client)
+        .unwrap_or_else(|| panic!("{client} not in {later:#}"));
+    assert_eq!(me["nsp"], "/chat");
+    assert!(me["rooms"].as_array().unwrap().contains(&json!("lobby")), "{me}");
+    assert_eq!(me["clientId"].as_str().unwrap().len(), 12, "{me}");
+    assert!(me["handshake"]["headers"].is_object(), "{me}");
+    assert!(
+        ["polling", "websocket"].contains(&me["transport"].as_str().unwrap()),
+        "{me}"
+    );
+
+    // server_stats, as the Node package writes it.
+    let stats = line(&lines, "server_stats");
+    for key in [
+        "serverId",
+        "hostname",
+        "pid",
+        "uptime",
+        "clientsCount",
+        "pollingClientsCount",
+        "aggregatedEvents",
+        "namespaces",
+    ] {
+        assert!(stats.get(key).is_some(), "{key} missing from {stats}");
+    }
+    assert_eq!(stats["pid"], server.pid());
+    let names: Vec<&str> = stats["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"/chat") && names.contains(&"/admin"), "{stats}");
+
+    // Development mode: every step of the client, as it happened.
+    let seen = line(&lines, "seen");
+    let connected = named(seen, "socket_connected");
+    assert!(
+        connected.iter().any(|e| e[1]["id"] == client && e[1]["nsp"] == "/chat"),
+        "{seen:#}"
+    );
+    let received = named(seen, "event_received");
+    let names: Vec<&Value> = received
+        .iter()
+        .filter(|e| e[2] == client)
+        .map(|e| &e[3][0])
+        .collect();
+    assert_eq!(
+        names,
+        [&json!("login"), &json!("join"), &json!("ticker"), &json!("stop_ticker"), &json!("join")],
+        "{seen:#}"
+    );
+    assert!(received.iter().all(|e| e[1] == "/chat"), "{seen:#}");
+    assert!(
+        named(seen, "event_sent")
+            .iter()
+            .any(|e| e[2] == client && e[3][0] == "tick" && e[3][1] == 1),
+        "{seen:#}"
+    );
+    let joined = named(seen, "room_joined");
+    for room in ["lobby", "news"] {
+        assert!(
+            joined.iter().any(|e| e[1] == "/chat" && e[2] == room && e[3] == client),
+            "{room}: {seen:#}"
+        );
+    }
+    assert!(
+        named(seen, "room_left")
+            .iter()
+            .any(|e| e[2] == "news" && e[3] == client),
+        "{seen:#}"
+    );
+    let gone = named(seen, "socket_disconnected");
+    assert!(
+        gone.iter()
+            .any(|e| e[1] == "/chat" && e[2] == client && e[3] == "server namespace disconnect"),
+        "{seen:#}"
+    );
+    // Timestamps as JavaScript dates serialize (an offset may follow: the chat example has
+    // connection state recovery on, for every namespace, this one included).
+    let stamps = connected.iter().map(|e| &e[2]).chain(gone.iter().map(|e| &e[4]));
+    for ts in stamps {
+        let ts = ts.as_str().unwrap();
+        assert!(ts.ends_with('Z') && ts.len() == 24, "{ts}");
+    }
+
+    // The operations took effect on the client: joined `news`, got the emit, was disconnected.
+    let rooms = line(&lines, "client_rooms");
+    assert_eq!(rooms, &json!(["lobby", "news"]));
+    let events = line(&lines, "client_events");
+    assert!(
+        events.as_array().unwrap().iter().any(|e| e[0] == "said"
+            && e[1] == json!({"room": "news", "nick": "admin", "text": "hello"})),
+        "{events:#}"
+    );
+    assert_eq!(line(&lines, "client_disconnected"), "io server disconnect");
+
+    // The session id the dashboard keeps lets it back in without the password.
+    assert_eq!(line(&lines, "session_reuse"), "connected");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Read-only, production mode, no auth: an in-process server.
+
+#[derive(Default)]
+struct Root;
+
+#[namespace("/")]
+impl Root {}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readonly_production_without_auth() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = Server::builder()
+        .namespace::<Root>()
+        .admin_ui(
+            AdminUi::without_auth()
+                .namespace("/watch")
+                .readonly(true)
+                .mode(AdminMode::Production)
+                .server_id("ours"),
+        )
+        .build();
+    tokio::spawn(server.serve_listener(listener));
+    let lines = tokio::task::spawn_blocking(move || {
+        run_node(
+            "admin_ui.mjs",
+            json!({
+                "url": url,
+                "admin": "/watch",
+                "password": null,
+                "client": {"nsp": "/", "auth": null},
+            }),
+        )
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(line(&lines, "session"), &Value::Null);
+    assert_eq!(
+        line(&lines, "config")["supportedFeatures"],
+        json!(["AGGREGATED_EVENTS"])
+    );
+    let sockets = lines.iter().find(|l| l.get("all_sockets").is_some()).unwrap();
+    assert_eq!(sockets["all_sockets"], Value::Null, "production mode: no all_sockets");
+    assert_eq!(sockets["later"], Value::Null);
+    let stats = line(&lines, "server_stats");
+    assert_eq!(stats["serverId"], "ours");
+    // Production: nothing per socket. Read-only: the operations are ignored.
+    assert_eq!(line(&lines, "seen"), &json!([]));
+    assert_eq!(line(&lines, "client_events"), &json!([]));
+    assert_eq!(line(&lines, "client_disconnected"), &Value::Null);
+}
