@@ -46,6 +46,17 @@ fn main() -> std::io::Result<()> {
     if std::env::var("RECOVERY").is_ok_and(|v| v == "1") {
         builder = builder.connection_state_recovery(socketio_ns::ConnectionStateRecovery::new());
     }
+    // ADMIN_UI=development or production (built with `--features admin-ui`): the admin
+    // namespace on, without auth, to measure what observing every socket costs.
+    #[cfg(feature = "admin-ui")]
+    if let Ok(mode) = std::env::var("ADMIN_UI") {
+        use socketio_ns::admin_ui::{AdminMode, AdminUi};
+        let mode = match mode.as_str() {
+            "production" => AdminMode::Production,
+            _ => AdminMode::Development,
+        };
+        builder = builder.admin_ui(AdminUi::without_auth().mode(mode));
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

@@ -101,7 +101,10 @@ fn the_dashboard_protocol_on_the_chat_example() {
         .find(|s| s["id"] == client)
         .unwrap_or_else(|| panic!("{client} not in {later:#}"));
     assert_eq!(me["nsp"], "/chat");
-    assert!(me["rooms"].as_array().unwrap().contains(&json!("lobby")), "{me}");
+    assert!(
+        me["rooms"].as_array().unwrap().contains(&json!("lobby")),
+        "{me}"
+    );
     assert_eq!(me["clientId"].as_str().unwrap().len(), 12, "{me}");
     assert!(me["handshake"]["headers"].is_object(), "{me}");
     assert!(
@@ -130,13 +133,18 @@ fn the_dashboard_protocol_on_the_chat_example() {
         .iter()
         .map(|n| n["name"].as_str().unwrap())
         .collect();
-    assert!(names.contains(&"/chat") && names.contains(&"/admin"), "{stats}");
+    assert!(
+        names.contains(&"/chat") && names.contains(&"/admin"),
+        "{stats}"
+    );
 
     // Development mode: every step of the client, as it happened.
     let seen = line(&lines, "seen");
     let connected = named(seen, "socket_connected");
     assert!(
-        connected.iter().any(|e| e[1]["id"] == client && e[1]["nsp"] == "/chat"),
+        connected
+            .iter()
+            .any(|e| e[1]["id"] == client && e[1]["nsp"] == "/chat"),
         "{seen:#}"
     );
     let received = named(seen, "event_received");
@@ -147,7 +155,13 @@ fn the_dashboard_protocol_on_the_chat_example() {
         .collect();
     assert_eq!(
         names,
-        [&json!("login"), &json!("join"), &json!("ticker"), &json!("stop_ticker"), &json!("join")],
+        [
+            &json!("login"),
+            &json!("join"),
+            &json!("ticker"),
+            &json!("stop_ticker"),
+            &json!("join")
+        ],
         "{seen:#}"
     );
     assert!(received.iter().all(|e| e[1] == "/chat"), "{seen:#}");
@@ -160,7 +174,9 @@ fn the_dashboard_protocol_on_the_chat_example() {
     let joined = named(seen, "room_joined");
     for room in ["lobby", "news"] {
         assert!(
-            joined.iter().any(|e| e[1] == "/chat" && e[2] == room && e[3] == client),
+            joined
+                .iter()
+                .any(|e| e[1] == "/chat" && e[2] == room && e[3] == client),
             "{room}: {seen:#}"
         );
     }
@@ -178,7 +194,10 @@ fn the_dashboard_protocol_on_the_chat_example() {
     );
     // Timestamps as JavaScript dates serialize (an offset may follow: the chat example has
     // connection state recovery on, for every namespace, this one included).
-    let stamps = connected.iter().map(|e| &e[2]).chain(gone.iter().map(|e| &e[4]));
+    let stamps = connected
+        .iter()
+        .map(|e| &e[2])
+        .chain(gone.iter().map(|e| &e[4]));
     for ts in stamps {
         let ts = ts.as_str().unwrap();
         assert!(ts.ends_with('Z') && ts.len() == 24, "{ts}");
@@ -189,8 +208,12 @@ fn the_dashboard_protocol_on_the_chat_example() {
     assert_eq!(rooms, &json!(["lobby", "news"]));
     let events = line(&lines, "client_events");
     assert!(
-        events.as_array().unwrap().iter().any(|e| e[0] == "said"
-            && e[1] == json!({"room": "news", "nick": "admin", "text": "hello"})),
+        events
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e[0] == "said"
+                && e[1] == json!({"room": "news", "nick": "admin", "text": "hello"})),
         "{events:#}"
     );
     assert_eq!(line(&lines, "client_disconnected"), "io server disconnect");
@@ -242,8 +265,15 @@ async fn readonly_production_without_auth() {
         line(&lines, "config")["supportedFeatures"],
         json!(["AGGREGATED_EVENTS"])
     );
-    let sockets = lines.iter().find(|l| l.get("all_sockets").is_some()).unwrap();
-    assert_eq!(sockets["all_sockets"], Value::Null, "production mode: no all_sockets");
+    let sockets = lines
+        .iter()
+        .find(|l| l.get("all_sockets").is_some())
+        .unwrap();
+    assert_eq!(
+        sockets["all_sockets"],
+        Value::Null,
+        "production mode: no all_sockets"
+    );
     assert_eq!(sockets["later"], Value::Null);
     let stats = line(&lines, "server_stats");
     assert_eq!(stats["serverId"], "ours");

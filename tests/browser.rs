@@ -84,15 +84,26 @@ fn the_chat_page_and_the_admin_dashboard_in_chromium() {
     assert_eq!(chats.len(), 3, "{lines:#?}");
     for (chat, mode) in chats.iter().zip(["polling", "websocket", "upgrade"]) {
         assert_eq!(chat["mode"], mode);
-        let transport = if mode == "polling" { "polling" } else { "websocket" };
-        assert_eq!(chat["status"], format!("connected over {transport}"), "{chat}");
+        let transport = if mode == "polling" {
+            "polling"
+        } else {
+            "websocket"
+        };
+        assert_eq!(
+            chat["status"],
+            format!("connected over {transport}"),
+            "{chat}"
+        );
         assert_eq!(chat["a_got"], true, "{chat}");
         assert_eq!(chat["b_got"], true, "{chat}");
         assert_eq!(chat["left"], true, "{chat}");
     }
 
     // The dashboard.
-    assert_eq!(line(&lines, "admin_refused"), [&json!("Invalid credentials")]);
+    assert_eq!(
+        line(&lines, "admin_refused"),
+        [&json!("Invalid credentials")]
+    );
     assert_eq!(
         line(&lines, "admin"),
         [&json!({"sockets": true, "rooms": true})]

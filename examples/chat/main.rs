@@ -216,7 +216,10 @@ async fn main() -> std::io::Result<()> {
             }),
         )
         .route_service("/socket.io/", io.service())
-        .route("/admin", get(|| async { axum::response::Redirect::permanent("/admin/") }))
+        .route(
+            "/admin",
+            get(|| async { axum::response::Redirect::permanent("/admin/") }),
+        )
         .route("/admin/", get(|| admin_file(String::new())))
         .route(
             "/admin/{*path}",
@@ -288,8 +291,15 @@ fn admin_ui(builder: socketio_ns::Builder) -> std::io::Result<socketio_ns::Build
 /// A file of the admin UI's built dashboard (`ui/dist` of `@socket.io/admin-ui`, pinned in
 /// `package.json` next to socket.io-client); `index.html` for the folder itself.
 async fn admin_file(path: String) -> axum::response::Response {
-    let path = if path.is_empty() { "index.html".to_owned() } else { path };
-    if path.split('/').any(|part| part.is_empty() || part.starts_with('.')) {
+    let path = if path.is_empty() {
+        "index.html".to_owned()
+    } else {
+        path
+    };
+    if path
+        .split('/')
+        .any(|part| part.is_empty() || part.starts_with('.'))
+    {
         return StatusCode::NOT_FOUND.into_response();
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -42,7 +42,9 @@ mod server;
 #[cfg_attr(docsrs, doc(cfg(feature = "admin-ui")))]
 pub mod admin_ui {
     #[doc(inline)]
-    pub use crate::server::admin::{AdminAuth, AdminMode, AdminUi, INVALID_CREDENTIALS, InvalidHash};
+    pub use crate::server::admin::{
+        AdminAuth, AdminMode, AdminUi, INVALID_CREDENTIALS, InvalidHash,
+    };
 }
 
 #[doc(hidden)]

@@ -17,7 +17,12 @@ pub(crate) trait Observer: Send + Sync + 'static {
     fn socket_connected(&self, ns: &Arc<NamespaceInstance>, socket: &Socket);
 
     /// A socket is leaving `ns` (before its rooms are left).
-    fn socket_disconnected(&self, ns: &NamespaceInstance, socket: &Socket, reason: DisconnectReason);
+    fn socket_disconnected(
+        &self,
+        ns: &NamespaceInstance,
+        socket: &Socket,
+        reason: DisconnectReason,
+    );
 
     /// A socket received an event from its client, before its handler runs.
     fn event_received(&self, ns: &NamespaceInstance, socket: &Socket, event: &Event);

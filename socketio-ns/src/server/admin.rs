@@ -27,9 +27,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value, json};
 
 use crate::adapter::{
-    AckSink, Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastOperator,
-    BroadcastOptions, BroadcastPacket, ResumeFn, Room, ServerEventHandler,
-    SessionToPersist, Sid, SocketEmitter, SocketInfo, StoreConfig,
+    AckSink, Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastOperator, BroadcastOptions,
+    BroadcastPacket, ResumeFn, Room, ServerEventHandler, SessionToPersist, Sid, SocketEmitter,
+    SocketInfo, StoreConfig,
 };
 use crate::codec::socketio::Event;
 use crate::codec::socketio::encode::Encoded;
@@ -253,7 +253,10 @@ impl AdminState {
         let hostname = hostname();
         Arc::new(AdminState {
             features: options.features(),
-            server_id: options.server_id.clone().unwrap_or_else(|| hostname.clone()),
+            server_id: options
+                .server_id
+                .clone()
+                .unwrap_or_else(|| hostname.clone()),
             hostname,
             options,
             sessions: Mutex::default(),
@@ -389,15 +392,14 @@ impl AdminState {
         let auth: Value = auth
             .and_then(|a| serde_json::from_str(a).ok())
             .unwrap_or(Value::Null);
-        if let Some(sid) = auth.get("sessionId").and_then(Value::as_str) {
-            if self
+        if let Some(sid) = auth.get("sessionId").and_then(Value::as_str)
+            && self
                 .sessions
                 .lock()
                 .unwrap_or_else(|x| x.into_inner())
                 .contains(sid)
-            {
-                return Ok(None);
-            }
+        {
+            return Ok(None);
         }
         if auth.get("username").and_then(Value::as_str) == Some(username.as_str()) {
             let password = auth
@@ -527,12 +529,11 @@ async fn all_sockets(rt: Arc<Runtime>) -> Vec<Value> {
     let mut out = Vec::new();
     for ns in rt.instances() {
         match ns.operator(timeout).fetch_sockets().await {
-            Ok(sockets) => out.extend(sockets.iter().map(|s| {
-                serialize(
-                    s,
-                    transports.get(&s.handshake.engine_id).copied(),
-                )
-            })),
+            Ok(sockets) => out.extend(
+                sockets
+                    .iter()
+                    .map(|s| serialize(s, transports.get(&s.handshake.engine_id).copied())),
+            ),
             Err(e) => tracing::warn!(ns = %ns.path, error = %e, "admin UI: fetch_sockets failed"),
         }
     }
@@ -572,7 +573,10 @@ impl AdminSocket {
                 let ev: String = event.arg(2).map_err(bad)?;
                 tracing::debug!(%nsp, ?filter, %ev, "admin UI: emit");
                 match self.target(&nsp, filter) {
-                    Some(op) => op.emit(&ev, event.args_from(3)).await.map_err(|e| e.to_string()),
+                    Some(op) => op
+                        .emit(&ev, event.args_from(3))
+                        .await
+                        .map_err(|e| e.to_string()),
                     None => Ok(()),
                 }
             }
@@ -622,14 +626,14 @@ impl Namespace for AdminSocket {
             }
             cx.emit("config", json!({ "supportedFeatures": state.features }));
             state.start_ticker();
-            if state.development() {
-                if let Some(rt) = state.runtime() {
-                    let socket = cx.socket();
-                    cx.spawn(async move {
-                        let sockets = all_sockets(rt).await;
-                        socket.emit("all_sockets", sockets);
-                    });
-                }
+            if state.development()
+                && let Some(rt) = state.runtime()
+            {
+                let socket = cx.socket();
+                cx.spawn(async move {
+                    let sockets = all_sockets(rt).await;
+                    socket.emit("all_sockets", sockets);
+                });
             }
             Ok(())
         }
@@ -882,10 +886,7 @@ impl Adapter for ObservedAdapter {
         self.inner.local_rooms()
     }
 
-    fn server_side_emit(
-        &self,
-        data: Vec<Value>,
-    ) -> BoxFuture<'_, Result<(), AdapterError>> {
+    fn server_side_emit(&self, data: Vec<Value>) -> BoxFuture<'_, Result<(), AdapterError>> {
         self.inner.server_side_emit(data)
     }
 
@@ -950,8 +951,15 @@ mod tests {
         assert_eq!(
             a.features(),
             [
-                "EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT",
-                "AGGREGATED_EVENTS", "ALL_EVENTS"
+                "EMIT",
+                "JOIN",
+                "LEAVE",
+                "DISCONNECT",
+                "MJOIN",
+                "MLEAVE",
+                "MDISCONNECT",
+                "AGGREGATED_EVENTS",
+                "ALL_EVENTS"
             ]
         );
         let a = a.readonly(true).mode(AdminMode::Production);

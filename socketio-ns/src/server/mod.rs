@@ -401,8 +401,9 @@ impl Builder {
         let admin = self.admin.take().map(|options| {
             let state = admin::AdminState::new(options);
             let s = state.clone();
-            self = std::mem::take(&mut self)
-                .namespace_at(&state.path().to_owned(), move || admin::AdminSocket::new(s.clone()));
+            self = std::mem::take(&mut self).namespace_at(state.path(), move || {
+                admin::AdminSocket::new(s.clone())
+            });
             state
         });
         for (path, m) in self.pending_middlewares.drain(..) {
