@@ -17,7 +17,7 @@
 //! | connection | `connection/` | one Socket.IO connection over a session: decoding, attachments, one socket per namespace with its mailbox and acks |
 //! | rooms and fan-out | [`adapter`] | the [`Adapter`](adapter::Adapter) trait, the in-memory adapter, broadcast operators; sockets reached only through [`SocketEmitter`](adapter::SocketEmitter) |
 //! | namespace runtime | `namespace/` | the [`Namespace`] trait, [`Context`], the ACL, the per-socket actor, middlewares, the registry of namespaces |
-//! | server | `server/` | [`Builder`], [`Server`], the tower service, the [`Io`] handle |
+//! | server | `server/` | [`Builder`], [`Server`], the tower service, the [`Io`] handle, the admin UI's namespace (feature `admin-ui`) |
 //!
 //! The rooms layer sits below the namespace runtime, not above it: the runtime implements
 //! the interface adapters deliver through, and handlers reach rooms from the [`Context`].
@@ -36,8 +36,34 @@ mod connection;
 mod namespace;
 mod server;
 
-/// The server side of `@socket.io/admin-ui` (feature `admin-ui`): [`Builder::admin_ui`] and
-/// its options.
+/// The server side of [`@socket.io/admin-ui`](https://socket.io/docs/v4/admin-ui/) 0.5
+/// (feature `admin-ui`): [`Builder::admin_ui`] and its options, [`AdminUi`](admin_ui::AdminUi).
+///
+/// The admin namespace (`/admin` by default) speaks what `instrument()` of the Node package
+/// speaks, so its dashboard connects unmodified:
+///
+/// - Authentication as the Node middleware does it: a `sessionId` in the CONNECT auth payload
+///   that this process issued, or `username` and `password` checked against a bcrypt hash;
+///   anything else is refused with CONNECT_ERROR `{"message":"invalid credentials"}`
+///   ([`INVALID_CREDENTIALS`](admin_ui::INVALID_CREDENTIALS)) and nothing of the namespace
+///   runs. A login with credentials is sent the event `session` with a new id.
+/// - On connect: `config` (the supported features), and in development mode `all_sockets`
+///   (every socket of every namespace, through the adapters, so the Redis adapter adds every
+///   other process's sockets).
+/// - Every 2 s, to every admin socket: `server_stats` (`serverId`, `hostname`, `pid`,
+///   `uptime`, `clientsCount`, `pollingClientsCount`, `aggregatedEvents`, `namespaces`).
+/// - In development mode, as they happen: `socket_connected`, `socket_disconnected`,
+///   `room_joined`, `room_left`, `event_received`, `event_sent` (emits to one socket).
+/// - Unless read-only, the operations `emit`, `join`, `leave` and `_disconnect`, each on a
+///   namespace and an optional room filter, applied through that namespace's adapter (every
+///   process).
+///
+/// Not yet: `socket_updated` on a transport upgrade, and the `packetsIn`/`packetsOut`/
+/// `bytesIn`/`bytesOut` counts of `aggregatedEvents` (`rawConnection` and `rawDisconnection`
+/// are counted).
+///
+/// When the admin UI is not enabled nothing of it runs: the runtime's observer is `None` (one
+/// branch per connect, disconnect, received event and emit) and the adapters are not wrapped.
 #[cfg(feature = "admin-ui")]
 #[cfg_attr(docsrs, doc(cfg(feature = "admin-ui")))]
 pub mod admin_ui {

@@ -1,5 +1,6 @@
 //! The server, the top layer: [`Builder`], [`Server`], the tower service, and the server
-//! handle [`Io`] (`io.rs`). `private.rs` holds what the `#[namespace]` expansion names.
+//! handle [`Io`] (`io.rs`). `private.rs` holds what the `#[namespace]` expansion names;
+//! `admin.rs` the admin UI's namespace (feature `admin-ui`).
 
 #[cfg(feature = "admin-ui")]
 pub(crate) mod admin;
@@ -401,9 +402,8 @@ impl Builder {
         let admin = self.admin.take().map(|options| {
             let state = admin::AdminState::new(options);
             let s = state.clone();
-            self = std::mem::take(&mut self).namespace_at(state.path(), move || {
-                admin::AdminSocket::new(s.clone())
-            });
+            self = std::mem::take(&mut self)
+                .namespace_at(state.path(), move || admin::AdminSocket::new(s.clone()));
             state
         });
         for (path, m) in self.pending_middlewares.drain(..) {
