@@ -48,7 +48,8 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 free_port() {
     local p
     for _ in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 30000 ))
+        # Below the ephemeral range (32768+), where the clients' own ports are.
+        p=$(( 10000 + RANDOM % 20000 ))
         port_in_use "$p" || { echo "$p"; return 0; }
     done
     return 1
