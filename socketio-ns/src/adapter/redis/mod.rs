@@ -51,9 +51,11 @@
 
 mod emitter;
 mod msgpack;
+mod sharded;
 mod wire;
 
 pub use emitter::{RedisEmitter, RedisEmitterOperator};
+pub use sharded::{ShardedRedisAdapter, ShardedRedisAdapterFactory, SubscriptionMode};
 
 use std::collections::HashMap;
 use std::fmt;
