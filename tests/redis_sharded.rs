@@ -522,7 +522,6 @@ async fn chat_processes_and_the_join_leave_race() {
     let two = common::ExampleServer::spawn_with_env("chat", &env);
     let node_port = free_port();
     let mut node = Node::start(&redis, Some(node_port), "dynamic", false);
-    node.call(json!({"cmd": "events", "name": "none", "count": 0}));
     redis.wait_subscribers("socket.io#/chat#", 3);
     let auth = json!({"token": "t"});
     for (name, url) in [
@@ -554,6 +553,13 @@ async fn chat_processes_and_the_join_leave_race() {
     assert!(missing.is_empty(), "broadcasts lost in the race: {missing:?}");
     // The room kept its channel on chat one: subscribed by x's process, and by nobody else.
     assert_eq!(redis.subscribers("socket.io#/chat#hot#"), 1);
+    // The same race with the Node server as the joining process, for the record (not
+    // asserted: it depends on timing). Node 4.8 + adapter 8.3 typically loses about one
+    // broadcast in ten here: its SUNSUBSCRIBE of the left room lands after the SSUBSCRIBE
+    // of the re-join.
+    let r = node.call(json!({"cmd": "race", "name": "z", "sayer": "y", "room": "hot-node",
+        "event": "said", "rounds": 50, "wait_ms": 300}));
+    eprintln!("Node as the joining process lost rounds {}", r["missing"]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -574,7 +580,8 @@ async fn redis_restart_and_garbage() {
 
     // Garbage on every shard channel (namespace, room, each process's response channel).
     let channels = redis.shard_channels();
-    assert!(channels.len() >= 5, "{channels:?}");
+    // The namespace, r1, and the response channel of each process.
+    assert_eq!(channels.len(), 4, "{channels:?}");
     let valid = br#"{"type":3,"data":{"packet":{"type":2,"data":["go",1],"nsp":"/"},"opts":{"rooms":["r1"],"except":[],"flags":{}}},"uid":"elsewhere","nsp":"/"}"#;
     for channel in &channels {
         for payload in [
