@@ -178,7 +178,8 @@ struct Node {
 impl Node {
     fn start(redis: &Redis, port: Option<u16>, mode: &str, publisher: bool) -> Node {
         let modules = common::node_modules();
-        let config = json!({ "redis": redis.url(), "port": port, "mode": mode, "publisher": publisher });
+        let config =
+            json!({ "redis": redis.url(), "port": port, "mode": mode, "publisher": publisher });
         let mut child = Command::new("node")
             .arg(common::tests_dir().join("js/redis_sharded.mjs"))
             .arg(config.to_string())
@@ -432,7 +433,12 @@ async fn mixed_cluster(mode: SubscriptionMode) {
             .unwrap()
             .contains(&json!("r1"))
     );
-    assert!(a_from_node["url"].as_str().unwrap().starts_with("/socket.io/"));
+    assert!(
+        a_from_node["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("/socket.io/")
+    );
 
     // sockets_join from ours reaches Node's sockets; Node's socketsLeave reaches ours.
     a.io.to("r1").sockets_join("r3").await.unwrap();
@@ -542,23 +548,33 @@ async fn chat_processes_and_the_join_leave_race() {
             assert_eq!(names(&ev), ["said"], "{from} -> {c}: {ev:?}");
             assert!(ev[0]["args"].to_string().contains(&text), "{ev:?}");
         }
-        assert!(node.events(from, 0, 200).is_empty(), "the sender is not told");
+        assert!(
+            node.events(from, 0, 200).is_empty(),
+            "the sender is not told"
+        );
     }
 
     // The race: x (chat one) leaves and re-joins `hot` in a tight loop; y (chat two) says to it
     // after each join completed.
-    let r = node.call(json!({"cmd": "race", "name": "x", "sayer": "y", "room": "hot",
-        "event": "said", "rounds": 150, "wait_ms": 2000}));
+    let r = node.call(
+        json!({"cmd": "race", "name": "x", "sayer": "y", "room": "hot",
+        "event": "said", "rounds": 150, "wait_ms": 2000}),
+    );
     let missing = r["missing"].as_array().unwrap();
-    assert!(missing.is_empty(), "broadcasts lost in the race: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "broadcasts lost in the race: {missing:?}"
+    );
     // The room kept its channel on chat one: subscribed by x's process, and by nobody else.
     assert_eq!(redis.subscribers("socket.io#/chat#hot#"), 1);
     // The same race with the Node server as the joining process, for the record (not
     // asserted: it depends on timing). Node 4.8 + adapter 8.3 typically loses about one
     // broadcast in ten here: its SUNSUBSCRIBE of the left room lands after the SSUBSCRIBE
     // of the re-join.
-    let r = node.call(json!({"cmd": "race", "name": "z", "sayer": "y", "room": "hot-node",
-        "event": "said", "rounds": 50, "wait_ms": 300}));
+    let r = node.call(
+        json!({"cmd": "race", "name": "z", "sayer": "y", "room": "hot-node",
+        "event": "said", "rounds": 50, "wait_ms": 300}),
+    );
     eprintln!("Node as the joining process lost rounds {}", r["missing"]);
 }
 
@@ -671,14 +687,22 @@ async fn sharded_emitters_drive_every_server() {
     assert_eq!(names(&node.events("a", 1, 3000)), ["e2"]);
     assert!(node.events("n", 0, 300).is_empty());
     emitter.to("r2").sockets_join("r3").await.unwrap();
-    emitter.to("r1").except("r2").sockets_join("r4").await.unwrap();
+    emitter
+        .to("r1")
+        .except("r2")
+        .sockets_join("r4")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let rooms = |info: &[socketio_ns::adapter::SocketInfo], id: usize| {
         sorted(info[id].rooms.iter().map(|r| r.to_string()).collect())
     };
     let all = a.io.fetch_sockets().await.unwrap();
     assert_eq!(all.len(), 2);
-    let ai = all.iter().position(|s| !s.handshake.engine_id.is_empty()).unwrap();
+    let ai = all
+        .iter()
+        .position(|s| !s.handshake.engine_id.is_empty())
+        .unwrap();
     let ni = 1 - ai;
     assert!(rooms(&all, ni).contains(&"r3".to_owned()), "{all:?}");
     assert!(rooms(&all, ai).contains(&"r4".to_owned()), "{all:?}");
@@ -699,7 +723,9 @@ async fn sharded_emitters_drive_every_server() {
 
     // A headless Node server (another process) publishes to ours.
     let mut publisher = Node::start(&redis, None, "dynamic", true);
-    publisher.call(json!({"cmd": "publisher", "to": ["r1"], "event": "p1", "args": [{"$binary": "AAEC/w=="}]}));
+    publisher.call(
+        json!({"cmd": "publisher", "to": ["r1"], "event": "p1", "args": [{"$binary": "AAEC/w=="}]}),
+    );
     let ev = node.events("a", 1, 3000);
     assert_eq!(names(&ev), ["p1"]);
     assert_eq!(ev[0]["args"], json!([{"$binary": "AAEC/w=="}]));

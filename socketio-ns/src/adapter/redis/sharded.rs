@@ -55,11 +55,11 @@ use serde_json::Value;
 use tokio::sync::{OnceCell, mpsc, watch};
 use tokio::time::Instant;
 
-use crate::adapter::operator::broadcast_ack_id;
 use super::{
     Cleanup, RemoteAcks, mp_opts, msgpack, mutex, packet_json, packet_of, query, ready,
     redis_error, rooms_mp, wire,
 };
+use crate::adapter::operator::broadcast_ack_id;
 use crate::adapter::{
     AckSink, Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastOptions, BroadcastPacket,
     LocalAdapter, Room, ServerEvent, ServerEventAck, ServerEventHandler, Sid, SocketEmitter,
@@ -527,7 +527,10 @@ async fn subscribe_loop(inner: Weak<Inner>, mut woken: mpsc::UnboundedReceiver<(
                 }
             }
         }
-        tracing::warn!(nsp, "sharded redis adapter lost its subscriptions; reconnecting");
+        tracing::warn!(
+            nsp,
+            "sharded redis adapter lost its subscriptions; reconnecting"
+        );
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(2));
     }
@@ -654,11 +657,8 @@ impl Inner {
             return;
         }
         let mut rx = self.subscribed_gen.subscribe();
-        let _ = tokio::time::timeout(
-            self.config.requests_timeout,
-            rx.wait_for(|g| *g >= target),
-        )
-        .await;
+        let _ =
+            tokio::time::timeout(self.config.requests_timeout, rx.wait_for(|g| *g >= target)).await;
     }
 
     // ----- membership and room channels -----
@@ -1083,7 +1083,9 @@ impl Adapter for ShardedRedisAdapter {
                 ("packet", packet_json(&inner.nsp, &packet)?),
                 ("opts", opts_mp(&opts, None)),
             ]);
-            inner.publish(kind::BROADCAST, data, false, &opts.rooms).await
+            inner
+                .publish(kind::BROADCAST, data, false, &opts.rooms)
+                .await
         })
     }
 
@@ -1123,7 +1125,9 @@ impl Adapter for ShardedRedisAdapter {
                 tokio::time::sleep(timeout).await;
                 mutex(&forget.ack_requests).remove(&id);
             });
-            let published = inner.publish(kind::BROADCAST, data, true, &opts.rooms).await;
+            let published = inner
+                .publish(kind::BROADCAST, data, true, &opts.rooms)
+                .await;
             if published.is_err() {
                 mutex(&inner.ack_requests).remove(&request_id);
             }
@@ -1243,7 +1247,10 @@ mod tests {
         let ns = "socket.io#/chat#";
         let one = [Room::Borrowed("lobby")];
         let d = SubscriptionMode::Dynamic;
-        assert_eq!(channel_for(d, ns, kind::BROADCAST, false, &one), "socket.io#/chat#lobby#");
+        assert_eq!(
+            channel_for(d, ns, kind::BROADCAST, false, &one),
+            "socket.io#/chat#lobby#"
+        );
         assert_eq!(channel_for(d, ns, kind::BROADCAST, true, &one), ns);
         assert_eq!(
             channel_for(SubscriptionMode::Static, ns, kind::BROADCAST, false, &one),
@@ -1261,7 +1268,10 @@ mod tests {
 
     #[test]
     fn json_unless_binary() {
-        let data = msgpack::map(vec![("packet", Mp::Array(vec![Mp::from("ev"), Mp::from(1)]))]);
+        let data = msgpack::map(vec![(
+            "packet",
+            Mp::Array(vec![Mp::from("ev"), Mp::from(1)]),
+        )]);
         let body = encode_message(kind::SERVER_SIDE_EMIT, data, "abc", "/");
         assert_eq!(
             String::from_utf8(body).unwrap(),
