@@ -2,45 +2,8 @@
 //! `@socket.io/redis-adapter` 8.3, on Redis 7 sharded Pub/Sub (`SPUBLISH` / `SSUBSCRIBE`),
 //! with the message format of `ClusterAdapter` in `socket.io-adapter` 2.5.
 //!
-//! # The wire
-//!
-//! With `prefix` the channel prefix (default `socket.io`), `nsp` the namespace path and `uid`
-//! a process id (16 hex digits):
-//! - every message is `{type, data, uid, nsp}`: JSON, or msgpack when `data` holds binary
-//!   (only for the types that may: broadcasts, their acks, fetched sockets and server-side
-//!   emits and their answers). Types: 1 `INITIAL_HEARTBEAT`, 2 `HEARTBEAT`, 3 `BROADCAST`,
-//!   4 `SOCKETS_JOIN`, 5 `SOCKETS_LEAVE`, 6 `DISCONNECT_SOCKETS`, 7 `FETCH_SOCKETS`,
-//!   8 `FETCH_SOCKETS_RESPONSE`, 9 `SERVER_SIDE_EMIT`, 10 `SERVER_SIDE_EMIT_RESPONSE`,
-//!   11 `BROADCAST_CLIENT_COUNT`, 12 `BROADCAST_ACK`, 13 `ADAPTER_CLOSE`;
-//! - messages go to `prefix#nsp#`; in [`SubscriptionMode::Dynamic`] a broadcast without acks
-//!   to exactly one room goes to `prefix#nsp#room#` instead, which only the processes with a
-//!   socket in that room subscribe to;
-//! - answers go to the requester's own channel `prefix#nsp#uid#`;
-//! - how many processes serve the namespace is `PUBSUB SHARDNUMSUB prefix#nsp#`, as the Node
-//!   adapter counts (it is a plain `ClusterAdapter`: it sends no heartbeat, so neither do we;
-//!   heartbeats and `ADAPTER_CLOSE` from other members are accepted and ignored).
-//!
-//! # Where Node's behaviour is matched although odd
-//!
-//! - In dynamic mode a room whose name is 20 UTF-16 code units long is taken for a socket id
-//!   (`looksLikeASocketId`): a broadcast to it alone goes to the namespace channel, not the
-//!   room's. Socket ids are 20 characters here too, so a socket of any process is reached.
-//! - A broadcast with acks always goes to the namespace channel (the count of servers that will
-//!   answer is that of the whole namespace).
-//!
-//! # Where we do better than Node
-//!
-//! Node subscribes to a room's channel after a join has returned (the subscription is an
-//! event handler with a promise nobody awaits), and when a socket leaves and joins again
-//! within a few milliseconds its `SUNSUBSCRIBE` may land after the new `SSUBSCRIBE`: the room
-//! then stays unsubscribed although it has members. Here the subscriber keeps a *wanted* set of
-//! room channels, updated under one lock with the room itself, and converges Redis to it:
-//! - a join sends `SSUBSCRIBE` at once, and every later message this adapter publishes waits
-//!   until Redis confirmed it, so an answer caused by one of our messages cannot overtake it;
-//! - a room left empty keeps its channel for a grace period (two seconds) and loses it only if
-//!   it is still empty then: a live room's channel is never dropped, and a leave and re-join
-//!   in a tight loop costs no Redis command at all;
-//! - after a reconnect every wanted channel is subscribed again.
+//! The public items are re-exported by the parent module; [`ShardedRedisAdapter`] documents
+//! the wire and the behaviour.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -361,7 +324,60 @@ struct Inner {
 }
 
 /// Rooms and fan-out for one namespace across every process on one Redis, over sharded
-/// Pub/Sub. See the [module documentation](self).
+/// Pub/Sub; built by [`ShardedRedisAdapterFactory`].
+///
+/// # The wire
+///
+/// With `prefix` the channel prefix (default `socket.io`), `nsp` the namespace path and `uid`
+/// a process id (16 hex digits):
+/// - every message is `{type, data, uid, nsp}`: JSON, or msgpack when `data` holds binary
+///   (only for the types that may: broadcasts, their acks, fetched sockets and server-side
+///   emits and their answers). Types: 1 `INITIAL_HEARTBEAT`, 2 `HEARTBEAT`, 3 `BROADCAST`,
+///   4 `SOCKETS_JOIN`, 5 `SOCKETS_LEAVE`, 6 `DISCONNECT_SOCKETS`, 7 `FETCH_SOCKETS`,
+///   8 `FETCH_SOCKETS_RESPONSE`, 9 `SERVER_SIDE_EMIT`, 10 `SERVER_SIDE_EMIT_RESPONSE`,
+///   11 `BROADCAST_CLIENT_COUNT`, 12 `BROADCAST_ACK`, 13 `ADAPTER_CLOSE`;
+/// - messages go to `prefix#nsp#`; in [`SubscriptionMode::Dynamic`] a broadcast without acks
+///   to exactly one room goes to `prefix#nsp#room#` instead, which only the processes with a
+///   socket in that room subscribe to;
+/// - answers go to the requester's own channel `prefix#nsp#uid#`;
+/// - how many processes serve the namespace is `PUBSUB SHARDNUMSUB prefix#nsp#`, as the Node
+///   adapter counts (it is a plain `ClusterAdapter`: it sends no heartbeat, so neither do we;
+///   heartbeats and `ADAPTER_CLOSE` from other members are accepted and ignored).
+///
+/// # Where Node's behaviour is matched although odd
+///
+/// - In dynamic mode a room whose name is 20 UTF-16 code units long is taken for a socket id
+///   (`looksLikeASocketId`): a broadcast to it alone goes to the namespace channel, not the
+///   room's. Socket ids are 20 characters here too, so a socket of any process is reached.
+/// - A broadcast with acks always goes to the namespace channel (the count of servers that will
+///   answer is that of the whole namespace).
+///
+/// # Where we do better than Node
+///
+/// Node subscribes to a room's channel after a join has returned (the subscription is an
+/// event handler with a promise nobody awaits), and when a socket leaves and joins again
+/// within a few milliseconds its `SUNSUBSCRIBE` may land after the new `SSUBSCRIBE`: the room
+/// then stays unsubscribed although it has members. Here the subscriber keeps a *wanted* set of
+/// room channels, updated under one lock with the room itself, and converges Redis to it:
+/// - a join sends `SSUBSCRIBE` at once, and every later message this adapter publishes waits
+///   until Redis confirmed it, so an answer caused by one of our messages cannot overtake it;
+/// - a room left empty keeps its channel for a grace period (two seconds) and loses it only if
+///   it is still empty then: a live room's channel is never dropped, and a leave and re-join
+///   in a tight loop costs no Redis command at all;
+/// - after a reconnect every wanted channel is subscribed again.
+///
+/// What is not guaranteed: `cx.join` is synchronous, so the ack a client gets for a handler
+/// that joined a room is not held back until Redis confirmed the room's `SSUBSCRIBE`; the
+/// command is on its way before the handler returns, well ahead of any message the client's
+/// ack could cause on another process, but that is an ordering in practice, not a promise.
+///
+/// # Failures
+///
+/// Every operation is applied to this process's sockets first, then published: with Redis
+/// unreachable, local delivery goes on and the call returns an [`AdapterError`] within the
+/// requests timeout. The subscriber pings Redis every half second, reconnects with a backoff
+/// up to 2 s and subscribes everything again. A message that does not decode, or lacks what
+/// its type needs, is dropped with a `tracing` warning.
 pub struct ShardedRedisAdapter {
     inner: Arc<Inner>,
     subscriber: tokio::task::AbortHandle,
