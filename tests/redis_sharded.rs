@@ -736,3 +736,141 @@ async fn sharded_emitters_drive_every_server() {
     publisher.call(json!({"cmd": "publisher", "op": "disconnect", "to": ["r5"]}));
     assert_eq!(names(&node.events("a", 1, 3000)), ["disconnect"]);
 }
+
+/// Every message published on the given shard channels (channel, payload), in order: a RESP3
+/// connection that `SSUBSCRIBE`s them.
+struct Tap {
+    rx: tokio::sync::mpsc::UnboundedReceiver<redis::PushInfo>,
+    _conn: redis::aio::MultiplexedConnection,
+}
+
+impl Tap {
+    async fn start(redis: &Redis, channels: &[&str]) -> Tap {
+        let client = redis::Client::open(format!("{}?protocol=resp3", redis.url())).unwrap();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let config = redis::AsyncConnectionConfig::new().set_push_sender(tx);
+        let mut conn = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .unwrap();
+        for c in channels {
+            redis::cmd("SSUBSCRIBE")
+                .arg(*c)
+                .query_async::<redis::Value>(&mut conn)
+                .await
+                .unwrap();
+        }
+        Tap { rx, _conn: conn }
+    }
+
+    /// The next `n` messages (fails after 5 s).
+    async fn take(&mut self, n: usize) -> Vec<(String, Vec<u8>)> {
+        let mut got = Vec::new();
+        while got.len() < n {
+            let push = tokio::time::timeout(Duration::from_secs(5), self.rx.recv())
+                .await
+                .unwrap_or_else(|_| panic!("{} of {n} messages published: {got:?}", got.len()))
+                .unwrap();
+            if push.kind != redis::PushKind::SMessage {
+                continue;
+            }
+            let text = |v: &redis::Value| match v {
+                redis::Value::BulkString(b) => b.clone(),
+                other => panic!("{other:?}"),
+            };
+            let channel = String::from_utf8(text(&push.data[0])).unwrap();
+            got.push((channel, text(&push.data[1])));
+        }
+        got
+    }
+}
+
+/// A Node server's `uid` in a message, replaced by the emitter's (`"emitter"`): JSON
+/// `"uid":"<16 hex>"`, msgpack `uid` followed by a str of 16.
+fn as_if_from_the_emitter(payload: &[u8]) -> Vec<u8> {
+    let (key, emitter): (&[u8], &[u8]) = if payload.first() == Some(&b'{') {
+        (b"\"uid\":\"", b"\"uid\":\"emitter")
+    } else {
+        (b"\xa3uid\xb0", b"\xa3uid\xa7emitter")
+    };
+    let Some(at) = payload.windows(key.len()).position(|w| w == key) else {
+        return payload.to_vec();
+    };
+    let mut out = payload[..at].to_vec();
+    out.extend_from_slice(emitter);
+    out.extend_from_slice(&payload[at + key.len() + 16..]);
+    out
+}
+
+/// Our sharded `RedisEmitter` publishes, byte for byte (the sender's uid aside), what a
+/// headless Node server with `createShardedAdapter` publishes for the same calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn our_sharded_emitter_publishes_what_a_node_server_publishes() {
+    let redis = Redis::start();
+    let channels = [
+        "socket.io#/#",
+        "socket.io#/#r#",
+        "socket.io#/chat#",
+        "socket.io#/chat#r#",
+    ];
+    let mut tap = Tap::start(&redis, &channels).await;
+    let mut node = Node::start(&redis, None, "dynamic", true);
+    let b64 = json!({"$binary": "AAEC/w=="});
+    let numbers = json!({"a": [1.5, true, null, -7, 300, 70000, 5_000_000_000_i64, -200, 0.1]});
+    let calls = [
+        json!({"event": "ev", "args": [1, "é", numbers]}),
+        json!({"to": ["r"], "event": "bin", "args": [b64, {"x": b64}]}),
+        json!({"to": ["a", "b"], "except": ["c"], "event": "v", "args": []}),
+        json!({"nsp": "/chat", "except": ["c"], "event": "e", "args": ["long string ".repeat(5)]}),
+        json!({"op": "sockets_join", "nsp": "/chat", "to": ["r"], "rooms": ["n1", "n2"]}),
+        json!({"op": "sockets_leave", "except": ["x"], "rooms": ["n"]}),
+        json!({"op": "disconnect", "to": ["r"], "close": true}),
+        json!({"op": "disconnect"}),
+        json!({"op": "server_side_emit", "nsp": "/chat", "event": "hello", "args": [1, {"k": "v"}]}),
+    ];
+    for c in &calls {
+        let mut cmd = c.clone();
+        cmd["cmd"] = json!("publisher");
+        node.call(cmd);
+    }
+    let theirs = tap.take(calls.len()).await;
+
+    let io = RedisEmitter::new(&redis.url())
+        .unwrap()
+        .sharded(SubscriptionMode::Dynamic);
+    let blob = Bytes::from_static(BLOB);
+    io.emit("ev", (1, "é", numbers.clone())).await.unwrap();
+    io.to("r")
+        .emit("bin", (blob.clone(), json_with_blob(&blob)))
+        .await
+        .unwrap();
+    io.to(["a", "b"]).except("c").emit("v", ()).await.unwrap();
+    let chat = io.of("chat");
+    chat.except("c")
+        .emit("e", "long string ".repeat(5))
+        .await
+        .unwrap();
+    chat.to("r").sockets_join(["n1", "n2"]).await.unwrap();
+    io.except("x").sockets_leave("n").await.unwrap();
+    io.to("r").disconnect_sockets(true).await.unwrap();
+    io.disconnect_sockets(false).await.unwrap();
+    chat.server_side_emit("hello", (1, json!({"k": "v"})))
+        .await
+        .unwrap();
+    let ours = tap.take(calls.len()).await;
+    for ((c, theirs), ours) in calls.iter().zip(&theirs).zip(&ours) {
+        let theirs = (theirs.0.clone(), as_if_from_the_emitter(&theirs.1));
+        assert_eq!(
+            ours,
+            &theirs,
+            "{c}: ours {:?} / node {:?}",
+            String::from_utf8_lossy(&ours.1),
+            String::from_utf8_lossy(&theirs.1)
+        );
+    }
+}
+
+/// `{"x": <blob>}` with the blob as binary.
+fn json_with_blob(blob: &Bytes) -> std::collections::HashMap<&'static str, Bytes> {
+    std::collections::HashMap::from([("x", blob.clone())])
+}

@@ -255,23 +255,27 @@ impl RedisEmitter {
         Ok(self.publish(&self.request_channel(), body).await?)
     }
 
-    /// SPUBLISHes a cluster message on the channel its kind and rooms call for.
+    /// The shard channel of a cluster message of `kind` to `rooms`.
+    fn sharded_channel(&self, kind: u64, rooms: &[Room]) -> String {
+        let mode = self.sharded.unwrap_or_default();
+        let channel = format!("{}#{}#", self.key, self.nsp);
+        sharded::channel_for(mode, &channel, kind, false, rooms)
+    }
+
+    /// A cluster message `{type, data, uid: "emitter", nsp}`.
+    fn sharded_body(&self, kind: u64, data: Mp) -> Vec<u8> {
+        sharded::encode_message(kind, data, UID, &self.nsp)
+    }
+
+    /// Publishes a cluster message on the channel its kind and rooms call for.
     async fn publish_sharded(
         &self,
         kind: u64,
         data: Mp,
         rooms: &[Room],
     ) -> Result<(), AdapterError> {
-        let mode = self.sharded.unwrap_or_default();
-        let channel = format!("{}#{}#", self.key, self.nsp);
-        let channel = sharded::channel_for(mode, &channel, kind, false, rooms);
-        let body = sharded::encode_message(kind, data, UID, &self.nsp);
-        let mut cmd = redis::cmd("SPUBLISH");
-        cmd.arg(channel).arg(body);
-        let c = &self.connection;
-        query::<i64>(&c.client, &c.conn, self.timeout, cmd)
-            .await
-            .map(drop)
+        let channel = self.sharded_channel(kind, rooms);
+        self.publish(&channel, self.sharded_body(kind, data)).await
     }
 
     fn request_channel(&self) -> String {
@@ -279,7 +283,12 @@ impl RedisEmitter {
     }
 
     async fn publish(&self, channel: &str, payload: Vec<u8>) -> Result<(), AdapterError> {
-        let mut cmd = redis::cmd("PUBLISH");
+        let publish = if self.sharded.is_some() {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        };
+        let mut cmd = redis::cmd(publish);
         cmd.arg(channel).arg(payload);
         let c = &self.connection;
         query::<i64>(&c.client, &c.conn, self.timeout, cmd)
@@ -421,7 +430,11 @@ impl RedisEmitterOperator {
                 ("packet", packet),
                 ("opts", sharded::opts_mp(&opts, None)),
             ]);
-            return Ok((String::new(), msgpack::encode(&data)));
+            let kind = sharded::kind::BROADCAST;
+            return Ok((
+                e.sharded_channel(kind, &self.rooms),
+                e.sharded_body(kind, data),
+            ));
         }
         let flags = self.flags.iter().map(|(k, v)| (*k, Mp::from(*v))).collect();
         let msg = Mp::Array(vec![
@@ -449,14 +462,6 @@ impl RedisEmitterOperator {
     /// inside the arguments travel as binary.
     pub async fn emit<A: Args>(self, event: &str, args: A) -> Result<(), EmitError> {
         let (channel, body) = self.encode_emit(event, &args)?;
-        if self.emitter.sharded.is_some() {
-            // `body` is the message's data, encoded by the cluster format on publishing.
-            let data = msgpack::decode(&body).map_err(AdapterError)?;
-            let e = &self.emitter;
-            return Ok(e
-                .publish_sharded(sharded::kind::BROADCAST, data, &self.rooms)
-                .await?);
-        }
         Ok(self.emitter.publish(&channel, body).await?)
     }
 
