@@ -259,6 +259,7 @@ impl LocalAdapter {
     }
 
     /// Whether some local socket joined `room` (socket id rooms are not counted).
+    #[cfg(feature = "redis")]
     pub(crate) fn has_room(&self, room: &str) -> bool {
         self.read().members.contains_key(room)
     }
