@@ -567,6 +567,17 @@ async fn chat_processes_and_the_join_leave_race() {
     );
     // The room kept its channel on chat one: subscribed by x's process, and by nobody else.
     assert_eq!(redis.subscribers("socket.io#/chat#hot#"), 1);
+    // A room never joined before each round: the first join's SSUBSCRIBE is in Redis before
+    // the broadcast its ack causes.
+    let r = node.call(
+        json!({"cmd": "race", "name": "x", "sayer": "y", "room": "fresh",
+        "fresh": true, "event": "said", "rounds": 100, "wait_ms": 2000}),
+    );
+    let missing = r["missing"].as_array().unwrap();
+    assert!(
+        missing.is_empty(),
+        "broadcasts lost to fresh rooms: {missing:?}"
+    );
     // The same race with the Node server as the joining process, for the record (not
     // asserted: it depends on timing). Node 4.8 + adapter 8.3 typically loses about one
     // broadcast in ten here: its SUNSUBSCRIBE of the left room lands after the SSUBSCRIBE

@@ -201,7 +201,8 @@ const handlers = {
   // The join/leave race: client `name` joins `room`; then, `rounds` times, client `sayer` (on
   // another process) sends `say(room, "m<n>")`, whose ack means its server broadcast to the
   // room; `name` must receive an `event` carrying "m<n>"; then it leaves and joins again at
-  // once. Reports the rounds whose broadcast never arrived.
+  // once. With `fresh`, each round uses a room never joined before (`<room>-<n>`): the first
+  // join's subscription is what is tested. Reports the rounds whose broadcast never arrived.
   async race(c) {
     const joiner = clients.get(c.name);
     const sayer = clients.get(c.sayer);
@@ -211,14 +212,15 @@ const handlers = {
     };
     joiner.socket.on(c.event, listener);
     const missing = [];
-    await joiner.socket.timeout(3000).emitWithAck("join", c.room);
+    const room = (n) => (c.fresh ? `${c.room}-${n}` : c.room);
+    await joiner.socket.timeout(3000).emitWithAck("join", room(0));
     for (let n = 0; n < c.rounds; n++) {
-      await sayer.socket.timeout(3000).emitWithAck("say", c.room, `m${n}`);
+      await sayer.socket.timeout(3000).emitWithAck("say", room(n), `m${n}`);
       const deadline = Date.now() + (c.wait_ms ?? 1000);
       while (!seen.has(`m${n}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1));
       if (!seen.has(`m${n}`)) missing.push(n);
-      await joiner.socket.timeout(3000).emitWithAck("leave", c.room);
-      await joiner.socket.timeout(3000).emitWithAck("join", c.room);
+      await joiner.socket.timeout(3000).emitWithAck("leave", room(n));
+      await joiner.socket.timeout(3000).emitWithAck("join", room(n + 1));
     }
     joiner.socket.off(c.event, listener);
     joiner.events.splice(0, joiner.events.length);

@@ -366,10 +366,12 @@ struct Inner {
 ///   in a tight loop costs no Redis command at all;
 /// - after a reconnect every wanted channel is subscribed again.
 ///
-/// What is not guaranteed: `cx.join` is synchronous, so the ack a client gets for a handler
-/// that joined a room is not held back until Redis confirmed the room's `SSUBSCRIBE`; the
-/// command is on its way before the handler returns, well ahead of any message the client's
-/// ack could cause on another process, but that is an ordering in practice, not a promise.
+/// And the client: a handler that joined a room answers its ack only once Redis confirmed the
+/// room's `SSUBSCRIBE` ([`Adapter::joins_settled`], awaited by the namespace runtime; emits
+/// made after the ack wait with it, in order), and so does the CONNECT reply when
+/// `recv_connect` joined. A client told it joined misses no broadcast made after, whichever
+/// process makes it. Joins made elsewhere (`sockets_join`, a job's `SocketRef::join`) are
+/// subscribed at once but nobody waits for them.
 ///
 /// # Failures
 ///
@@ -1238,6 +1240,16 @@ impl Adapter for ShardedRedisAdapter {
                 .map(|a| msgpack::get(a, "packet").map_or(Value::Null, mp_json))
                 .collect())
         })
+    }
+
+    fn joins_settled(&self) -> Option<BoxFuture<'static, ()>> {
+        let inner = &self.inner;
+        let target = inner.wanted_gen.load(Ordering::Acquire);
+        if *inner.subscribed_gen.borrow() >= target {
+            return None;
+        }
+        let inner = inner.clone();
+        Some(Box::pin(async move { inner.subscriptions_settled().await }))
     }
 
     fn set_server_event_handler(&self, handler: ServerEventHandler) {
