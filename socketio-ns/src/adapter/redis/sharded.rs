@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -314,6 +314,9 @@ struct Inner {
     wanted_gen: AtomicU64,
     /// The last `wanted_gen` the subscriber has confirmed in Redis.
     subscribed_gen: watch::Sender<u64>,
+    /// Whether the subscriber is connected and subscribed; while it is not, nothing waits for
+    /// subscriptions (they are made again on reconnect, and publishing fails meanwhile).
+    online: AtomicBool,
     /// Wakes the subscriber when `wanted` grew.
     wake: mpsc::UnboundedSender<()>,
     /// Requests waiting for answers (fetch_sockets, server-side emits), by request id.
@@ -419,6 +422,8 @@ impl ShardedRedisAdapter {
             }),
             wanted_gen: AtomicU64::new(0),
             subscribed_gen: watch::Sender::new(0),
+            // Optimistic until the first connection attempt says otherwise.
+            online: AtomicBool::new(true),
             wake,
             requests: Mutex::default(),
             ack_requests: Mutex::default(),
@@ -474,12 +479,14 @@ async fn subscribe_loop(inner: Weak<Inner>, mut woken: mpsc::UnboundedReceiver<(
         let mut conn = match connected {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
+                set_online(&inner, false);
                 tracing::warn!(nsp, error = %e, "sharded redis adapter cannot connect");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
                 continue;
             }
             Err(_) => {
+                set_online(&inner, false);
                 tracing::warn!(nsp, "sharded redis adapter: connecting timed out");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
@@ -497,6 +504,7 @@ async fn subscribe_loop(inner: Weak<Inner>, mut woken: mpsc::UnboundedReceiver<(
                 healthy = false;
             } else {
                 tracing::info!(nsp, "sharded redis adapter subscribed");
+                this.online.store(true, Ordering::Release);
                 backoff = Duration::from_millis(50);
             }
         }
@@ -545,12 +553,19 @@ async fn subscribe_loop(inner: Weak<Inner>, mut woken: mpsc::UnboundedReceiver<(
                 }
             }
         }
+        set_online(&inner, false);
         tracing::warn!(
             nsp,
             "sharded redis adapter lost its subscriptions; reconnecting"
         );
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+}
+
+fn set_online(inner: &Weak<Inner>, online: bool) {
+    if let Some(this) = inner.upgrade() {
+        this.online.store(online, Ordering::Release);
     }
 }
 
@@ -667,11 +682,12 @@ impl Inner {
         Ok(())
     }
 
-    /// Waits until every room channel wanted so far is subscribed (at most the requests
-    /// timeout: when Redis is away, the publish that follows fails anyway).
+    /// Waits until every room channel wanted so far is subscribed (at once while the
+    /// subscriber is offline, at most the requests timeout otherwise: when Redis is away, the
+    /// publish that follows fails anyway).
     async fn subscriptions_settled(&self) {
         let target = self.wanted_gen.load(Ordering::Acquire);
-        if *self.subscribed_gen.borrow() >= target {
+        if *self.subscribed_gen.borrow() >= target || !self.online.load(Ordering::Acquire) {
             return;
         }
         let mut rx = self.subscribed_gen.subscribe();
@@ -1245,7 +1261,7 @@ impl Adapter for ShardedRedisAdapter {
     fn joins_settled(&self) -> Option<BoxFuture<'static, ()>> {
         let inner = &self.inner;
         let target = inner.wanted_gen.load(Ordering::Acquire);
-        if *inner.subscribed_gen.borrow() >= target {
+        if *inner.subscribed_gen.borrow() >= target || !inner.online.load(Ordering::Acquire) {
             return None;
         }
         let inner = inner.clone();
