@@ -652,7 +652,11 @@ async fn redis_restart_and_garbage() {
     // subscribed on reconnect.
     let t = Instant::now();
     node.join("b", "r9");
-    assert!(t.elapsed() < Duration::from_millis(1000), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(1000),
+        "{:?}",
+        t.elapsed()
+    );
 
     // Redis is back: both resubscribe the namespace and every live room's channel.
     redis.restart();
