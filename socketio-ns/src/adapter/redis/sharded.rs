@@ -358,9 +358,10 @@ struct Inner {
 /// # Where we do better than Node
 ///
 /// Node subscribes to a room's channel after a join has returned (the subscription is an
-/// event handler with a promise nobody awaits), and when a socket leaves and joins again
-/// within a few milliseconds its `SUNSUBSCRIBE` may land after the new `SSUBSCRIBE`: the room
-/// then stays unsubscribed although it has members. Here the subscriber keeps a *wanted* set of
+/// event handler with a promise nobody awaits), and unsubscribes as soon as the room is
+/// empty: a socket that leaves and joins again within a few milliseconds misses what is
+/// published before its new subscription lands, or keeps none at all (the `SUNSUBSCRIBE`
+/// and the `SSUBSCRIBE` race). Here the subscriber keeps a *wanted* set of
 /// room channels, updated under one lock with the room itself, and converges Redis to it:
 /// - a join sends `SSUBSCRIBE` at once, and every later message this adapter publishes waits
 ///   until Redis confirmed it, so an answer caused by one of our messages cannot overtake it;
