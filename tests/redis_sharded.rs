@@ -387,9 +387,8 @@ async fn chat_processes_and_the_join_leave_race() {
         "broadcasts lost to fresh rooms: {missing:?}"
     );
     // The same race with the Node server as the joining process, for the record (not
-    // asserted: it depends on timing). Node 4.8 + adapter 8.3 typically loses about one
-    // broadcast in ten here: its SUNSUBSCRIBE of the left room lands after the SSUBSCRIBE
-    // of the re-join.
+    // asserted: it depends on timing). Node 4.8 + adapter 8.3 typically loses a few rounds in
+    // fifty here: it subscribes without waiting for Redis and unsubscribes on every leave.
     let r = node.call(
         json!({"cmd": "race", "name": "z", "sayer": "y", "room": "hot-node",
         "event": "said", "rounds": 50, "wait_ms": 300}),
