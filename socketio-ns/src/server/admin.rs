@@ -922,6 +922,10 @@ impl Adapter for ObservedAdapter {
         self.inner.restore_session(pid, offset, resume)
     }
 
+    fn joins_settled(&self) -> Option<BoxFuture<'static, ()>> {
+        self.inner.joins_settled()
+    }
+
     fn close(&self) -> BoxFuture<'_, Result<(), AdapterError>> {
         self.inner.close()
     }
