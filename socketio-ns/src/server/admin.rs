@@ -51,8 +51,9 @@ const STATS_INTERVAL: Duration = Duration::from_secs(2);
 /// ```
 /// # fn f() -> Result<(), socketio_ns::admin_ui::InvalidHash> {
 /// use socketio_ns::admin_ui::{AdminMode, AdminUi};
-/// // the hash of "changeit" (made with `bcrypt::hash`, or `htpasswd -bnBC 10 "" changeit`)
-/// let hash = "$2b$10$heqvAkYMez.Va6Et2uXInOnkCT6/uQj1brkrbyG3LpopDklcq7ZOS";
+/// // the hash of "changeit" (made with bcryptjs' `hashSync("changeit", 10)`; `bcrypt::hash`
+/// // makes the same kind)
+/// let hash = "$2a$10$lFb4dAho.XozCM3sIkkSfeXbDsbmNJt74XEXTz6EtzfUFuLUGTUzi";
 /// let admin = AdminUi::basic_auth("admin", hash)?
 ///     .namespace("/admin")
 ///     .mode(AdminMode::Production)
@@ -940,6 +941,13 @@ mod tests {
         assert_eq!(iso(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso(1_795_902_010_123), "2026-11-28T21:40:10.123Z");
         assert_eq!(iso(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn a_hash_made_by_bcryptjs_verifies() {
+        let hash = "$2a$10$lFb4dAho.XozCM3sIkkSfeXbDsbmNJt74XEXTz6EtzfUFuLUGTUzi";
+        assert!(bcrypt::verify("changeit", hash).unwrap());
+        assert!(!bcrypt::verify("changeit!", hash).unwrap());
     }
 
     #[test]
