@@ -3,8 +3,9 @@
 //! with `ADMIN_PASSWORD` (development mode, basic auth), and an in-process server without
 //! auth, read-only, in production mode.
 //!
-//! Run: `cargo test -p socketio-ns --features admin-ui --test admin_ui --example chat` (needs
-//! node and npm; the harness installs `tests/node_modules` and `examples/chat/node_modules`).
+//! Run: `cargo build -p socketio-ns --features admin-ui --example chat && cargo test -p
+//! socketio-ns --features admin-ui --test admin_ui` (the test starts that binary; needs node and
+//! npm; the harness installs `tests/node_modules` and `examples/chat/node_modules`).
 
 #[macro_use]
 #[allow(unused_macros)]
@@ -184,6 +185,13 @@ fn the_dashboard_protocol_on_the_chat_example() {
         named(seen, "room_left")
             .iter()
             .any(|e| e[2] == "news" && e[3] == client),
+        "{seen:#}"
+    );
+    // The client started on polling and upgraded: the next stats tick says so.
+    assert!(
+        named(seen, "socket_updated")
+            .iter()
+            .any(|e| e[1]["id"] == client && e[1]["transport"] == "websocket"),
         "{seen:#}"
     );
     let gone = named(seen, "socket_disconnected");

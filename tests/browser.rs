@@ -13,7 +13,8 @@
 //! Without chromium the test fails (install it with `apt-get install -y chromium`; `.ci/run`
 //! does).
 //!
-//! Run: `cargo test -p socketio-ns --features admin-ui --test browser --example chat`.
+//! Run: `cargo build -p socketio-ns --features admin-ui --example chat && cargo test -p
+//! socketio-ns --features admin-ui --test browser` (the test starts that binary).
 
 #[macro_use]
 #[allow(unused_macros)]

@@ -58,9 +58,10 @@ mod server;
 ///   namespace and an optional room filter, applied through that namespace's adapter (every
 ///   process).
 ///
-/// Not yet: `socket_updated` on a transport upgrade, and the `packetsIn`/`packetsOut`/
-/// `bytesIn`/`bytesOut` counts of `aggregatedEvents` (`rawConnection` and `rawDisconnection`
-/// are counted).
+/// - `socket_updated` when a socket's connection upgraded to WebSocket, at the next 2 s tick.
+///
+/// Not yet: the `packetsIn`/`packetsOut`/`bytesIn`/`bytesOut` counts of `aggregatedEvents`
+/// (`rawConnection` and `rawDisconnection` are counted, from the sessions seen at each tick).
 ///
 /// When the admin UI is not enabled nothing of it runs: the runtime's observer is `None` (one
 /// branch per connect, disconnect, received event and emit) and the adapters are not wrapped.

@@ -123,7 +123,9 @@ if (!r.ok) {
   admin.emit("leave", c.nsp, "news", client.id);
   await sleep(300);
   admin.emit("_disconnect", c.nsp, false, client.id);
-  await sleep(500);
+  // Long enough for a server_stats tick (every 2 s) after the client's upgrade: that tick
+  // reports it (socket_updated).
+  await sleep(2100);
   out({ seen });
   out({ client_events: clientEvents });
   out({ client_disconnected: clientDisconnected });

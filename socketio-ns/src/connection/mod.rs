@@ -161,6 +161,11 @@ impl Connection {
         self.lock().sockets.iter().find(|s| s.nsp() == nsp).cloned()
     }
 
+    /// Every socket of this connection, one per namespace.
+    pub(crate) fn sockets(&self) -> Vec<Arc<Socket>> {
+        self.lock().sockets.clone()
+    }
+
     /// A new socket of `conn` in namespace `nsp`; `None` when the connection already has one
     /// there, or already has `config.max_namespaces` (then it is refused CONNECT_ERROR).
     /// Stops the connect timer.

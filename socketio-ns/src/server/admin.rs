@@ -235,8 +235,9 @@ impl fmt::Debug for AdminState {
 #[derive(Default)]
 struct EventBuffer {
     counts: HashMap<(u64, &'static str, Option<&'static str>), u64>,
-    /// The engine sessions seen at the last tick, to count connections and disconnections.
-    known: HashSet<String>,
+    /// The engine sessions seen at the last tick, to count connections and disconnections,
+    /// with whether each was on WebSocket then (to report upgrades).
+    known: HashMap<String, bool>,
 }
 
 fn hostname() -> String {
@@ -335,12 +336,31 @@ impl AdminState {
             .iter()
             .filter(|s| s.transport() == crate::engine::Transport::Polling)
             .count();
+        let mut upgraded = Vec::new();
         let aggregated = {
             let mut buf = self.events.lock().unwrap_or_else(|x| x.into_inner());
-            let now: HashSet<String> = sessions.iter().map(|s| s.sid().to_owned()).collect();
+            let now: HashMap<String, bool> = sessions
+                .iter()
+                .map(|s| {
+                    let ws = s.transport() == crate::engine::Transport::WebSocket;
+                    (s.sid().to_owned(), ws)
+                })
+                .collect();
             let second = unix_ms() / 1000 * 1000;
-            let connected = now.difference(&buf.known).count() as u64;
-            let gone = buf.known.difference(&now).count() as u64;
+            let connected = now.keys().filter(|k| !buf.known.contains_key(*k)).count() as u64;
+            let gone = buf.known.keys().filter(|k| !now.contains_key(*k)).count() as u64;
+            if self.development() {
+                // Sessions that moved to WebSocket since the last tick (or that arrived on
+                // polling and upgraded within it): their sockets' transport changed.
+                upgraded = sessions
+                    .iter()
+                    .filter(|s| {
+                        s.transport() == crate::engine::Transport::WebSocket
+                            && buf.known.get(s.sid()).is_none_or(|ws| !ws)
+                    })
+                    .flat_map(|s| s.data().sockets())
+                    .collect();
+            }
             if connected > 0 {
                 *buf.counts
                     .entry((second, "rawConnection", None))
@@ -363,6 +383,12 @@ impl AdminState {
                 })
                 .collect::<Vec<_>>()
         };
+        for socket in upgraded {
+            self.emit(
+                "socket_updated",
+                json!({"id": &*socket.id, "nsp": socket.nsp(), "transport": "websocket"}),
+            );
+        }
         let namespaces: Vec<Value> = rt
             .instances()
             .iter()
