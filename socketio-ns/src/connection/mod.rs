@@ -161,7 +161,8 @@ impl Connection {
         self.lock().sockets.iter().find(|s| s.nsp() == nsp).cloned()
     }
 
-    /// Every socket of this connection, one per namespace.
+    /// Every socket of this connection, one per namespace (for the admin UI).
+    #[cfg(feature = "admin-ui")]
     pub(crate) fn sockets(&self) -> Vec<Arc<Socket>> {
         self.lock().sockets.clone()
     }
