@@ -41,18 +41,22 @@ pub mod __private {
     pub use crate::server::private::*;
 }
 
-pub use adapter::{Broadcast, BroadcastAcks, BroadcastOperator, EmitError, IntoRooms};
+pub use adapter::{
+    Broadcast, BroadcastAcks, BroadcastOperator, EmitError, EventOf, Events, IntoRooms, Untyped,
+};
 pub use codec::socketio::{Args, Event, RawArgs};
 pub use connection::{AckError, AckResponse, DisconnectReason, EventRate, Session};
 pub use engine::{ServeOptions, serve, serve_with};
 #[doc(hidden)]
 pub use namespace::testing;
 pub use namespace::{
-    Acl, ConnectError, ConnectionStateRecovery, Context, ErrorReport, HandlerError, Handshake,
-    JobHandle, MethodId, Middleware, Namespace, NoMethods, SocketRef, UnknownMethod,
+    Acl, ConnectError, ConnectionStateRecovery, Context, Emits, ErrorReport, HandlerError,
+    Handshake, JobHandle, MethodId, Middleware, Namespace, NoMethods, SocketRef, UnknownMethod,
     default_call_method, default_call_method_with_acl, default_process_packet,
 };
 pub use server::{Builder, Io, Server, SocketIoService, shutdown_signal};
+#[cfg(feature = "typescript")]
+pub use server::typescript;
 
 pub use bytes::Bytes;
 

@@ -2,6 +2,8 @@
 //! handle [`Io`] (`io.rs`). `private.rs` holds what the `#[namespace]` expansion names.
 
 mod io;
+#[cfg(feature = "typescript")]
+pub mod typescript;
 pub(crate) mod private;
 
 use std::convert::Infallible;
