@@ -144,6 +144,12 @@ macro_rules! events {
             #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy, ::core::cmp::PartialEq, ::core::cmp::Eq)]
             $vis struct $event;
 
+            impl $event {
+                /// The event name on the wire.
+                #[allow(dead_code)]
+                $vis const NAME: &'static str = $name;
+            }
+
             impl $crate::EventOf<$decl, $crate::__events_payload!($($ty),*)> for $event {
                 #[inline]
                 fn event_name(&self) -> &str {

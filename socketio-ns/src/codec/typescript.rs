@@ -130,17 +130,27 @@ mod enabled {
         Config::new().with_large_int("number")
     }
 
-    /// Collects the declarations of a type's named dependencies.
+    /// Collects the declarations of a type's named types: its dependencies and, for wrappers
+    /// such as `Option<T>` and `Vec<T>`, its type arguments.
     struct Collect<'a>(&'a mut TsNamespace, &'a Config);
+
+    impl Collect<'_> {
+        fn inside<U: TS + 'static + ?Sized>(&mut self) {
+            U::visit_dependencies(self);
+            U::visit_generics(self);
+        }
+    }
 
     impl TypeVisitor for Collect<'_> {
         fn visit<U: TS + 'static + ?Sized>(&mut self) {
             if U::output_path().is_none() {
+                // Not a named type (a primitive, a wrapper): what it holds may be.
+                self.inside::<U>();
                 return;
             }
             let cfg = self.1;
             if self.0.declare(TypeId::of::<U>(), || U::decl(cfg)) {
-                U::visit_dependencies(self);
+                self.inside::<U>();
             }
         }
     }
@@ -161,7 +171,6 @@ mod enabled {
         }
         let cfg = config();
         Collect(out, &cfg).visit::<T>();
-        T::visit_dependencies(&mut Collect(out, &cfg));
         T::name(&cfg)
     }
 }
