@@ -133,7 +133,12 @@ fn tsc(args: &[&str]) -> common::ChildRun {
         .arg("node_modules/typescript/bin/tsc")
         .args(args)
         .current_dir(tests_dir());
-    run_child(&mut command, "node (is it installed?)", &Value::Null, TSC_TIMEOUT)
+    run_child(
+        &mut command,
+        "node (is it installed?)",
+        &Value::Null,
+        TSC_TIMEOUT,
+    )
 }
 
 #[test]
@@ -147,7 +152,10 @@ fn typed_client_compiles_and_runs() {
     );
 
     static INSTALL: Once = Once::new();
-    npm_install_once(&INSTALL, &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/chat"));
+    npm_install_once(
+        &INSTALL,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/chat"),
+    );
     let server = ExampleServer::spawn("chat");
     let mut command = Command::new("node");
     command

@@ -20,8 +20,8 @@ use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use socketio_ns::{
-    Bytes, ConnectError, ConnectionStateRecovery, Context, EmitError, HandlerError, Server,
-    events, namespace,
+    Bytes, ConnectError, ConnectionStateRecovery, Context, EmitError, HandlerError, Server, events,
+    namespace,
 };
 
 /// Bounds of `ticker(interval_ms)`.

@@ -54,9 +54,9 @@ pub use namespace::{
     Handshake, JobHandle, MethodId, Middleware, Namespace, NoMethods, SocketRef, UnknownMethod,
     default_call_method, default_call_method_with_acl, default_process_packet,
 };
-pub use server::{Builder, Io, Server, SocketIoService, shutdown_signal};
 #[cfg(feature = "typescript")]
 pub use server::typescript;
+pub use server::{Builder, Io, Server, SocketIoService, shutdown_signal};
 
 pub use bytes::Bytes;
 

@@ -54,9 +54,10 @@ pub(super) fn describe(g: &Gen<'_>) -> TokenStream {
             _ => {}
         }
     }
-    let imports = g.ns.handlers().any(|(m, _)| m.output == Output::Value).then(|| {
-        quote!(use #private::{TsAckResult as _, TsAckValue as _};)
-    });
+    let imports =
+        g.ns.handlers()
+            .any(|(m, _)| m.output == Output::Value)
+            .then(|| quote!(use #private::{TsAckResult as _, TsAckValue as _};));
     quote! {
         fn __socketio_ns_typescript(#out: &mut #private::TsNamespace) {
             #imports
@@ -69,7 +70,8 @@ pub(super) fn describe(g: &Gen<'_>) -> TokenStream {
 /// is `unknown[]`.
 fn ts_type(g: &Gen<'_>, ty: &Type) -> TokenStream {
     let private = g.private_at(ty.span());
-    let raw = matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "RawArgs"));
+    let raw =
+        matches!(ty, Type::Path(p) if p.path.segments.last().is_some_and(|s| s.ident == "RawArgs"));
     if raw {
         return quote_spanned!(ty.span()=> #private::ts_rest);
     }

@@ -3,17 +3,17 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::marker::PhantomData;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::{
-    Adapter, AdapterError, Broadcast, BroadcastOptions, BroadcastPacket, EmitError, Room,
-    SocketInfo, BoxFuture,
-};
 use super::events::{EventOf, Events, Untyped};
+use super::{
+    Adapter, AdapterError, BoxFuture, Broadcast, BroadcastOptions, BroadcastPacket, EmitError,
+    Room, SocketInfo,
+};
 use crate::codec::socketio::Args;
 use crate::codec::socketio::encode;
 use crate::connection::{AckEvent, AckResponse, AckSink, Sid};

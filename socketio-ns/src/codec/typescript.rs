@@ -38,14 +38,20 @@ const ERROR_TYPE: &str = "export type HandlerError = { error: string; message: s
 impl TsNamespace {
     /// An event the client sends: `args` in order, `ack` what its callback receives.
     pub fn client_event(&mut self, name: &'static str, args: &[(&str, TsType)], ack: TsAck) {
-        let args = args.iter().map(|(n, ty)| (n.to_string(), ty(self))).collect();
+        let args = args
+            .iter()
+            .map(|(n, ty)| (n.to_string(), ty(self)))
+            .collect();
         let ack = ack(self);
         self.client.push(TsEvent { name, args, ack });
     }
 
     /// An event the server sends.
     pub fn server_event(&mut self, name: &'static str, args: &[(&str, TsType)]) {
-        let args = args.iter().map(|(n, ty)| (n.to_string(), ty(self))).collect();
+        let args = args
+            .iter()
+            .map(|(n, ty)| (n.to_string(), ty(self)))
+            .collect();
         self.server.push(TsEvent {
             name,
             args,

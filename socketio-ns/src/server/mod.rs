@@ -2,9 +2,9 @@
 //! handle [`Io`] (`io.rs`). `private.rs` holds what the `#[namespace]` expansion names.
 
 mod io;
+pub(crate) mod private;
 #[cfg(feature = "typescript")]
 pub mod typescript;
-pub(crate) mod private;
 
 use std::convert::Infallible;
 use std::fmt;

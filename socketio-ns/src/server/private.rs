@@ -103,7 +103,9 @@ pub use crate::namespace::no_such_method;
 // ---------------------------------------------------------------------------------------------
 // The TypeScript export (does nothing without the feature `typescript`)
 
-pub use crate::codec::typescript::{TsAckOf, TsAckResult, TsAckValue, TsNamespace, ts_rest, ts_type};
+pub use crate::codec::typescript::{
+    TsAckOf, TsAckResult, TsAckValue, TsNamespace, ts_rest, ts_type,
+};
 
 /// What a handler parameter after the context can be: anything serde can deserialize
 /// (`bytes::Bytes` anywhere inside takes a binary attachment).
