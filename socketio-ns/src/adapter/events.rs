@@ -150,7 +150,7 @@ macro_rules! events {
                 $vis const NAME: &'static str = $name;
             }
 
-            impl $crate::EventOf<$decl, $crate::__events_payload!($($ty),*)> for $event {
+            impl $crate::EventOf<$decl, <($($ty,)*) as $crate::adapter::Payload>::Type> for $event {
                 #[inline]
                 fn event_name(&self) -> &str {
                     $name
@@ -160,11 +160,38 @@ macro_rules! events {
     };
 }
 
-/// The payload type of an [`events!`](crate::events) entry: `()`, the one type, or a tuple.
+/// The payload type of an [`events!`](crate::events) entry, from the tuple of its arguments
+/// types: `()` for none, the type itself for one, the tuple for several (up to 12).
 #[doc(hidden)]
-#[macro_export]
-macro_rules! __events_payload {
-    () => { () };
-    ($ty:ty) => { $ty };
-    ($($ty:ty),+) => { ($($ty),+) };
+pub trait Payload {
+    /// The payload type.
+    type Type;
 }
+
+impl Payload for () {
+    type Type = ();
+}
+
+impl<A> Payload for (A,) {
+    type Type = A;
+}
+
+macro_rules! payload_tuples {
+    ($($name:ident)+) => {
+        impl<$($name),+> Payload for ($($name,)+) {
+            type Type = ($($name,)+);
+        }
+    };
+}
+
+payload_tuples!(A B);
+payload_tuples!(A B C);
+payload_tuples!(A B C D);
+payload_tuples!(A B C D E);
+payload_tuples!(A B C D E F);
+payload_tuples!(A B C D E F G);
+payload_tuples!(A B C D E F G H);
+payload_tuples!(A B C D E F G H I);
+payload_tuples!(A B C D E F G H I J);
+payload_tuples!(A B C D E F G H I J K);
+payload_tuples!(A B C D E F G H I J K L);

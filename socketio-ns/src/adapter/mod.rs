@@ -50,6 +50,8 @@ pub use futures_util::future::BoxFuture;
 pub use broadcast::Broadcast;
 pub use emitter::{Selection, SocketEmitter};
 pub use error::{AdapterError, EmitError};
+#[doc(hidden)]
+pub use events::Payload;
 pub use events::{EventOf, Events, Untyped};
 pub use local::{LocalAdapter, LocalAdapterFactory};
 pub use operator::{BroadcastAcks, BroadcastOperator, IntoRooms};
