@@ -256,8 +256,14 @@ impl<D: Events> BroadcastOperator<D> {
     /// The returned [`Broadcast`] need not be awaited. Awaiting it waits for the other
     /// processes' part (with a multi-process adapter) and reports its errors; dropped, that
     /// part completes in the background and its errors are logged.
+    #[inline]
     pub fn emit<E: EventOf<D, A>, A: Args>(self, event: E, args: A) -> Broadcast {
-        let packet = encode::event(&self.path, event.event_name(), &args, None)
+        // The work does not depend on the event's type: one copy per payload type.
+        self.emit_named(event.event_name(), args)
+    }
+
+    fn emit_named<A: Args>(self, event: &str, args: A) -> Broadcast {
+        let packet = encode::event(&self.path, event, &args, None)
             .map_err(|e| EmitError::Serialize(e.to_string()));
         Broadcast::start(async move {
             let packet = BroadcastPacket::new(packet?, None);
@@ -273,8 +279,16 @@ impl<D: Events> BroadcastOperator<D> {
         event: E,
         args: A,
     ) -> BoxFuture<'static, Result<BroadcastAcks, EmitError>> {
+        self.emit_with_ack_named(event.event_name(), args)
+    }
+
+    fn emit_with_ack_named<A: Args>(
+        self,
+        event: &str,
+        args: A,
+    ) -> BoxFuture<'static, Result<BroadcastAcks, EmitError>> {
         let id = broadcast_ack_id();
-        let packet = encode::event(&self.path, event.event_name(), &args, Some(id))
+        let packet = encode::event(&self.path, event, &args, Some(id))
             .map_err(|e| EmitError::Serialize(e.to_string()));
         let timeout = self.timeout.unwrap_or(self.default_timeout);
         Box::pin(async move {

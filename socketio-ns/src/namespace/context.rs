@@ -178,10 +178,16 @@ impl<T: Namespace> Context<T> {
     /// `event` is a string unless the namespace declares its events (`emits = ...`, see
     /// [`events!`](crate::events)): then it is the event's marker type, and `args` its
     /// declared payload type.
+    #[inline]
     pub fn emit<E: EventOf<Emits<T>, A>, A: Args>(&mut self, event: E, args: A) {
-        let name = event.event_name();
-        if let Err(e) = self.try_emit_named(name, args) {
-            tracing::debug!(event = name, error = %e, "emit failed");
+        // The work is in functions that do not depend on the event's type: one copy per
+        // payload type, not one per declared event.
+        self.emit_named(event.event_name(), args);
+    }
+
+    fn emit_named<A: Args>(&mut self, event: &str, args: A) {
+        if let Err(e) = self.try_emit_named(event, args) {
+            tracing::debug!(event, error = %e, "emit failed");
         }
     }
 
@@ -219,9 +225,18 @@ impl<T: Namespace> Context<T> {
         args: A,
         timeout: Duration,
     ) -> BoxFuture<'static, Result<AckResponse, AckError>> {
+        self.emit_with_ack_named(event.event_name(), args, timeout)
+    }
+
+    fn emit_with_ack_named<A: Args>(
+        &self,
+        event: &str,
+        args: A,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<AckResponse, AckError>> {
         Box::pin(super::socket_ref::emit_with_ack(
             &self.socket,
-            event.event_name(),
+            event,
             args,
             timeout,
         ))
@@ -289,7 +304,7 @@ impl<T: Namespace> Context<T> {
         A: Args,
         F: FnOnce(&mut T, &mut Context<T>, Result<AckResponse, AckError>) + Send + 'static,
     {
-        let answer = self.emit_with_ack_timeout(event, args, timeout);
+        let answer = self.emit_with_ack_named(event.event_name(), args, timeout);
         let socket = self.socket.clone();
         tokio::spawn(async move {
             let answer = answer.await;
@@ -301,9 +316,7 @@ impl<T: Namespace> Context<T> {
     /// Emits the `message` event (gevent's `send`); errors are logged, as with
     /// [`Context::emit`].
     pub fn send<A: Args>(&mut self, message: A) {
-        if let Err(e) = self.try_emit_named("message", message) {
-            tracing::debug!(event = "message", error = %e, "emit failed");
-        }
+        self.emit_named("message", message);
     }
 
     /// Whether the event being handled asked for an ack that is not answered yet.
