@@ -25,7 +25,7 @@ mkdir -p "$OUT"
 cat > "$OUT/Cargo.toml" <<TOML
 [workspace]
 resolver = "3"
-members = ["ns", "ns_typed", "sx"]
+members = [$(printf '"%s",' $VARIANTS)]
 
 [workspace.package]
 version = "0.1.0"
@@ -138,9 +138,14 @@ RS
   } > "$dir/src/main.rs"
 }
 
-gen_ns ns 0
-gen_ns ns_typed 1
-gen_sx
+for v in $VARIANTS; do
+  case $v in
+    ns) gen_ns ns 0 ;;
+    ns_typed) gen_ns ns_typed 1 ;;
+    sx) gen_sx ;;
+    *) echo "unknown variant $v" >&2; exit 2 ;;
+  esac
+done
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 

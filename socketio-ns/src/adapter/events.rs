@@ -110,7 +110,7 @@ impl<A: Args> EventOf<Untyped, A> for String {
 ///
 /// Each entry makes a unit struct (`Said`) naming the event; its payload is the one argument's
 /// type, a tuple of the arguments' types for several, `()` for none. The argument names are
-/// used by the TypeScript export ([`crate::typescript`], feature `typescript`), which needs
+/// used by the TypeScript export (`socketio_ns::typescript`, feature `typescript`), which needs
 /// `ts_rs::TS` on every payload type then.
 #[macro_export]
 macro_rules! events {
