@@ -120,6 +120,35 @@ fn serde_attributes_shape_the_types() {
     }
 }
 
+/// `write_all` writes one file per registered namespace with a declaration, named after its
+/// path, and nothing for the others.
+#[test]
+fn write_all_writes_each_declaring_namespace() {
+    let dir = std::env::temp_dir().join(format!("socketio-ns-ts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut files = socketio_ns::typescript::write_all(&dir).unwrap();
+    files.sort();
+    assert_eq!(files, vec![dir.join("chat.d.ts"), dir.join("typed.d.ts")]);
+    let typed = std::fs::read_to_string(dir.join("typed.d.ts")).unwrap();
+    assert_eq!(Some(typed), socketio_ns::typescript::render::<Typed>());
+    let chat = std::fs::read_to_string(dir.join("chat.d.ts")).unwrap();
+    assert_eq!(chat, std::fs::read_to_string(chat_dts()).unwrap());
+    // Unchanged files are left alone; a namespace without a declaration has no types.
+    assert!(!socketio_ns::typescript::write::<Typed>(dir.join("typed.d.ts")).unwrap());
+    assert!(socketio_ns::typescript::render::<Plain>().is_none());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[derive(Default)]
+struct Plain;
+
+#[namespace("/plain")]
+impl Plain {
+    fn on_ping(&mut self, cx: &mut Context<Self>) {
+        cx.emit("pong", ());
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // tsc and node
 

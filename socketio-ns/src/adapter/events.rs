@@ -37,10 +37,10 @@ impl Events for Untyped {}
 /// Implemented for `&str`, `&String` and `String` under [`Untyped`], and by
 /// [`events!`](crate::events) for each declared event's marker type with its payload type.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not an event that `{D}` declares with a payload of type `{A}`",
-    label = "undeclared event, or a payload of another type",
-    note = "a namespace declared with `emits = {D}` sends only the events `{D}` lists, each as `emit(EventType, payload)` with the payload type given there",
-    note = "to send another event, add it to the `events!` declaration of `{D}`; namespaces without `emits = ...` keep the string API"
+    message = "`{Self}` is not an event of `{D}`",
+    label = "not an event `{D}` declares",
+    note = "a namespace with `emits = {D}` sends only the events `{D}` declares, each named by its type and carrying the payload type declared for it: `emit(EventType, payload)`",
+    note = "to send another event, declare it in `events! {{ .. {D} {{ .. }} }}`; a namespace without `emits = ...` takes event names as strings"
 )]
 pub trait EventOf<D, A> {
     /// The event name on the wire.
@@ -103,7 +103,7 @@ impl<A: Args> EventOf<Untyped, A> for String {
 ///         let _ = cx.to("lobby").emit(Said, line).await;
 ///         cx.emit(Moved, ("a".to_string(), "b".to_string()));
 ///         cx.emit(Bye, ());
-///         // cx.emit("said", 5);  // error: `&str` is not an event that `ChatEvents` declares
+///         // cx.emit("said", 5);  // error: `&str` is not an event of `ChatEvents`
 ///     }
 /// }
 /// ```
