@@ -76,6 +76,7 @@ impl<A: Args> EventOf<Untyped, A> for String {
 /// use socketio_ns::{Context, events, namespace};
 ///
 /// #[derive(Serialize)]
+/// #[cfg_attr(feature = "typescript", derive(ts_rs::TS))] // for the TypeScript export
 /// struct Line {
 ///     nick: String,
 ///     text: String,
