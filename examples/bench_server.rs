@@ -5,11 +5,13 @@
 //! the server emit `broadcast` with the same arguments to every socket of the namespace,
 //! sender included. Ping interval 25 s, timeout 20 s. SIGINT or SIGTERM shut it down
 //! gracefully. With `RECOVERY=1` connection state recovery is on (2 minutes), to measure what
-//! it costs (events then carry their offset).
+//! it costs (events then carry their offset). Built with `--features redis`, `REDIS_URL`
+//! (e.g. `redis://127.0.0.1:6379`) makes it one process of a cluster sharing that Redis
+//! through the classic Redis adapter: `broadcast` then reaches every process's sockets.
 
 use std::time::Duration;
 
-use socketio_ns::{Context, EmitError, RawArgs, Server, namespace};
+use socketio_ns::{Context, RawArgs, Server, namespace};
 
 #[derive(Default)]
 struct Bench;
@@ -21,14 +23,12 @@ impl Bench {
         args
     }
 
-    async fn on_broadcast(
-        &mut self,
-        cx: &mut Context<Self>,
-        args: RawArgs,
-    ) -> Result<(), EmitError> {
-        match cx.io().of(cx.namespace()) {
-            Some(everyone) => everyone.emit("broadcast", args).await,
-            None => Ok(()),
+    /// Sent at once to this process's sockets; with the Redis adapter the publish to the
+    /// others completes in the background, as the Node server's `nsp.emit` does, instead of
+    /// holding this socket's next event for a Redis round trip.
+    fn on_broadcast(&mut self, cx: &mut Context<Self>, args: RawArgs) {
+        if let Some(everyone) = cx.io().of(cx.namespace()) {
+            drop(everyone.emit("broadcast", args));
         }
     }
 }
@@ -49,9 +49,32 @@ fn main() -> std::io::Result<()> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(
+        .block_on(async move {
+            // Adapters are made when the server is built: inside the runtime.
+            let builder = redis_adapter(builder)?;
             builder
                 .build()
-                .serve_with_shutdown(("127.0.0.1", port), socketio_ns::shutdown_signal()),
-        )
+                .serve_with_shutdown(("127.0.0.1", port), socketio_ns::shutdown_signal())
+                .await
+        })
+}
+
+/// With `REDIS_URL`, the classic Redis adapter (feature `redis`).
+fn redis_adapter(builder: socketio_ns::Builder) -> std::io::Result<socketio_ns::Builder> {
+    let Ok(url) = std::env::var("REDIS_URL") else {
+        return Ok(builder);
+    };
+    #[cfg(feature = "redis")]
+    {
+        let factory = socketio_ns::adapter::redis::RedisAdapterFactory::new(&url)
+            .map_err(std::io::Error::other)?;
+        Ok(builder.adapter(factory))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = builder;
+        Err(std::io::Error::other(format!(
+            "REDIS_URL={url}: build with `--features redis` to use it"
+        )))
+    }
 }

@@ -258,21 +258,34 @@ async fn main() -> std::io::Result<()> {
 
 /// With `REDIS_URL` (e.g. `redis://127.0.0.1:6379`), the Redis adapter: every chat process on
 /// that Redis, ours or a Node.js one with `@socket.io/redis-adapter`, shares its rooms.
-/// `REDIS_ADAPTER` chooses the kind; only `classic` (the default) exists yet.
+/// `REDIS_ADAPTER` chooses the kind: `classic` (the default, `createAdapter` in Node) or
+/// `sharded` (Redis 7 sharded Pub/Sub, `createShardedAdapter` in Node), whose
+/// `subscriptionMode` `REDIS_SUBSCRIPTION_MODE` gives (`dynamic`, the default, or `static`).
 fn adapter(builder: socketio_ns::Builder) -> std::io::Result<socketio_ns::Builder> {
     let Ok(url) = std::env::var("REDIS_URL") else {
         return Ok(builder);
     };
     let kind = std::env::var("REDIS_ADAPTER").unwrap_or_else(|_| "classic".into());
-    if kind != "classic" {
+    if kind != "classic" && kind != "sharded" {
         return Err(std::io::Error::other(format!(
-            "REDIS_ADAPTER={kind}: only `classic` is supported"
+            "REDIS_ADAPTER={kind}: `classic` or `sharded`"
         )));
     }
     #[cfg(feature = "redis")]
     {
-        let factory = socketio_ns::adapter::redis::RedisAdapterFactory::new(&url)
-            .map_err(std::io::Error::other)?;
+        use socketio_ns::adapter::redis::{RedisAdapterFactory, SubscriptionMode};
+        let factory = RedisAdapterFactory::new(&url).map_err(std::io::Error::other)?;
+        if kind == "sharded" {
+            let mode: SubscriptionMode = std::env::var("REDIS_SUBSCRIPTION_MODE")
+                .unwrap_or_else(|_| "dynamic".into())
+                .parse()
+                .map_err(std::io::Error::other)?;
+            println!(
+                "chat: rooms shared through {url} (sharded Redis adapter, {} mode)",
+                mode.as_str()
+            );
+            return Ok(builder.adapter(factory.sharded(mode)));
+        }
         println!("chat: rooms shared through {url} (classic Redis adapter)");
         Ok(builder.adapter(factory))
     }

@@ -33,6 +33,8 @@ socket.onAny((event, ...rest) => {
   if (event in received) received[event].push(rest[0]);
   inbox.push(event, rest);
 });
+// A job of the socket asks once the socket is back (tests/recovery.rs, `on_later`).
+socket.on("ask", (ack) => ack("answered"));
 const connects = new Inbox();
 socket.on("connect", () => connects.push("connect", { id: socket.id, recovered: socket.recovered }));
 socket.on("connect_error", (e) => fail(`connect_error: ${e.message}`));
@@ -76,7 +78,9 @@ const total = 3 + args.later.n;
 await call("once_more", total + 1, args.later.n + 1);
 const deadline = Date.now() + (args.expect_missed ? 5000 : 300);
 while (
-  (received.news.length < total + 1 || received.direct.length < args.later.n + 1) &&
+  (received.news.length < total + 1 ||
+    received.direct.length < args.later.n + 1 ||
+    (args.job_asks && received.tick.length < args.later.n + 1)) &&
   Date.now() < deadline
 ) {
   await sleep(20);

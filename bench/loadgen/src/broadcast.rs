@@ -206,18 +206,32 @@ pub async fn run(ctx: &Ctx) -> Result<Map<String, Value>, String> {
         done_tx,
     });
 
-    let (conns, conn_hist, errors) =
-        proto::connect_many(&ctx.engine_url, &ctx.prefix, false, o.clients + 1, 64).await;
-    if conns.len() < o.clients + 1 {
+    // The sender on --url; the receivers on --url, or spread over --receiver-urls.
+    let (mut senders, mut conn_hist, mut errors) =
+        proto::connect_many(&ctx.engine_url, &ctx.prefix, false, 1, 1).await;
+    let urls: Vec<String> = if o.receiver_urls.is_empty() {
+        vec![ctx.engine_url.clone()]
+    } else {
+        o.receiver_urls.iter().map(|u| proto::engine_url(u)).collect()
+    };
+    let mut receiver_conns = Vec::with_capacity(o.clients);
+    for (i, url) in urls.iter().enumerate() {
+        let n = o.clients / urls.len() + usize::from(i < o.clients % urls.len());
+        let (conns, hist, errs) = proto::connect_many(url, &ctx.prefix, false, n, 64).await;
+        receiver_conns.extend(conns);
+        conn_hist.add(&hist).ok();
+        errors.extend(errs);
+    }
+    if senders.len() + receiver_conns.len() < o.clients + 1 {
         return Err(format!(
             "only {}/{} sockets connected; first error: {}",
-            conns.len(),
+            senders.len() + receiver_conns.len(),
             o.clients + 1,
             errors.first().map(String::as_str).unwrap_or("?")
         ));
     }
-    let mut conns = conns.into_iter();
-    let sender_ws = conns.next().expect("sender connection");
+    let sender_ws = senders.pop().expect("sender connection");
+    let conns = receiver_conns.into_iter();
     let (stop_tx, stop_rx) = watch::channel(false);
     let receivers: Vec<_> = conns
         .map(|ws| tokio::spawn(receiver(ws, sh.clone(), stop_rx.clone())))
@@ -226,6 +240,7 @@ pub async fn run(ctx: &Ctx) -> Result<Map<String, Value>, String> {
 
     tokio::time::sleep(Duration::from_secs_f64(o.warmup)).await;
     let cpu0 = CpuSnap::take(ctx.server_pid);
+    let others0: Vec<Option<u64>> = o.other_pids.iter().map(|p| crate::procstat::cpu_ticks(Some(*p))).collect();
     let d0 = sh.deliveries_total.load(Acquire);
     let t0 = Instant::now();
     sh.phase.store(MEASURING, Release);
@@ -234,6 +249,7 @@ pub async fn run(ctx: &Ctx) -> Result<Map<String, Value>, String> {
     let window_s = t0.elapsed().as_secs_f64();
     let d1 = sh.deliveries_total.load(Acquire);
     let cpu1 = CpuSnap::take(ctx.server_pid);
+    let others1: Vec<Option<u64>> = o.other_pids.iter().map(|p| crate::procstat::cpu_ticks(Some(*p))).collect();
 
     // Wait for the sender to publish the end of the measured seqs, then for
     // the in-flight broadcasts to drain.
@@ -295,6 +311,17 @@ pub async fn run(ctx: &Ctx) -> Result<Map<String, Value>, String> {
     m.insert("lat_us".into(), lat_json(&hist));
     m.insert("connect_lat_us".into(), lat_json(&conn_hist));
     ctx.cpu_json(&mut m, &cpu0, &cpu1, deliveries);
+    if !o.other_pids.is_empty() {
+        let other: Vec<Value> = others0
+            .iter()
+            .zip(&others1)
+            .map(|(a, b)| match (a, b) {
+                (Some(a), Some(b)) => r3(Some(b.saturating_sub(*a) as f64 / ctx.tck)),
+                _ => Value::Null,
+            })
+            .collect();
+        m.insert("other_servers_cpu_s".into(), json!(other));
+    }
     m.insert("bad_payloads".into(), json!(bad));
     m.insert("unexpected_msgs".into(), json!(unexpected));
     m.insert("clients_died".into(), json!(died + snd.died as u64));

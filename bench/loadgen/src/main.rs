@@ -43,6 +43,11 @@ options:
                        measured ones (default min(100, clients))
   --raw                echo: plain WebSocket echo, no Socket.IO framing (bench-raw-ws)
   --label NAME         copied into the JSON line (e.g. ours, socketioxide, raw)
+  --receiver-urls U,.. broadcast: spread the receivers round-robin over these
+                       server URLs (several processes of one cluster); the
+                       sender stays on --url
+  --other-pids P,..    CPU of these processes too (other cluster members),
+                       reported as other_servers_cpu_s
   --threads T          client tokio worker threads (default: tokio's default)
 ";
 
@@ -63,6 +68,8 @@ pub struct Opts {
     pub raw: bool,
     pub label: String,
     pub threads: Option<usize>,
+    pub receiver_urls: Vec<String>,
+    pub other_pids: Vec<u32>,
 }
 
 fn die(msg: &str) -> ! {
@@ -93,6 +100,8 @@ fn parse_args(args: Vec<String>) -> Opts {
         raw: false,
         label: String::new(),
         threads: None,
+        receiver_urls: Vec::new(),
+        other_pids: Vec::new(),
     };
     let mut it = args.into_iter().skip(1);
     while let Some(flag) = it.next() {
@@ -121,6 +130,10 @@ fn parse_args(args: Vec<String>) -> Opts {
             "--warmup-conns" => warmup_conns = Some(num(&flag, &val)),
             "--label" => o.label = val,
             "--threads" => o.threads = Some(num(&flag, &val)),
+            "--receiver-urls" => {
+                o.receiver_urls = val.split(',').filter(|u| !u.is_empty()).map(str::to_owned).collect()
+            }
+            "--other-pids" => o.other_pids = val.split(',').map(|p| num(&flag, p)).collect(),
             _ => die(&format!("unknown option {flag}")),
         }
     }
@@ -132,6 +145,9 @@ fn parse_args(args: Vec<String>) -> Opts {
     o.clients = clients.unwrap_or(def_clients).max(1);
     o.concurrency = concurrency.unwrap_or(def_conc).max(1);
     o.warmup_conns = warmup_conns.unwrap_or(o.clients.min(100));
+    if !o.receiver_urls.is_empty() && scenario != "broadcast" {
+        die("--receiver-urls is only for the broadcast scenario");
+    }
     if o.raw && scenario != "echo" {
         die("--raw is only for the echo scenario");
     }
@@ -207,6 +223,9 @@ impl Ctx {
         m.insert("size".into(), json!(o.clients));
         m.insert("concurrency".into(), json!(o.concurrency));
         m.insert("payload_bytes".into(), json!(o.payload_bytes));
+        if !o.receiver_urls.is_empty() {
+            m.insert("receiver_urls".into(), json!(o.receiver_urls));
+        }
         m
     }
 

@@ -352,6 +352,16 @@ pub trait Adapter: Send + Sync + 'static {
         Box::pin(std::future::ready(Ok(false)))
     }
 
+    /// When room joins made so far are not yet in effect for what the other processes publish
+    /// (an adapter that subscribes one channel per room, waiting for Redis to confirm), a
+    /// future that resolves once they are. The namespace runtime awaits it before it answers
+    /// the ack of a handler that joined rooms (and before the CONNECT reply when
+    /// `recv_connect` did), so that a client told it joined misses no broadcast made after.
+    /// It must end by itself within a bounded time, Redis down or not. Default: `None`.
+    fn joins_settled(&self) -> Option<BoxFuture<'static, ()>> {
+        None
+    }
+
     /// The server is shutting down: release resources (subscriptions, connections). Default:
     /// nothing to do.
     fn close(&self) -> BoxFuture<'_, Result<(), AdapterError>> {

@@ -52,6 +52,21 @@ impl Cors {
 /// `{"code":4,"message":"Forbidden"}` and the message is logged.
 pub type AllowRequest = Arc<dyn Fn(&http::request::Parts) -> Result<(), String> + Send + Sync>;
 
+/// Compression of long-polling responses (Node's `httpCompression`): a response body of at
+/// least `threshold` bytes is sent gzip- or deflate-encoded to a client whose
+/// `Accept-Encoding` allows it (gzip preferred), at zlib's default level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpCompression {
+    /// The smallest body compressed, in bytes. Default 1024, as in Node.
+    pub threshold: usize,
+}
+
+impl Default for HttpCompression {
+    fn default() -> Self {
+        HttpCompression { threshold: 1024 }
+    }
+}
+
 /// Engine.IO server options.
 #[derive(Clone)]
 pub struct EngineConfig {
@@ -82,6 +97,9 @@ pub struct EngineConfig {
     pub max_sessions: usize,
     /// CORS policy. Default disabled.
     pub cors: Cors,
+    /// Compression of long-polling responses; `None` turns it off. Default on, threshold
+    /// 1024 bytes (as Node's `httpCompression`).
+    pub http_compression: Option<HttpCompression>,
     /// Optional handshake filter.
     pub allow_request: Option<AllowRequest>,
 }
@@ -101,6 +119,7 @@ impl Default for EngineConfig {
             body_timeout: Duration::from_secs(30),
             max_sessions: 100_000,
             cors: Cors::Disabled,
+            http_compression: Some(HttpCompression::default()),
             allow_request: None,
         }
     }
@@ -121,6 +140,7 @@ impl fmt::Debug for EngineConfig {
             .field("body_timeout", &self.body_timeout)
             .field("max_sessions", &self.max_sessions)
             .field("cors", &self.cors)
+            .field("http_compression", &self.http_compression)
             .field("allow_request", &self.allow_request.is_some())
             .finish()
     }

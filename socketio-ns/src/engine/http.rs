@@ -85,6 +85,80 @@ pub(super) fn text_response(body: Bytes) -> Response<Body> {
     res
 }
 
+/// A content coding of a long-polling response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Encoding {
+    Gzip,
+    /// HTTP's `deflate`: zlib-wrapped DEFLATE (RFC 1950), as Node's `zlib.createDeflate`.
+    Deflate,
+}
+
+/// The coding to answer a request with, from its `Accept-Encoding`: gzip or deflate,
+/// whichever has the higher quality (gzip on a tie; `*` stands for both), none when the header
+/// is absent or allows neither, as the `accepts` package Node's engine.io asks.
+pub(super) fn accepted_encoding(headers: &http::HeaderMap) -> Option<Encoding> {
+    let mut gzip = None::<f32>;
+    let mut deflate = None::<f32>;
+    let mut star = None::<f32>;
+    for value in headers.get_all(header::ACCEPT_ENCODING) {
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let slot = match name.to_ascii_lowercase().as_str() {
+                "gzip" => &mut gzip,
+                "deflate" => &mut deflate,
+                "*" => &mut star,
+                _ => continue,
+            };
+            *slot = Some(slot.map_or(q, |old: f32| old.max(q)));
+        }
+    }
+    let gzip = gzip.or(star).unwrap_or(0.0);
+    let deflate = deflate.or(star).unwrap_or(0.0);
+    if gzip <= 0.0 && deflate <= 0.0 {
+        None
+    } else if gzip >= deflate {
+        Some(Encoding::Gzip)
+    } else {
+        Some(Encoding::Deflate)
+    }
+}
+
+/// [`text_response`] with `body` compressed, and its `Content-Encoding`.
+pub(super) fn compressed_text_response(body: &[u8], encoding: Encoding) -> Response<Body> {
+    use std::io::Write as _;
+    let level = flate2::Compression::default();
+    let out = Vec::with_capacity(body.len() / 2);
+    let compressed = match encoding {
+        Encoding::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(out, level);
+            e.write_all(body).and_then(|()| e.finish())
+        }
+        Encoding::Deflate => {
+            let mut e = flate2::write::ZlibEncoder::new(out, level);
+            e.write_all(body).and_then(|()| e.finish())
+        }
+    };
+    // Writing to a `Vec` cannot fail; should it, the body goes uncompressed.
+    let Ok(compressed) = compressed else {
+        return text_response(Bytes::copy_from_slice(body));
+    };
+    let mut res = text_response(Bytes::from(compressed));
+    res.headers_mut().insert(
+        header::CONTENT_ENCODING,
+        HeaderValue::from_static(match encoding {
+            Encoding::Gzip => "gzip",
+            Encoding::Deflate => "deflate",
+        }),
+    );
+    res
+}
+
 pub(super) fn empty(status: StatusCode) -> Response<Body> {
     let mut res = Response::new(Full::new(Bytes::new()));
     *res.status_mut() = status;

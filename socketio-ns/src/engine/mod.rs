@@ -32,7 +32,7 @@ mod session;
 mod websocket;
 
 pub use self::http::Body;
-pub use config::{AllowRequest, Cors, EngineConfig, Transport};
+pub use config::{AllowRequest, Cors, EngineConfig, HttpCompression, Transport};
 pub use listener::{ServeOptions, serve, serve_with};
 pub use router::Engine;
 pub(crate) use router::{Shared as EngineShared, new_sid};

@@ -10,8 +10,10 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 
 use super::EngineHandler;
-use super::config::Transport;
-use super::http::{Body, ErrorCode, empty, error, plain, text_response};
+use super::config::{HttpCompression, Transport};
+use super::http::{
+    Body, Encoding, ErrorCode, compressed_text_response, empty, error, plain, text_response,
+};
 use super::router::Engine;
 use super::session::{CloseReason, EngineSession, HandshakeInfo, POLLING, UPGRADING, WEBSOCKET};
 use super::websocket::inbound_pause;
@@ -38,7 +40,11 @@ impl<H: EngineHandler> Engine<H> {
     }
 
     /// Answers a GET: waits for frames, then returns them as one payload.
-    pub(super) async fn poll(&self, socket: EngineSession<H::Data>) -> Response<Body> {
+    pub(super) async fn poll(
+        &self,
+        socket: EngineSession<H::Data>,
+        compression: Option<(HttpCompression, Encoding)>,
+    ) -> Response<Body> {
         // A GET that arrives mid-upgrade may have raced the client's `5` on the WebSocket,
         // which the client sent first: give the upgrade a moment to settle, so that a client
         // already upgraded is refused as the protocol says, not sent a noop.
@@ -93,7 +99,12 @@ impl<H: EngineHandler> Engine<H> {
         drop(guard);
         let mut body = Vec::with_capacity(frames.iter().map(|f| payload::encoded_len(f) + 1).sum());
         payload::encode_payload(&frames, &mut body);
-        text_response(Bytes::from(body))
+        match compression {
+            Some((c, encoding)) if body.len() >= c.threshold => {
+                compressed_text_response(&body, encoding)
+            }
+            _ => text_response(Bytes::from(body)),
+        }
     }
 
     /// Answers a POST: decodes the payload and delivers its packets.

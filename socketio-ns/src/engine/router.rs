@@ -244,7 +244,12 @@ impl<H: EngineHandler> Engine<H> {
                     return error(ErrorCode::BadRequest);
                 }
                 match *req.method() {
-                    Method::GET => self.poll(socket).await,
+                    Method::GET => {
+                        let encoding = config.http_compression.and_then(|c| {
+                            super::http::accepted_encoding(req.headers()).map(|e| (c, e))
+                        });
+                        self.poll(socket, encoding).await
+                    }
                     Method::POST => self.post(socket, req).await,
                     _ => error(ErrorCode::BadRequest),
                 }

@@ -66,6 +66,8 @@ async fn run<T: Namespace>(
         return;
     }
 
+    // Rooms recv_connect joined take effect before the CONNECT reply.
+    cx.settle_joins().await;
     let pid = recovery::new_pid(&ns);
     // Before the socket is reachable: a packet stamped in between counts as missed.
     let since = recovery::current_offset(&ns);
@@ -178,6 +180,8 @@ async fn events<T: Namespace>(
                     cx.error("handler_error", "the handler failed");
                     return (DisconnectReason::HandlerPanic, false);
                 }
+                // Rooms the handler joined take effect before its answer leaves.
+                cx.settle_joins().await;
                 cx.begin_event(None);
             }
             Cmd::Call(call) => {
@@ -193,6 +197,7 @@ async fn events<T: Namespace>(
                     cx.error("handler_error", "the handler failed");
                     return (DisconnectReason::HandlerPanic, false);
                 }
+                cx.settle_joins().await;
             }
             Cmd::Disconnect(reason, silent) => return (reason, silent),
         }

@@ -20,6 +20,16 @@ use crate::connection::{AckError, AckResponse, DisconnectReason, Session, Socket
 /// An ack callback ([`Context::emit_with_ack_then`]) waiting in the socket's mailbox.
 pub(crate) type AckCall<T> = Box<dyn FnOnce(&mut T, &mut Context<T>) + Send>;
 
+/// The longest a handler's answer waits for its joins to take effect (the adapter's own bound
+/// is normally shorter).
+const SETTLE_LIMIT: Duration = Duration::from_secs(10);
+
+/// A packet that waits for joins to take effect.
+enum Deferred {
+    Ack(Encoded),
+    Event(Encoded),
+}
+
 /// What a handler works with: its socket, the ACL, jobs, rooms and emitting.
 ///
 /// One per socket-namespace, owned by its actor and lent to each handler as `&mut`.
@@ -35,6 +45,13 @@ pub struct Context<T: Namespace> {
     event: Option<Box<str>>,
     /// While `recv_connect` runs, packets wait here until the CONNECT reply is sent.
     held: Option<Vec<Encoded>>,
+    /// Joins made by the current handler that the adapter has not yet made effective
+    /// ([`crate::adapter::Adapter::joins_settled`]).
+    /// (In a mutex only to keep the context `Sync`: it is only reached through `&mut self`.)
+    settle: std::sync::Mutex<Option<crate::adapter::BoxFuture<'static, ()>>>,
+    /// The ack answered while `settle` was pending, and what was emitted after it, in order:
+    /// sent once the joins took effect.
+    deferred: Vec<Deferred>,
     pub(crate) leaving: Option<(DisconnectReason, bool)>,
     /// The socket came back through connection state recovery.
     pub(crate) recovered: bool,
@@ -67,6 +84,8 @@ impl<T: Namespace> Context<T> {
             ack: None,
             event: None,
             held: Some(Vec::new()),
+            settle: std::sync::Mutex::new(None),
+            deferred: Vec::new(),
             leaving: None,
             recovered: false,
             resolved: None,
@@ -77,6 +96,24 @@ impl<T: Namespace> Context<T> {
     pub(crate) fn set_initial_acl(&mut self, acl: Acl) {
         self.initial_acl = acl;
         self.acl = acl;
+    }
+
+    /// Waits until the joins of the handler that just ran took effect in the adapter (bounded),
+    /// then sends the ack and the emits that waited for them.
+    pub(crate) async fn settle_joins(&mut self) {
+        let settle = self.settle.get_mut().unwrap_or_else(|x| x.into_inner());
+        if let Some(settled) = settle.take() {
+            let _ = tokio::time::timeout(SETTLE_LIMIT, settled).await;
+        }
+        for d in std::mem::take(&mut self.deferred) {
+            let sent = match d {
+                Deferred::Ack(packet) => self.socket.send(&packet).map_err(EmitError::from),
+                Deferred::Event(packet) => super::recovery::emit(&self.ns, &self.socket, packet),
+            };
+            if let Err(e) = sent {
+                tracing::debug!(error = %e, "deferred packet not sent");
+            }
+        }
     }
 
     /// Ends the connect phase: what was held is returned to be sent after the CONNECT reply.
@@ -206,6 +243,11 @@ impl<T: Namespace> Context<T> {
         if self.held.is_some() {
             return self.queue(packet);
         }
+        if !self.deferred.is_empty() {
+            // After a deferred ack: keep the order.
+            self.deferred.push(Deferred::Event(packet));
+            return Ok(());
+        }
         super::recovery::emit(&self.ns, &self.socket, packet)
     }
 
@@ -332,6 +374,16 @@ impl<T: Namespace> Context<T> {
         };
         let packet = encode::ack(self.socket.nsp(), id, &args)
             .map_err(|e| EmitError::Serialize(e.to_string()))?;
+        let settling = self
+            .settle
+            .get_mut()
+            .unwrap_or_else(|x| x.into_inner())
+            .is_some();
+        if settling && self.held.is_none() {
+            // Joined rooms not yet in effect: the answer waits for them (settle_joins).
+            self.deferred.push(Deferred::Ack(packet));
+            return Ok(true);
+        }
         self.queue(packet)?;
         Ok(true)
     }
@@ -519,6 +571,9 @@ impl<T: Namespace> Context<T> {
             rooms.into_rooms(),
             self.rt.config.max_rooms_per_socket,
         );
+        if let Some(settled) = self.ns.adapter.joins_settled() {
+            *self.settle.get_mut().unwrap_or_else(|x| x.into_inner()) = Some(settled);
+        }
     }
 
     /// Leaves one or several rooms.

@@ -36,6 +36,19 @@ impl SocketRef {
         SocketRef { socket, ns, rt }
     }
 
+    /// The socket this handle stands for now: after a connection state recovery the client's
+    /// socket (same id) lives on a new connection, and a handle taken before, by a job that
+    /// kept running, follows it.
+    fn current(&self) -> Arc<Socket> {
+        if self.socket.is_connected() && !self.socket.conn.is_closed() {
+            return self.socket.clone();
+        }
+        match self.ns.get(&self.socket.id) {
+            Some(now) if !Arc::ptr_eq(&now, &self.socket) => now,
+            _ => self.socket.clone(),
+        }
+    }
+
     /// The Socket.IO id.
     pub fn id(&self) -> &str {
         &self.socket.id
@@ -48,7 +61,8 @@ impl SocketRef {
 
     /// Whether the socket is still connected to its namespace.
     pub fn is_connected(&self) -> bool {
-        self.socket.is_connected() && !self.socket.conn.is_closed()
+        let socket = self.current();
+        socket.is_connected() && !socket.conn.is_closed()
     }
 
     /// Emits `event` to this client; a failure is logged (see [`crate::Context::emit`]). With
@@ -83,7 +97,7 @@ impl SocketRef {
         args: A,
         timeout: Duration,
     ) -> impl Future<Output = Result<AckResponse, AckError>> + Send + 'static + use<A> {
-        emit_with_ack(&self.socket, event, args, timeout)
+        emit_with_ack(&self.current(), event, args, timeout)
     }
 
     /// Reports an error to the client as the `error` event with arguments `[name, message]`
@@ -91,7 +105,7 @@ impl SocketRef {
     /// ([`crate::Builder::on_error`]), as [`crate::Context::error`] does.
     pub fn error(&self, name: impl AsRef<str>, message: impl AsRef<str>) {
         let (name, message) = (name.as_ref(), message.as_ref());
-        super::report::report(&self.rt, &self.socket, None, name, message, true);
+        super::report::report(&self.rt, &self.current(), None, name, message, true);
         if let Err(e) = self.try_emit("error", (name, message)) {
             tracing::debug!(error = %e, "could not send an error to the client");
         }
@@ -101,7 +115,7 @@ impl SocketRef {
     pub fn error_quiet(&self, name: impl AsRef<str>, message: impl AsRef<str>) {
         super::report::report(
             &self.rt,
-            &self.socket,
+            &self.current(),
             None,
             name.as_ref(),
             message.as_ref(),
@@ -117,7 +131,7 @@ impl SocketRef {
 
     /// The handshake: headers, query, auth payload, remote address.
     pub fn handshake(&self) -> Handshake {
-        Handshake::new(&self.socket, &self.ns)
+        Handshake::new(&self.current(), &self.ns)
     }
 
     /// Joins one or several rooms.
@@ -157,7 +171,7 @@ impl SocketRef {
 
     /// Disconnects the socket from its namespace (after its current handler, if any).
     pub fn disconnect(&self) {
-        self.socket
+        self.current()
             .disconnect(DisconnectReason::ServerNamespaceDisconnect, false);
     }
 
@@ -165,13 +179,13 @@ impl SocketRef {
     /// `self.socket['/other']`), if the client joined it and is still there; see
     /// [`crate::Context::socket_in`].
     pub fn socket_in(&self, path: &str) -> Option<SocketRef> {
-        socket_in(&self.socket, &self.rt, path)
+        socket_in(&self.current(), &self.rt, path)
     }
 
     /// Closes the whole connection: every namespace of this client (see
     /// [`crate::Context::close_connection`]).
     pub fn close_connection(&self) {
-        self.socket.close_connection();
+        self.current().close_connection();
     }
 }
 

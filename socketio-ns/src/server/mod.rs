@@ -22,7 +22,9 @@ use crate::adapter::{
     Adapter, AdapterFactory, LocalAdapterFactory, ServerEvent, ServerEventHandler, SocketEmitter,
 };
 use crate::connection::{ConnectionHandler, EventRate};
-use crate::engine::{AllowRequest, Body, Cors, Engine, EngineConfig, EngineService, Transport};
+use crate::engine::{
+    AllowRequest, Body, Cors, Engine, EngineConfig, EngineService, HttpCompression, Transport,
+};
 use crate::namespace::registry::{
     NsEntry, Pattern, Runtime, RuntimeConfig, StateMap, TypedStarter,
 };
@@ -120,6 +122,14 @@ impl Builder {
     /// The CORS policy. Default disabled.
     pub fn cors(mut self, cors: Cors) -> Self {
         self.engine.cors = cors;
+        self
+    }
+
+    /// Compression of long-polling responses (Node's `httpCompression`): on by default, for
+    /// bodies of 1024 bytes or more, gzip or deflate as the client's `Accept-Encoding` allows.
+    /// `None` turns it off; `Some(HttpCompression { threshold })` changes the threshold.
+    pub fn http_compression(mut self, compression: Option<HttpCompression>) -> Self {
+        self.engine.http_compression = compression;
         self
     }
 
