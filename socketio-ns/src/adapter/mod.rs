@@ -31,6 +31,7 @@
 mod broadcast;
 mod emitter;
 mod error;
+mod events;
 mod local;
 mod operator;
 #[cfg(feature = "redis")]
@@ -49,6 +50,9 @@ pub use futures_util::future::BoxFuture;
 pub use broadcast::Broadcast;
 pub use emitter::{Selection, SocketEmitter};
 pub use error::{AdapterError, EmitError};
+#[doc(hidden)]
+pub use events::Payload;
+pub use events::{EventOf, Events, Untyped};
 pub use local::{LocalAdapter, LocalAdapterFactory};
 pub use operator::{BroadcastAcks, BroadcastOperator, IntoRooms};
 pub use server_event::{ServerEvent, ServerEventAck, ServerEventHandler};

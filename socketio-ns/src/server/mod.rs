@@ -6,6 +6,8 @@
 pub(crate) mod admin;
 mod io;
 pub(crate) mod private;
+#[cfg(feature = "typescript")]
+pub mod typescript;
 
 use std::convert::Infallible;
 use std::fmt;
