@@ -323,6 +323,14 @@ pub trait Adapter: Send + Sync + 'static {
         false
     }
 
+    /// Whether sessions persisted by one process can be restored by another (they are kept
+    /// outside the process, as the Redis Streams adapter keeps them in Redis). Then a client
+    /// that comes back with a `pid` this process did not park is recovered here too, with a
+    /// fresh namespace value. Default `false`.
+    fn shares_sessions(&self) -> bool {
+        false
+    }
+
     /// The offset of the last stamped packet: what a socket connecting now has processed.
     /// Default: none (no recovery).
     fn current_offset(&self) -> Option<String> {

@@ -255,7 +255,7 @@ pub(crate) fn try_recover(
     }
     // Taken at once: whatever happens next, this parked actor is resumed or ends.
     let Some((_, parked)) = rec.take(&pid) else {
-        return false;
+        return ns.adapter.shares_sessions() && recover_elsewhere(rt, conn, ns, auth, pid, offset);
     };
     let (rt, conn, ns) = (rt.clone(), conn.clone(), ns.clone());
     let auth: Option<Arc<str>> = auth.map(Into::into);
@@ -300,6 +300,84 @@ pub(crate) fn try_recover(
             _ => drop(parked),
         }
         tracing::debug!("session not recovered, connecting afresh");
+        let nsp = ns.path.clone();
+        drop(ns);
+        rt.connect(&conn, &nsp, auth.as_deref());
+    });
+    true
+}
+
+/// What a socket recovered with a fresh value (its session came from another process) starts
+/// with.
+pub(crate) struct Resumed {
+    /// Its private session id, kept.
+    pub(crate) pid: String,
+    /// Its data ([`Context::data`]).
+    pub(crate) data: Option<serde_json::Value>,
+}
+
+/// A CONNECT naming a session this process did not park, with an adapter whose sessions are
+/// shared between processes: the adapter may find it (it was parked by another process).
+/// Found, the socket goes live with its id, rooms and missed packets, and a fresh value is
+/// started for it ([`Resumed`]); not found, the client connects afresh. Returns `true`: the
+/// CONNECT is handled.
+fn recover_elsewhere(
+    rt: &Arc<Runtime>,
+    conn: &Conn,
+    ns: &Arc<NamespaceInstance>,
+    auth: Option<&str>,
+    pid: String,
+    offset: Option<String>,
+) -> bool {
+    let (rt, conn, ns) = (rt.clone(), conn.clone(), ns.clone());
+    let auth: Option<Arc<str>> = auth.map(Into::into);
+    tokio::spawn(async move {
+        let made: Arc<Mutex<Option<(Arc<Socket>, Option<serde_json::Value>)>>> = Arc::default();
+        let resume: ResumeFn = {
+            let (rt, conn, ns, auth, made) = (
+                rt.clone(),
+                conn.clone(),
+                ns.clone(),
+                auth.clone(),
+                made.clone(),
+            );
+            Box::new(move |mut session: RecoveredSession| {
+                let data = session.data.take();
+                let Some(socket) = go_live(&rt, &conn, &ns, auth, session) else {
+                    return false;
+                };
+                *made.lock().unwrap_or_else(|e| e.into_inner()) = Some((socket, data));
+                true
+            })
+        };
+        let restored = match ns.adapter.restore_session(pid.clone(), offset, resume).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "restoring a session failed");
+                false
+            }
+        };
+        let made = made.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match made {
+            Some((socket, data)) if restored => {
+                if let Some((entry, _)) = rt.resolve(&ns.path) {
+                    tracing::debug!(sid = %socket.id, "session recovered from another process");
+                    entry.starter.start(
+                        socket,
+                        ns.clone(),
+                        rt.clone(),
+                        entry.middlewares.clone(),
+                        Some(Resumed { pid, data }),
+                    );
+                    return;
+                }
+                socket.set_connected(false);
+                ns.remove(&socket.id);
+                socket.close_mailbox();
+                Connection::detach(&socket, rt.config.connection.connect_timeout);
+            }
+            _ => tracing::debug!("session not recovered, connecting afresh"),
+        }
         let nsp = ns.path.clone();
         drop(ns);
         rt.connect(&conn, &nsp, auth.as_deref());
@@ -376,6 +454,7 @@ pub(crate) async fn park<T: Namespace>(
         pid: pid.to_owned(),
         rooms: rooms.clone(),
         since,
+        data: cx.data.clone(),
     });
     tracing::debug!("connection lost, session kept for recovery");
     let shutdown = rec.shutdown.notified();

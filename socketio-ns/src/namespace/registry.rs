@@ -342,6 +342,7 @@ pub(crate) trait Starter: Send + Sync + 'static {
         ns: Arc<NamespaceInstance>,
         rt: Arc<Runtime>,
         middlewares: Vec<Arc<dyn Middleware>>,
+        resumed: Option<super::recovery::Resumed>,
     );
 }
 
@@ -361,8 +362,9 @@ where
         ns: Arc<NamespaceInstance>,
         rt: Arc<Runtime>,
         middlewares: Vec<Arc<dyn Middleware>>,
+        resumed: Option<super::recovery::Resumed>,
     ) {
-        spawn_socket((self.make)(), socket, ns, rt, middlewares);
+        spawn_socket((self.make)(), socket, ns, rt, middlewares, resumed);
     }
 }
 
@@ -393,7 +395,7 @@ impl Namespaces for Runtime {
         }
         entry
             .starter
-            .start(socket, ns, self.clone(), entry.middlewares.clone());
+            .start(socket, ns, self.clone(), entry.middlewares.clone(), None);
     }
 }
 
