@@ -60,11 +60,18 @@ struct Upload {
 #[namespace("/chat", acl = [on_login])]
 impl Chat {
     // Any object with a non-empty string `token` is let in (a real server would check it).
-    fn recv_connect(&mut self, _cx: &mut Context<Self>, auth: Value) -> Result<(), ConnectError> {
+    fn recv_connect(&mut self, cx: &mut Context<Self>, auth: Value) -> Result<(), ConnectError> {
         match auth.get("token").and_then(Value::as_str) {
-            Some(token) if !token.is_empty() => Ok(()),
-            _ => Err(ConnectError::new("unauthorized")),
+            Some(token) if !token.is_empty() => {}
+            _ => return Err(ConnectError::new("unauthorized")),
         }
+        // Recovered by another process (Redis streams adapter): logged in again from the
+        // socket's data, which travelled with its session.
+        if let Some(nick) = cx.data().and_then(|d| d.get("nick")).and_then(Value::as_str) {
+            self.nick = Some(nick.to_owned());
+            cx.lift_acl_restrictions();
+        }
+        Ok(())
     }
 
     fn on_login(&mut self, cx: &mut Context<Self>, nick: String) -> Result<Nick, HandlerError> {
@@ -72,12 +79,14 @@ impl Chat {
             return Err(HandlerError::new("invalid_nick", "empty nick"));
         }
         self.nick = Some(nick.clone());
+        cx.set_data(serde_json::json!({ "nick": nick }));
         cx.lift_acl_restrictions();
         Ok(Nick { nick })
     }
 
     fn on_logout(&mut self, cx: &mut Context<Self>) -> bool {
         self.nick = None;
+        cx.set_data(Value::Null);
         cx.reset_acl();
         true
     }
@@ -223,27 +232,36 @@ async fn main() -> std::io::Result<()> {
 
 /// With `REDIS_URL` (e.g. `redis://127.0.0.1:6379`), the Redis adapter: every chat process on
 /// that Redis, ours or a Node.js one with `@socket.io/redis-adapter`, shares its rooms.
-/// `REDIS_ADAPTER` chooses the kind; only `classic` (the default) exists yet.
+/// `REDIS_ADAPTER` chooses the kind: `classic` (the default), or `streams`
+/// (`@socket.io/redis-streams-adapter`: connection state recovery across processes).
 fn adapter(builder: socketio_ns::Builder) -> std::io::Result<socketio_ns::Builder> {
     let Ok(url) = std::env::var("REDIS_URL") else {
         return Ok(builder);
     };
     let kind = std::env::var("REDIS_ADAPTER").unwrap_or_else(|_| "classic".into());
-    if kind != "classic" {
-        return Err(std::io::Error::other(format!(
-            "REDIS_ADAPTER={kind}: only `classic` is supported"
-        )));
-    }
     #[cfg(feature = "redis")]
     {
-        let factory = socketio_ns::adapter::redis::RedisAdapterFactory::new(&url)
-            .map_err(std::io::Error::other)?;
-        println!("chat: rooms shared through {url} (classic Redis adapter)");
-        Ok(builder.adapter(factory))
+        use socketio_ns::adapter::redis;
+        let redis_error = std::io::Error::other;
+        match kind.as_str() {
+            "classic" => {
+                let factory = redis::RedisAdapterFactory::new(&url).map_err(redis_error)?;
+                println!("chat: rooms shared through {url} (classic Redis adapter)");
+                Ok(builder.adapter(factory))
+            }
+            "streams" => {
+                let factory = redis::RedisStreamsAdapterFactory::new(&url).map_err(redis_error)?;
+                println!("chat: rooms and sessions shared through {url} (Redis streams adapter)");
+                Ok(builder.adapter(factory))
+            }
+            _ => Err(std::io::Error::other(format!(
+                "REDIS_ADAPTER={kind}: `classic` or `streams`"
+            ))),
+        }
     }
     #[cfg(not(feature = "redis"))]
     {
-        let _ = builder;
+        let _ = (builder, kind);
         Err(std::io::Error::other(format!(
             "REDIS_URL={url}: build with `--features redis` to use it"
         )))
