@@ -278,6 +278,14 @@ fn froms(list: &Value) -> Vec<String> {
 
 const BLOB: &[u8] = &[0, 1, 2, 255];
 
+async fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !ok() {
+        assert!(Instant::now() < deadline, "{what}: not within 5 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
 async fn mixed_streams_cluster_of_ours_and_node() {
     let mut redis = Redis::start();
@@ -404,6 +412,25 @@ async fn mixed_streams_cluster_of_ours_and_node() {
         assert!(got.contains(&json!({"event": "ping", "args": ["?"]})), "{got:?}");
     }
 
+    // A client cut from A comes back on B: recovered there; the value A parked learns that the
+    // session moved and ends (without recv_disconnect).
+    let sr = node.client("r", &url(a.port), Value::Null);
+    node.ask("r", "join", json!(["r5"]));
+    a.io.to("r5").emit("first", ()).await.unwrap();
+    assert_eq!(node.events("r", 1, 3000)[0]["event"], "first");
+    node.call(json!({"cmd": "cut", "name": "r", "url": url(b.port)}));
+    wait_until("A parks the socket", || a.io.recovering_sockets("/") == 1).await;
+    node.call(json!({"cmd": "emit", "to": ["r5"], "event": "missed", "args": [{"$binary": "AAEC/w=="}]}));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let back = node.call(json!({"cmd": "reconnect", "name": "r"}));
+    assert_eq!(back, json!({"id": back["id"], "sid": sr, "recovered": true}));
+    let ev = node.events("r", 1, 3000);
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["event"], "missed");
+    assert_eq!(ev[0]["args"], json!([{"$binary": "AAEC/w=="}]));
+    assert_eq!(b.io.to("r5").fetch_sockets().await.unwrap().len(), 1);
+    wait_until("A's parked value ends", || a.io.recovering_sockets("/") == 0).await;
+
     // Garbage in the stream: warned about and skipped; what follows is delivered. (Not `{}`:
     // the Node adapter 0.3 then throws on every read and stops consuming the stream.)
     for data in ["!!!not base64", "{\"packet\": 1", "wQ=="] {
@@ -441,7 +468,7 @@ async fn mixed_streams_cluster_of_ours_and_node() {
         assert!(Instant::now() < deadline, "delivery did not resume");
     }
     let _ = node.events("n", 1, 2000);
-    assert_eq!(b.io.fetch_sockets().await.unwrap().len(), 3);
+    assert_eq!(b.io.fetch_sockets().await.unwrap().len(), 4);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -569,4 +596,10 @@ async fn recovery_across_processes_with_the_chat_example() {
         &mut node,
         &Case { name: "aa", from: &a, to: &a, sender_at: &b },
     );
+    // A `pid` nobody kept, a malformed offset: connected afresh, at once.
+    for (pid, offset) in [("nope", "1-0"), ("nope2", "x")] {
+        let auth = json!({"token": "t", "pid": pid, "offset": offset});
+        let sid = node.client(pid, &format!("{a}/chat"), auth);
+        assert!(!sid.is_empty());
+    }
 }

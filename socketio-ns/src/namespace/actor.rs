@@ -147,6 +147,13 @@ async fn run<T: Namespace>(
                 ns.adapter.add_all(&socket.id, &rooms);
                 break (reason, silent);
             }
+            Parking::Moved => {
+                // The socket lives on in another process: this value just ends.
+                cx.kill_local_jobs();
+                drop(cx);
+                forget(&socket, &ns, &rt);
+                return;
+            }
         }
     };
 

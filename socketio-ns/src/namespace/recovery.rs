@@ -31,7 +31,7 @@ use crate::adapter::{
     SessionToPersist, StoreConfig,
 };
 use crate::codec::socketio::encode::Encoded;
-use crate::connection::{Conn, Connection, DisconnectReason, Namespaces, Sid, Socket};
+use crate::connection::{Conn, Connection, DisconnectReason, Sid, Socket};
 use crate::engine::SendError;
 
 /// Connection state recovery options, given to [`crate::Builder::connection_state_recovery`].
@@ -302,7 +302,7 @@ pub(crate) fn try_recover(
         tracing::debug!("session not recovered, connecting afresh");
         let nsp = ns.path.clone();
         drop(ns);
-        rt.connect(&conn, &nsp, auth.as_deref());
+        rt.connect_as(&conn, &nsp, auth.as_deref(), false);
     });
     true
 }
@@ -380,7 +380,7 @@ fn recover_elsewhere(
         }
         let nsp = ns.path.clone();
         drop(ns);
-        rt.connect(&conn, &nsp, auth.as_deref());
+        rt.connect_as(&conn, &nsp, auth.as_deref(), false);
     });
     true
 }
@@ -423,6 +423,9 @@ pub(crate) enum Parking {
     /// The duration passed (or the server shut down, or the client connected afresh): the
     /// rooms it was in, to be in them again while `recv_disconnect` runs.
     Ended(Vec<Room>),
+    /// Another process restored the session: the socket lives on there, with a value of its
+    /// own; this value ends without `recv_disconnect` (the socket did not leave).
+    Moved,
 }
 
 /// Parks the socket of `cx`, which lost its connection: it leaves its rooms and the socket
@@ -457,9 +460,11 @@ pub(crate) async fn park<T: Namespace>(
         data: cx.data.clone(),
     });
     tracing::debug!("connection lost, session kept for recovery");
+    let elsewhere = ns.adapter.restored_elsewhere(pid);
     let shutdown = rec.shutdown.notified();
     tokio::pin!(shutdown);
     shutdown.as_mut().enable();
+    let mut moved = false;
     let resumed = if rt.is_closing() {
         None
     } else {
@@ -467,6 +472,10 @@ pub(crate) async fn park<T: Namespace>(
             r = &mut rx => r.ok(),
             _ = tokio::time::sleep(rec.config.max_disconnection_duration) => None,
             _ = shutdown => None,
+            () = elsewhere => {
+                moved = true;
+                None
+            }
         }
     };
     let resumed = resumed.or_else(|| {
@@ -479,6 +488,10 @@ pub(crate) async fn park<T: Namespace>(
         Some(new) => {
             tracing::debug!("session recovered");
             Parking::Resumed(new)
+        }
+        None if moved => {
+            tracing::debug!("session recovered by another process");
+            Parking::Moved
         }
         None => {
             tracing::debug!("session not recovered in time");

@@ -331,14 +331,28 @@ struct Inner {
     added: Mutex<Option<EntryId>>,
     /// The last Redis command failed: deliver before appending, not after.
     redis_down: AtomicBool,
+    /// Sessions persisted here whose parked value waits: told when another process takes them.
+    watched: Mutex<HashMap<String, Watch>>,
     jobs: mpsc::UnboundedSender<Job>,
+}
+
+/// A session persisted by this process, watched until it is restored or expires.
+struct Watch {
+    /// Fired when its key disappeared before it expired: another process took it.
+    tx: oneshot::Sender<()>,
+    /// Handed to the parked value ([`Adapter::restored_elsewhere`]).
+    rx: Option<oneshot::Receiver<()>>,
+    /// The key is written (watching an unwritten key would see it gone).
+    armed: bool,
+    /// When the key expires by itself.
+    until: tokio::time::Instant,
 }
 
 /// Rooms, fan-out and connection state recovery for one namespace across every process on one
 /// Redis. See the [module documentation](self).
 pub struct RedisStreamsAdapter {
     inner: Arc<Inner>,
-    tasks: [tokio::task::AbortHandle; 3],
+    tasks: [tokio::task::AbortHandle; 4],
 }
 
 impl fmt::Debug for RedisStreamsAdapter {
@@ -387,13 +401,15 @@ impl RedisStreamsAdapter {
             read: Mutex::new(None),
             added: Mutex::new(None),
             redis_down: AtomicBool::new(false),
+            watched: Mutex::default(),
             jobs,
         });
         let weak = Arc::downgrade(&inner);
         let tasks = [
             tokio::spawn(subscribe_loop(weak.clone())).abort_handle(),
             tokio::spawn(read_loop(weak.clone())).abort_handle(),
-            tokio::spawn(publish_loop(weak, rx)).abort_handle(),
+            tokio::spawn(publish_loop(weak.clone(), rx)).abort_handle(),
+            tokio::spawn(watch_loop(weak)).abort_handle(),
         ];
         RedisStreamsAdapter { inner, tasks }
     }
@@ -589,6 +605,41 @@ async fn publish_loop(inner: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) 
         }
         let Some(this) = inner.upgrade() else { return };
         this.append(batch).await;
+    }
+}
+
+/// Every second, checks whether the watched sessions' keys are still there: one that is gone
+/// before it expired was taken by another process (`GET` + `DEL` when it restored it).
+async fn watch_loop(inner: Weak<Inner>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(this) = inner.upgrade() else { return };
+        let now = tokio::time::Instant::now();
+        let pids: Vec<String> = {
+            let mut w = mutex(&this.watched);
+            w.retain(|_, watch| !watch.tx.is_closed() && watch.until > now);
+            w.iter()
+                .filter(|(_, watch)| watch.armed)
+                .map(|(pid, _)| pid.clone())
+                .collect()
+        };
+        for chunk in pids.chunks(500) {
+            let mut pipe = redis::pipe();
+            for pid in chunk {
+                pipe.cmd("EXISTS").arg(this.session_key(pid));
+            }
+            let Ok(exists) = this.query_pipe::<Vec<u8>>(&pipe).await else {
+                break;
+            };
+            let mut w = mutex(&this.watched);
+            for (pid, found) in chunk.iter().zip(exists) {
+                if found == 0
+                    && let Some(watch) = w.remove(pid)
+                {
+                    let _ = watch.tx.send(());
+                }
+            }
+        }
     }
 }
 
@@ -1077,6 +1128,8 @@ impl Inner {
             Some(Some(o)) => Some(o),
             None => None,
         };
+        // Restored here: whatever parked it here is not told it went elsewhere.
+        mutex(&self.watched).remove(&pid);
         let mut pipe = redis::pipe();
         pipe.atomic()
             .cmd("GET")
@@ -1484,16 +1537,51 @@ impl Adapter for RedisStreamsAdapter {
         let encoded =
             base64::engine::general_purpose::STANDARD.encode(msgpack::encode(&msgpack::map(entries)));
         let key = inner.session_key(&session.pid);
+        let (tx, rx) = oneshot::channel();
+        let until = tokio::time::Instant::now() + ttl;
+        let pid = session.pid;
+        mutex(&inner.watched).insert(
+            pid.clone(),
+            Watch {
+                tx,
+                rx: Some(rx),
+                armed: false,
+                until,
+            },
+        );
         tokio::spawn(async move {
             let mut cmd = redis::cmd("SET");
             cmd.arg(key)
                 .arg(encoded)
                 .arg("PX")
                 .arg(ttl.as_millis().max(1) as u64);
-            if let Err(e) = inner.query::<()>(cmd).await {
-                tracing::warn!(nsp = inner.nsp, error = %e, "redis streams adapter could not persist a session");
+            match inner.query::<()>(cmd).await {
+                Ok(()) => {
+                    if let Some(w) = mutex(&inner.watched).get_mut(&pid) {
+                        w.armed = true;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(nsp = inner.nsp, error = %e, "redis streams adapter could not persist a session");
+                }
             }
         });
+    }
+
+    fn restored_elsewhere(&self, pid: &str) -> BoxFuture<'static, ()> {
+        let rx = mutex(&self.inner.watched)
+            .get_mut(pid)
+            .and_then(|w| w.rx.take());
+        Box::pin(async move {
+            let fired = match rx {
+                Some(rx) => rx.await.is_ok(),
+                None => false,
+            };
+            if !fired {
+                // Not watched, or restored here: never.
+                std::future::pending::<()>().await;
+            }
+        })
     }
 
     fn restore_session(
