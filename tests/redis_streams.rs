@@ -408,8 +408,14 @@ async fn mixed_streams_cluster_of_ours_and_node() {
     assert_eq!(froms(&r["answers"]), ["A", "B"]);
     for o in [&a, &b] {
         let got = o.received.lock().unwrap().clone();
-        assert!(got.contains(&json!({"event": "hello", "args": [{"n": 2}]})), "{got:?}");
-        assert!(got.contains(&json!({"event": "ping", "args": ["?"]})), "{got:?}");
+        assert!(
+            got.contains(&json!({"event": "hello", "args": [{"n": 2}]})),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&json!({"event": "ping", "args": ["?"]})),
+            "{got:?}"
+        );
     }
 
     // A client cut from A comes back on B: recovered there; the value A parked learns that the
@@ -420,27 +426,52 @@ async fn mixed_streams_cluster_of_ours_and_node() {
     assert_eq!(node.events("r", 1, 3000)[0]["event"], "first");
     node.call(json!({"cmd": "cut", "name": "r", "url": url(b.port)}));
     wait_until("A parks the socket", || a.io.recovering_sockets("/") == 1).await;
-    node.call(json!({"cmd": "emit", "to": ["r5"], "event": "missed", "args": [{"$binary": "AAEC/w=="}]}));
+    node.call(
+        json!({"cmd": "emit", "to": ["r5"], "event": "missed", "args": [{"$binary": "AAEC/w=="}]}),
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     let back = node.call(json!({"cmd": "reconnect", "name": "r"}));
-    assert_eq!(back, json!({"id": back["id"], "sid": sr, "recovered": true}));
+    assert_eq!(
+        back,
+        json!({"id": back["id"], "sid": sr, "recovered": true})
+    );
     let ev = node.events("r", 1, 3000);
     assert_eq!(ev.len(), 1, "{ev:?}");
     assert_eq!(ev[0]["event"], "missed");
     assert_eq!(ev[0]["args"], json!([{"$binary": "AAEC/w=="}]));
     assert_eq!(b.io.to("r5").fetch_sockets().await.unwrap().len(), 1);
-    wait_until("A's parked value ends", || a.io.recovering_sockets("/") == 0).await;
+    wait_until("A's parked value ends", || {
+        a.io.recovering_sockets("/") == 0
+    })
+    .await;
 
     // Garbage in the stream: warned about and skipped; what follows is delivered. (Not `{}`:
     // the Node adapter 0.3 then throws on every read and stops consuming the stream.)
     for data in ["!!!not base64", "{\"packet\": 1", "wQ=="] {
         redis.command(&[
-            b"XADD", b"socket.io", b"*", b"uid", b"intruder", b"nsp", b"/", b"type", b"3",
-            b"data", data.as_bytes(),
+            b"XADD",
+            b"socket.io",
+            b"*",
+            b"uid",
+            b"intruder",
+            b"nsp",
+            b"/",
+            b"type",
+            b"3",
+            b"data",
+            data.as_bytes(),
         ]);
     }
     redis.command(&[
-        b"XADD", b"socket.io", b"*", b"uid", b"intruder", b"nsp", b"/", b"type", b"nope",
+        b"XADD",
+        b"socket.io",
+        b"*",
+        b"uid",
+        b"intruder",
+        b"nsp",
+        b"/",
+        b"type",
+        b"nope",
     ]);
     a.io.emit("after-garbage", ()).await.unwrap();
     for c in ["a", "b", "n"] {
@@ -532,14 +563,21 @@ fn recover_case(node: &mut Node, case: &Case<'_>) {
             other => other.to_owned(),
         })
         .collect();
-    assert_eq!(seen, ["m1", "m2", "m3", "direct", "m4"], "{name}: {missed:?}");
+    assert_eq!(
+        seen,
+        ["m1", "m2", "m3", "direct", "m4"],
+        "{name}: {missed:?}"
+    );
     let nicks: Vec<&Value> = missed
         .iter()
         .filter(|e| e["event"] == "said")
         .map(|e| &e["args"][0]["nick"])
         .collect();
     assert!(nicks.iter().all(|n| **n == json!(sender)), "{nicks:?}");
-    let offsets: Vec<&str> = missed.iter().map(|e| e["offset"].as_str().unwrap()).collect();
+    let offsets: Vec<&str> = missed
+        .iter()
+        .map(|e| e["offset"].as_str().unwrap())
+        .collect();
     let mut in_order = offsets.clone();
     in_order.sort_by_key(|o| {
         let (ms, seq) = o.split_once('-').unwrap();
@@ -550,10 +588,16 @@ fn recover_case(node: &mut Node, case: &Case<'_>) {
 
     // Its rooms and its data (the nick) came along: no login needed, `say` signs with it.
     let rooms = node.ask(name, "leave", json!(["nowhere"]));
-    assert_eq!(rooms["rooms"], json!(sorted(vec![room.clone(), "extra".into()])), "{name}");
+    assert_eq!(
+        rooms["rooms"],
+        json!(sorted(vec![room.clone(), "extra".into()])),
+        "{name}"
+    );
     node.ask(name, "say", json!([room, "i am back"]));
     let ev = node.events(&sender, 1, 3000);
-    let last = ev.last().unwrap_or_else(|| panic!("{name}: nothing said back"));
+    let last = ev
+        .last()
+        .unwrap_or_else(|| panic!("{name}: nothing said back"));
     assert_eq!(last["args"][0]["nick"], name, "{ev:?}");
     assert_eq!(last["args"][0]["text"], "i am back");
     // Live again: the next event reaches it once.
@@ -579,22 +623,42 @@ async fn recovery_across_processes_with_the_chat_example() {
     // Ours -> ours, events sent from Node.
     recover_case(
         &mut node,
-        &Case { name: "ab", from: &a, to: &b, sender_at: &n },
+        &Case {
+            name: "ab",
+            from: &a,
+            to: &b,
+            sender_at: &n,
+        },
     );
     // Ours -> Node, events sent from our other process.
     recover_case(
         &mut node,
-        &Case { name: "an", from: &a, to: &n, sender_at: &b },
+        &Case {
+            name: "an",
+            from: &a,
+            to: &n,
+            sender_at: &b,
+        },
     );
     // Node -> ours.
     recover_case(
         &mut node,
-        &Case { name: "nb", from: &n, to: &b, sender_at: &a },
+        &Case {
+            name: "nb",
+            from: &n,
+            to: &b,
+            sender_at: &a,
+        },
     );
     // Back to the same process of ours: the parked value resumes.
     recover_case(
         &mut node,
-        &Case { name: "aa", from: &a, to: &a, sender_at: &b },
+        &Case {
+            name: "aa",
+            from: &a,
+            to: &a,
+            sender_at: &b,
+        },
     );
     // A `pid` nobody kept, a malformed offset: connected afresh, at once.
     for (pid, offset) in [("nope", "1-0"), ("nope2", "x")] {

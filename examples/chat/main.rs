@@ -67,7 +67,11 @@ impl Chat {
         }
         // Recovered by another process (Redis streams adapter): logged in again from the
         // socket's data, which travelled with its session.
-        if let Some(nick) = cx.data().and_then(|d| d.get("nick")).and_then(Value::as_str) {
+        if let Some(nick) = cx
+            .data()
+            .and_then(|d| d.get("nick"))
+            .and_then(Value::as_str)
+        {
             self.nick = Some(nick.to_owned());
             cx.lift_acl_restrictions();
         }

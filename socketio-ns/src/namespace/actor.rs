@@ -56,19 +56,22 @@ async fn run<T: Namespace>(
     let mut cx = Context::<T>::new(socket.clone(), ns.clone(), rt.clone());
     // A socket whose session another process kept: live already (id, rooms, missed packets),
     // with a fresh value whose connect hooks run knowing it (`cx.recovered()`).
-    let skip_middlewares = resumed.is_some()
-        && ns
-            .recovery
-            .get()
-            .is_some_and(|r| r.config.skip_middlewares);
+    let skip_middlewares =
+        resumed.is_some() && ns.recovery.get().is_some_and(|r| r.config.skip_middlewares);
     if let Some(r) = &resumed {
         cx.recovered = true;
         cx.data = r.data.clone();
     }
     // The connect, event and disconnect futures are boxed: inline, the largest handler's
     // state machine would be part of every idle socket's task.
-    let connected =
-        Box::pin(connect(&mut value, &mut cx, &rt, &middlewares, skip_middlewares)).await;
+    let connected = Box::pin(connect(
+        &mut value,
+        &mut cx,
+        &rt,
+        &middlewares,
+        skip_middlewares,
+    ))
+    .await;
     if let Err(e) = connected {
         tracing::debug!(message = e.message(), "connection refused");
         if resumed.is_some() {

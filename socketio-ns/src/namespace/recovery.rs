@@ -316,6 +316,9 @@ pub(crate) struct Resumed {
     pub(crate) data: Option<serde_json::Value>,
 }
 
+/// The live socket [`recover_elsewhere`] made, and the session's data.
+type Made = (Arc<Socket>, Option<serde_json::Value>);
+
 /// A CONNECT naming a session this process did not park, with an adapter whose sessions are
 /// shared between processes: the adapter may find it (it was parked by another process).
 /// Found, the socket goes live with its id, rooms and missed packets, and a fresh value is
@@ -332,7 +335,7 @@ fn recover_elsewhere(
     let (rt, conn, ns) = (rt.clone(), conn.clone(), ns.clone());
     let auth: Option<Arc<str>> = auth.map(Into::into);
     tokio::spawn(async move {
-        let made: Arc<Mutex<Option<(Arc<Socket>, Option<serde_json::Value>)>>> = Arc::default();
+        let made: Arc<Mutex<Option<Made>>> = Arc::default();
         let resume: ResumeFn = {
             let (rt, conn, ns, auth, made) = (
                 rt.clone(),
@@ -350,7 +353,11 @@ fn recover_elsewhere(
                 true
             })
         };
-        let restored = match ns.adapter.restore_session(pid.clone(), offset, resume).await {
+        let restored = match ns
+            .adapter
+            .restore_session(pid.clone(), offset, resume)
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(error = %e, "restoring a session failed");

@@ -51,7 +51,7 @@
 
 mod emitter;
 mod msgpack;
-mod streams;
+pub mod streams;
 mod wire;
 
 pub use emitter::{RedisEmitter, RedisEmitterOperator};

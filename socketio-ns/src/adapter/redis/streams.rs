@@ -80,8 +80,8 @@ use serde_json::Value;
 use tokio::sync::{OnceCell, mpsc, oneshot};
 
 use super::{
-    Cleanup, RemoteAcks, msgpack, mutex, packet_json, packet_of, query_pipe, redis_error,
-    rooms_mp, wire,
+    Cleanup, RemoteAcks, msgpack, mutex, packet_json, packet_of, query_pipe, redis_error, rooms_mp,
+    wire,
 };
 use crate::adapter::operator::broadcast_ack_id;
 use crate::adapter::session::{selected, stamp};
@@ -452,7 +452,10 @@ async fn subscribe_loop(inner: Weak<Inner>) {
                     this.on_pubsub(msg.get_payload_bytes());
                 }
                 drop(sink);
-                tracing::warn!(nsp, "redis streams adapter lost its subscription; reconnecting");
+                tracing::warn!(
+                    nsp,
+                    "redis streams adapter lost its subscription; reconnecting"
+                );
             }
             Ok(Err(e)) => tracing::warn!(nsp, error = %e, "redis streams adapter cannot subscribe"),
             Err(_) => tracing::warn!(nsp, "redis streams adapter subscription timed out"),
@@ -493,11 +496,10 @@ async fn read_loop(inner: Weak<Inner>) {
                 None => {
                     let mut cmd = redis::cmd("XREVRANGE");
                     cmd.arg(&stream).arg("+").arg("-").arg("COUNT").arg(1);
-                    let last: redis::Value =
-                        tokio::time::timeout(timeout, cmd.query_async(&mut c))
-                            .await
-                            .map_err(|_| "XREVRANGE timed out".to_owned())?
-                            .map_err(|e| e.to_string())?;
+                    let last: redis::Value = tokio::time::timeout(timeout, cmd.query_async(&mut c))
+                        .await
+                        .map_err(|_| "XREVRANGE timed out".to_owned())?
+                        .map_err(|e| e.to_string())?;
                     let start = entries(&last)?.last().map_or(EntryId(0, 0), |e| e.id);
                     if let Some(this) = inner.upgrade() {
                         mutex(&this.read).get_or_insert(start);
@@ -530,12 +532,11 @@ async fn read_loop(inner: Weak<Inner>) {
                 let list = match &reply {
                     redis::Value::Nil => Vec::new(),
                     redis::Value::Array(streams) => match streams.first() {
-                        Some(redis::Value::Array(s)) if s.len() == 2 => {
-                            entries(&s[1]).unwrap_or_else(|e| {
+                        Some(redis::Value::Array(s)) if s.len() == 2 => entries(&s[1])
+                            .unwrap_or_else(|e| {
                                 this.warn("XREAD reply", &e);
                                 Vec::new()
-                            })
-                        }
+                            }),
                         _ => Vec::new(),
                     },
                     redis::Value::Map(streams) => streams
@@ -553,7 +554,11 @@ async fn read_loop(inner: Weak<Inner>) {
             Err(e) => {
                 conn = None;
                 drop(this);
-                tracing::warn!(nsp, error = e, "redis streams adapter cannot read the stream; retrying");
+                tracing::warn!(
+                    nsp,
+                    error = e,
+                    "redis streams adapter cannot read the stream; retrying"
+                );
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }
@@ -578,9 +583,13 @@ fn entries(v: &redis::Value) -> Result<Vec<Entry>, String> {
         let redis::Value::Array(pair) = item else {
             return Err("an entry is not [id, fields]".into());
         };
-        let (Some(id), Some(redis::Value::Array(kv))) =
-            (pair.first().and_then(text).as_deref().and_then(EntryId::parse), pair.get(1))
-        else {
+        let (Some(id), Some(redis::Value::Array(kv))) = (
+            pair.first()
+                .and_then(text)
+                .as_deref()
+                .and_then(EntryId::parse),
+            pair.get(1),
+        ) else {
             return Err("an entry is not [id, fields]".into());
         };
         let fields = kv
@@ -844,7 +853,11 @@ impl Inner {
                     .unwrap_or(false);
                 self.local.disconnect_sockets_local(&opts, close);
             }
-            other => tracing::debug!(nsp = self.nsp, other, "stream entry of unknown type ignored"),
+            other => tracing::debug!(
+                nsp = self.nsp,
+                other,
+                "stream entry of unknown type ignored"
+            ),
         }
     }
 
@@ -914,8 +927,11 @@ impl Inner {
         let (tx, mut rx) = mpsc::unbounded_channel();
         mutex(&self.requests).insert(id.clone(), tx);
         let _cleanup = Cleanup(&self.requests, &id);
-        self.publish(&self.public_channel, &self.message(kind, msgpack::map(data)))
-            .await?;
+        self.publish(
+            &self.public_channel,
+            &self.message(kind, msgpack::map(data)),
+        )
+        .await?;
         let mut answers = Vec::with_capacity(expected);
         let deadline = tokio::time::Instant::now() + self.config.requests_timeout;
         while answers.len() < expected {
@@ -1285,7 +1301,12 @@ fn ready<T: Send + 'static>(v: T) -> BoxFuture<'static, T> {
 }
 
 impl RedisStreamsAdapter {
-    fn append_other(&self, opts: &BroadcastOptions, kind: u64, extra: (&str, Mp)) -> BoxFuture<'static, Result<(), AdapterError>> {
+    fn append_other(
+        &self,
+        opts: &BroadcastOptions,
+        kind: u64,
+        extra: (&str, Mp),
+    ) -> BoxFuture<'static, Result<(), AdapterError>> {
         if opts.local {
             return ready(Ok(()));
         }
@@ -1534,8 +1555,8 @@ impl Adapter for RedisStreamsAdapter {
         if let Some(since) = &session.since {
             entries.push(("since", Mp::from(since.as_str())));
         }
-        let encoded =
-            base64::engine::general_purpose::STANDARD.encode(msgpack::encode(&msgpack::map(entries)));
+        let encoded = base64::engine::general_purpose::STANDARD
+            .encode(msgpack::encode(&msgpack::map(entries)));
         let key = inner.session_key(&session.pid);
         let (tx, rx) = oneshot::channel();
         let until = tokio::time::Instant::now() + ttl;
@@ -1627,13 +1648,16 @@ mod tests {
         f = f.stream_count(3);
         // hashCode("/") = 47; hashCode("/chat") = 46457863 (both computed by the Node code).
         assert_eq!(stream_of(&f.config, "/"), format!("socket.io-{}", 47 % 3));
-        assert_eq!(stream_of(&f.config, "/chat"), format!("socket.io-{}", 46457863 % 3));
+        assert_eq!(
+            stream_of(&f.config, "/chat"),
+            format!("socket.io-{}", 46457863 % 3)
+        );
     }
 
     #[test]
     fn data_is_json_or_base64_msgpack() {
-        let json = decode_data(r#"{"packet":{"type":2,"data":["a",1]},"opts":{"rooms":[]}}"#)
-            .unwrap();
+        let json =
+            decode_data(r#"{"packet":{"type":2,"data":["a",1]},"opts":{"rooms":[]}}"#).unwrap();
         assert_eq!(mp_json(&json)["packet"]["data"][1], 1);
         let mp = msgpack::map(vec![("x", Mp::Binary(vec![1, 2]))]);
         let text = base64::engine::general_purpose::STANDARD.encode(msgpack::encode(&mp));
