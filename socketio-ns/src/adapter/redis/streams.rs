@@ -68,7 +68,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
@@ -331,6 +331,8 @@ struct Inner {
     added: Mutex<Option<EntryId>>,
     /// The last Redis command failed: deliver before appending, not after.
     redis_down: AtomicBool,
+    /// Appends queued and not yet delivered: a local broadcast waits behind them.
+    pending: AtomicUsize,
     /// Sessions persisted here whose parked value waits: told when another process takes them.
     watched: Mutex<HashMap<String, Watch>>,
     jobs: mpsc::UnboundedSender<Job>,
@@ -402,6 +404,7 @@ impl RedisStreamsAdapter {
             added: Mutex::new(None),
             redis_down: AtomicBool::new(false),
             watched: Mutex::default(),
+            pending: AtomicUsize::new(0),
             jobs,
         });
         let weak = Arc::downgrade(&inner);
@@ -637,7 +640,7 @@ async fn watch_loop(inner: Weak<Inner>) {
             for pid in chunk {
                 pipe.cmd("EXISTS").arg(this.session_key(pid));
             }
-            let Ok(exists) = this.query_pipe::<Vec<u8>>(&pipe).await else {
+            let Ok(exists) = this.run::<Vec<u8>>(&pipe, true).await else {
                 break;
             };
             let mut w = mutex(&this.watched);
@@ -661,22 +664,35 @@ impl Inner {
         );
     }
 
+    /// Runs one command that may safely run twice (a read, or a `SET` of the same value): one
+    /// that failed fast (a connection Redis dropped, reconnected since) is tried once more.
     async fn query<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, AdapterError> {
         let pipe = redis::pipe().add_command(cmd).clone();
-        let (r,): (T,) = self.query_pipe(&pipe).await?;
+        let (r,): (T,) = self.run(&pipe, true).await?;
         Ok(r)
     }
 
-    /// Runs `pipe` on the shared connection within the requests timeout; a command that failed
-    /// fast (a connection Redis dropped, reconnected since) is tried once more.
-    async fn query_pipe<T: redis::FromRedisValue>(
+    /// Runs one command that must not run twice (`PUBLISH`).
+    async fn query_once<T: redis::FromRedisValue>(
+        &self,
+        cmd: redis::Cmd,
+    ) -> Result<T, AdapterError> {
+        let pipe = redis::pipe().add_command(cmd).clone();
+        let (r,): (T,) = self.run(&pipe, false).await?;
+        Ok(r)
+    }
+
+    /// Runs `pipe` on the shared connection within the requests timeout (with `retry`, once
+    /// more after a fast failure), and records whether Redis answered.
+    async fn run<T: redis::FromRedisValue>(
         &self,
         pipe: &redis::Pipeline,
+        retry: bool,
     ) -> Result<T, AdapterError> {
         let cfg = &self.config;
         let started = tokio::time::Instant::now();
         let mut r = query_pipe(&cfg.client, &cfg.publisher, cfg.requests_timeout, pipe).await;
-        if r.is_err() && started.elapsed() < cfg.requests_timeout / 2 {
+        if retry && r.is_err() && started.elapsed() < cfg.requests_timeout / 2 {
             tokio::time::sleep(Duration::from_millis(50)).await;
             r = query_pipe(&cfg.client, &cfg.publisher, cfg.requests_timeout, pipe).await;
         }
@@ -713,6 +729,11 @@ impl Inner {
         let mut encoded = Vec::with_capacity(batch.len());
         for job in &batch {
             let (kind, data) = match job {
+                // Only queued behind the others, to keep their order.
+                Job::Broadcast { opts, .. } if opts.local => {
+                    encoded.push(Ok(false));
+                    continue;
+                }
                 Job::Broadcast { packet, opts, .. } => match packet_json(&self.nsp, packet) {
                     Ok(p) => (
                         kind::BROADCAST,
@@ -739,12 +760,12 @@ impl Inner {
                 .arg(kind.to_string())
                 .arg("data")
                 .arg(self.encode_data(kind, &data));
-            encoded.push(Ok(()));
+            encoded.push(Ok(true));
         }
         let ids: Result<Vec<String>, AdapterError> = if pipe.is_empty() {
             Ok(Vec::new())
         } else {
-            self.query_pipe(&pipe).await
+            self.run(&pipe, false).await
         };
         let mut ids = match ids {
             Ok(ids) => ids.into_iter().map(Ok).collect::<Vec<_>>().into_iter(),
@@ -754,7 +775,10 @@ impl Inner {
             }
         };
         for (job, enc) in batch.into_iter().zip(encoded) {
-            let res = enc.and_then(|()| ids.next().unwrap_or_else(|| Ok(String::new())));
+            let res = enc.and_then(|appended| match appended {
+                true => ids.next().unwrap_or_else(|| Ok(String::new())),
+                false => Ok(String::new()),
+            });
             let id = res.as_ref().ok().and_then(|id| EntryId::parse(id));
             if let Some(id) = id {
                 let mut added = mutex(&self.added);
@@ -782,6 +806,7 @@ impl Inner {
                     let _ = done.send(res.map(drop));
                 }
             }
+            self.pending.fetch_sub(1, Ordering::AcqRel);
         }
     }
 
@@ -867,7 +892,9 @@ impl Inner {
         make: impl FnOnce(oneshot::Sender<Result<(), AdapterError>>) -> Job,
     ) -> BoxFuture<'static, Result<(), AdapterError>> {
         let (tx, rx) = oneshot::channel();
+        self.pending.fetch_add(1, Ordering::AcqRel);
         if self.jobs.send(make(tx)).is_err() {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
             return ready(Err(AdapterError("the adapter is closed".into())));
         }
         Box::pin(async move {
@@ -881,7 +908,7 @@ impl Inner {
     async fn publish(&self, channel: &str, msg: &Mp) -> Result<(), AdapterError> {
         let mut cmd = redis::cmd("PUBLISH");
         cmd.arg(channel).arg(msgpack::encode(msg));
-        self.query::<i64>(cmd).await.map(drop)
+        self.query_once::<i64>(cmd).await.map(drop)
     }
 
     /// `{type, data, uid, nsp}`, as `publishAndReturnOffset` completes a message.
@@ -1153,7 +1180,7 @@ impl Inner {
             .cmd("DEL")
             .arg(self.session_key(&pid))
             .ignore();
-        let (raw,): (Option<String>,) = self.query_pipe(&pipe).await?;
+        let (raw,): (Option<String>,) = self.run(&pipe, false).await?;
         let Some(raw) = raw else { return Ok(false) };
         let session = match base64::engine::general_purpose::STANDARD
             .decode(raw.trim())
@@ -1354,7 +1381,10 @@ impl Adapter for RedisStreamsAdapter {
         opts: BroadcastOptions,
     ) -> BoxFuture<'_, Result<(), AdapterError>> {
         let inner = &self.inner;
-        if opts.local {
+        // A local broadcast is not appended; with recovery on it waits behind the appends
+        // queued before it (emits to one socket among them), so that a socket receives in
+        // the order of the calls.
+        if opts.local && (!inner.recovering() || inner.pending.load(Ordering::Acquire) == 0) {
             inner.local.broadcast_local(&packet, &opts);
             return ready(Ok(()));
         }
