@@ -36,6 +36,14 @@ impl Lobby {
         cx.join(room);
         cx.id().to_owned()
     }
+
+    // A broadcast (appended to the stream first) then an emit to this socket alone: the
+    // socket receives them in that order.
+    fn on_both(&mut self, cx: &mut Context<Self>) -> bool {
+        let _ = cx.everyone().emit("first-everyone", ());
+        cx.emit("then-me", ());
+        true
+    }
 }
 
 fn free_port() -> u16 {
@@ -445,6 +453,27 @@ async fn mixed_streams_cluster_of_ours_and_node() {
     })
     .await;
 
+    // A client that received nothing stamped (no offset) is recovered on another process too,
+    // from where it connected (ours only: Node needs an offset).
+    let sq = node.client("q", &url(b.port), Value::Null);
+    node.ask("q", "join", json!(["r6"]));
+    node.call(json!({"cmd": "cut", "name": "q", "url": url(a.port)}));
+    wait_until("B parks the socket", || b.io.recovering_sockets("/") == 1).await;
+    b.io.to("r6").emit("q-missed", 1).await.unwrap();
+    let back = node.call(json!({"cmd": "reconnect", "name": "q"}));
+    assert_eq!(back["recovered"], true, "{back}");
+    assert_eq!(back["sid"], sq.as_str());
+    assert_eq!(names(&node.events("q", 1, 3000)), ["q-missed"]);
+
+    // One socket receives in the order of the calls, appended or not.
+    node.ask("q", "both", json!([]));
+    let ev = node.events("q", 2, 3000);
+    let order: Vec<&str> = ev.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(order, ["first-everyone", "then-me"]);
+    for c in ["a", "b", "n", "r"] {
+        assert_eq!(names(&node.events(c, 1, 3000)), ["first-everyone"], "{c}");
+    }
+
     // Garbage in the stream: warned about and skipped; what follows is delivered. (Not `{}`:
     // the Node adapter 0.3 then throws on every read and stops consuming the stream.)
     for data in ["!!!not base64", "{\"packet\": 1", "wQ=="] {
@@ -499,7 +528,7 @@ async fn mixed_streams_cluster_of_ours_and_node() {
         assert!(Instant::now() < deadline, "delivery did not resume");
     }
     let _ = node.events("n", 1, 2000);
-    assert_eq!(b.io.fetch_sockets().await.unwrap().len(), 4);
+    assert_eq!(b.io.fetch_sockets().await.unwrap().len(), 5);
 }
 
 // ---------------------------------------------------------------------------------------------

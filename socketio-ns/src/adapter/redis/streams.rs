@@ -49,8 +49,11 @@
 //! stays parked until the recovery duration passes, then runs `recv_disconnect`. Connect
 //! middlewares run again unless `skip_middlewares` (the default skips them, as Node does).
 //!
-//! Not replayed on another process, as in Node: emits to one socket (`cx.emit`, jobs'
-//! `try_emit`: they are not appended to the stream), events with acks, volatile events.
+//! Not replayed, as in Node: emits to one socket (`cx.emit`, jobs' `try_emit`: they are not
+//! appended to the stream, so what a parked value's jobs emit meanwhile is lost, on this process
+//! too), events with acks, volatile events. A socket still receives in the order of the calls:
+//! with recovery on, a broadcast reaches this process's sockets once appended (it needs its entry
+//! id), and an emit to one socket waits behind the broadcasts queued before it.
 //!
 //! # Failures
 //!
