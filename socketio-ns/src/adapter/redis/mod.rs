@@ -18,6 +18,10 @@
 //! Processes that are not servers (a CLI, a worker) send to the cluster's sockets with
 //! [`RedisEmitter`], which publishes what `@socket.io/redis-emitter` 5.1 publishes.
 //!
+//! The [`streams`] module holds the other kind, [`RedisStreamsAdapterFactory`], which speaks the
+//! protocol of `@socket.io/redis-streams-adapter` 0.3 and keeps connection state recovery on
+//! across processes.
+//!
 //! # The wire
 //!
 //! With `key` the prefix (default `socket.io`) and `nsp` the namespace path:

@@ -343,7 +343,10 @@ struct Inner {
 
 /// A session persisted by this process, watched until it is restored or expires.
 struct Watch {
-    /// Fired when its key disappeared before it expired: another process took it.
+    /// The socket's id.
+    sid: Sid,
+    /// Fired when its key disappeared before it expired and its socket is live on another
+    /// process: that process took it.
     tx: oneshot::Sender<()>,
     /// Handed to the parked value ([`Adapter::restored_elsewhere`]).
     rx: Option<oneshot::Receiver<()>>,
@@ -624,7 +627,8 @@ async fn publish_loop(inner: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) 
 }
 
 /// Every second, checks whether the watched sessions' keys are still there: one that is gone
-/// before it expired was taken by another process (`GET` + `DEL` when it restored it).
+/// before it expired was taken by another process (`GET` + `DEL` when it restored it) when its
+/// socket is live there; otherwise (Redis lost its data, say) its parked value waits on.
 async fn watch_loop(inner: Weak<Inner>) {
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
@@ -646,12 +650,25 @@ async fn watch_loop(inner: Weak<Inner>) {
             let Ok(exists) = this.run::<Vec<u8>>(&pipe, true).await else {
                 break;
             };
-            let mut w = mutex(&this.watched);
-            for (pid, found) in chunk.iter().zip(exists) {
-                if found == 0
-                    && let Some(watch) = w.remove(pid)
-                {
-                    let _ = watch.tx.send(());
+            let gone: Vec<Watch> = {
+                let mut w = mutex(&this.watched);
+                chunk
+                    .iter()
+                    .zip(exists)
+                    .filter(|(_, found)| *found == 0)
+                    .filter_map(|(pid, _)| w.remove(pid))
+                    .collect()
+            };
+            for watch in gone {
+                let opts = BroadcastOptions {
+                    rooms: vec![Room::Owned(watch.sid.to_string())],
+                    ..BroadcastOptions::default()
+                };
+                match this.fetch_remote(&opts).await {
+                    Ok(sockets) if sockets.iter().any(|s| *s.id == *watch.sid) => {
+                        let _ = watch.tx.send(());
+                    }
+                    _ => {}
                 }
             }
         }
@@ -1157,6 +1174,28 @@ impl Inner {
         });
     }
 
+    /// The sockets `opts` selects on the other processes.
+    async fn fetch_remote(&self, opts: &BroadcastOptions) -> Result<Vec<SocketInfo>, AdapterError> {
+        let servers = self.server_count().await?;
+        if servers <= 1 {
+            return Ok(Vec::new());
+        }
+        let data = vec![("opts", opts_mp(opts, None))];
+        let answers = self
+            .request(kind::FETCH_SOCKETS, data, servers - 1, "fetchSockets")
+            .await?;
+        let mut sockets = Vec::new();
+        for answer in answers {
+            if let Some(Mp::Array(list)) = msgpack::get(&answer, "sockets") {
+                sockets.extend(
+                    list.iter()
+                        .filter_map(|s| wire::socket_of(&mp_json(s), &self.nsp)),
+                );
+            }
+        }
+        Ok(sockets)
+    }
+
     // ----- sessions -----
 
     fn session_key(&self, pid: &str) -> String {
@@ -1459,22 +1498,7 @@ impl Adapter for RedisStreamsAdapter {
         }
         let inner = &self.inner;
         Box::pin(async move {
-            let servers = inner.server_count().await?;
-            if servers <= 1 {
-                return Ok(sockets);
-            }
-            let data = vec![("opts", opts_mp(&opts, None))];
-            let answers = inner
-                .request(kind::FETCH_SOCKETS, data, servers - 1, "fetchSockets")
-                .await?;
-            for answer in answers {
-                if let Some(Mp::Array(list)) = msgpack::get(&answer, "sockets") {
-                    sockets.extend(
-                        list.iter()
-                            .filter_map(|s| wire::socket_of(&mp_json(s), &inner.nsp)),
-                    );
-                }
-            }
+            sockets.extend(inner.fetch_remote(&opts).await?);
             Ok(sockets)
         })
     }
@@ -1597,6 +1621,7 @@ impl Adapter for RedisStreamsAdapter {
         mutex(&inner.watched).insert(
             pid.clone(),
             Watch {
+                sid: session.sid.clone(),
                 tx,
                 rx: Some(rx),
                 armed: false,
