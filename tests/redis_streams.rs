@@ -40,7 +40,7 @@ impl Lobby {
     // A broadcast (appended to the stream first) then an emit to this socket alone: the
     // socket receives them in that order.
     fn on_both(&mut self, cx: &mut Context<Self>) -> bool {
-        let _ = cx.everyone().emit("first-everyone", ());
+        cx.everyone().emit("first-everyone", ());
         cx.emit("then-me", ());
         true
     }
