@@ -239,7 +239,7 @@ async fn ours(redis: &Redis, name: &'static str) -> Ours {
     let adapter = RedisStreamsAdapterFactory::new(&redis.url())
         .unwrap()
         .requests_timeout(Duration::from_millis(1500))
-        .block_time(Duration::from_millis(500));
+        .block_time(Duration::from_secs(3));
     let server = Server::builder()
         .namespace::<Lobby>()
         .adapter(adapter)
@@ -345,6 +345,33 @@ async fn mixed_streams_cluster_of_ours_and_node() {
     assert_eq!(names(&node.events("a", 1, 3000)), ["others"]);
     assert_eq!(names(&node.events("n", 1, 3000)), ["others"]);
     assert!(node.events("b", 0, 300).is_empty());
+
+    // The readers block on XREAD for seconds (3 s here) on a connection each that they keep:
+    // idle for longer than that, nobody connects to Redis (but this test, once per command).
+    let connections = || {
+        let info = redis.command(&[b"INFO", b"stats"]).unwrap();
+        info.lines()
+            .find_map(|l| l.strip_prefix("total_connections_received:"))
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let before = connections();
+    tokio::time::sleep(Duration::from_millis(4000)).await;
+    assert_eq!(connections() - before, 1, "reconnections while idle");
+    // And they deliver at once.
+    for i in 0..5 {
+        tokio::time::sleep(Duration::from_millis(i * 300)).await;
+        let t = Instant::now();
+        node.call(json!({"cmd": "emit", "to": ["r2"], "event": "quick", "args": [i]}));
+        assert_eq!(node.events("b", 1, 2000).len(), 1);
+        assert!(
+            t.elapsed() < Duration::from_millis(400),
+            "{i}: {:?}",
+            t.elapsed()
+        );
+    }
 
     // Broadcasts with acks, both ways: one answer per socket of every process.
     let acks =

@@ -494,10 +494,20 @@ async fn read_loop(inner: Weak<Inner>) {
         let result = async {
             let mut c = match conn.take() {
                 Some(c) => c,
-                None => tokio::time::timeout(timeout, client.get_multiplexed_async_connection())
+                // Its own connection, without the client's response timeout (500 ms by
+                // default, shorter than a blocking read): the reads are timed out here.
+                None => {
+                    let config = redis::AsyncConnectionConfig::new()
+                        .set_connection_timeout(Some(timeout))
+                        .set_response_timeout(None);
+                    tokio::time::timeout(
+                        timeout,
+                        client.get_multiplexed_async_connection_with_config(&config),
+                    )
                     .await
                     .map_err(|_| "connect timed out".to_owned())?
-                    .map_err(|e| e.to_string())?,
+                    .map_err(|e| e.to_string())?
+                }
             };
             let from = match from {
                 Some(id) => id,
