@@ -58,14 +58,18 @@
 //! # Failures
 //!
 //! With Redis unreachable, broadcasts still reach this process's sockets (not stamped with an
-//! offset) and the call returns an [`AdapterError`] after the requests timeout (default 5 s);
-//! requests fail after it. The reader reconnects by itself (backoff up to 2 s) and resumes
+//! offset) and the call returns an [`AdapterError`]: with recovery on, the first broadcast after
+//! Redis went away waits for the append to fail (at most the requests timeout, default 5 s),
+//! the following ones are delivered at once while Redis stays unreachable. Requests fail within
+//! the timeout. The reader reconnects by itself (backoff up to 2 s) and resumes
 //! from the last entry it read, so nothing appended meanwhile is missed. An entry or message
 //! that does not decode is dropped with a `tracing` warning.
 //!
 //! # Differences with the Node adapter
 //!
-//! Each namespace reads the stream on a connection of its own (Node shares one per stream);
+//! Each namespace reads the stream on a connection of its own (Node shares one per stream),
+//! and checks every second, with one pipelined `EXISTS` per batch, whether the sessions it
+//! parked were taken by another process;
 //! `useShardedPubSub` (Redis cluster) is not supported; `all_rooms` reports this process's
 //! rooms only (the protocol has no such request).
 
