@@ -1227,6 +1227,13 @@ impl Inner {
             Some(Some(o)) => Some(o),
             None => None,
         };
+        // Parked here a moment ago: its session may still be on its way to Redis.
+        let deadline = tokio::time::Instant::now() + self.config.requests_timeout;
+        while mutex(&self.watched).get(&pid).is_some_and(|w| !w.armed)
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         // Restored here: whatever parked it here is not told it went elsewhere.
         mutex(&self.watched).remove(&pid);
         let mut pipe = redis::pipe();
