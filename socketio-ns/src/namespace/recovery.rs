@@ -467,7 +467,12 @@ pub(crate) async fn park<T: Namespace>(
         data: cx.data.clone(),
     });
     tracing::debug!("connection lost, session kept for recovery");
-    let elsewhere = ns.adapter.restored_elsewhere(pid);
+    // Only adapters whose sessions other processes can take have something to watch.
+    let elsewhere = if ns.adapter.shares_sessions() {
+        ns.adapter.restored_elsewhere(pid)
+    } else {
+        Box::pin(std::future::pending())
+    };
     let shutdown = rec.shutdown.notified();
     tokio::pin!(shutdown);
     shutdown.as_mut().enable();
