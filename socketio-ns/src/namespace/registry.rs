@@ -342,6 +342,7 @@ pub(crate) trait Starter: Send + Sync + 'static {
         ns: Arc<NamespaceInstance>,
         rt: Arc<Runtime>,
         middlewares: Vec<Arc<dyn Middleware>>,
+        resumed: Option<super::recovery::Resumed>,
     );
 }
 
@@ -361,8 +362,9 @@ where
         ns: Arc<NamespaceInstance>,
         rt: Arc<Runtime>,
         middlewares: Vec<Arc<dyn Middleware>>,
+        resumed: Option<super::recovery::Resumed>,
     ) {
-        spawn_socket((self.make)(), socket, ns, rt, middlewares);
+        spawn_socket((self.make)(), socket, ns, rt, middlewares, resumed);
     }
 }
 
@@ -372,11 +374,25 @@ impl Namespaces for Runtime {
     }
 
     fn connect(self: &Arc<Self>, conn: &Conn, nsp: &str, auth: Option<&str>) {
+        self.connect_as(conn, nsp, auth, true);
+    }
+}
+
+impl Runtime {
+    /// A CONNECT for `nsp`: a recovery when `recover` and the auth names a session, else a
+    /// fresh socket.
+    pub(crate) fn connect_as(
+        self: &Arc<Self>,
+        conn: &Conn,
+        nsp: &str,
+        auth: Option<&str>,
+        recover: bool,
+    ) {
         let Some((entry, ns)) = self.resolve(nsp) else {
             tracing::debug!(nsp, "CONNECT to an unknown namespace");
             return refuse(conn, nsp, r#"{"message":"Invalid namespace"}"#);
         };
-        if super::recovery::try_recover(self, conn, &ns, auth) {
+        if recover && super::recovery::try_recover(self, conn, &ns, auth) {
             return;
         }
         let Some(socket) = Connection::attach(conn, ns.path.clone(), &self.config.connection)
@@ -393,7 +409,7 @@ impl Namespaces for Runtime {
         }
         entry
             .starter
-            .start(socket, ns, self.clone(), entry.middlewares.clone());
+            .start(socket, ns, self.clone(), entry.middlewares.clone(), None);
     }
 }
 
