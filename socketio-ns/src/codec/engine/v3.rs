@@ -361,7 +361,9 @@ mod tests {
         ] {
             assert!(decode(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(decode("2:4é"), Err(DecodeError::InvalidLength));
+        assert_eq!(decode("2:4é"), Ok(vec![msg("é")]));
+        assert_eq!(decode("3:4é"), Err(DecodeError::InvalidLength));
+        assert_eq!(decode("3:4é😀"), Err(DecodeError::InvalidLength));
         assert_eq!(
             decode_text_payload(&Bytes::from_static(b"1:21:21:2"), 2),
             Err(DecodeError::TooManyPackets)
