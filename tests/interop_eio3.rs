@@ -1,15 +1,27 @@
 //! Socket.IO v2 clients (Engine.IO v3, Socket.IO protocol v4) against
 //! `examples/conformance.rs` started with `ALLOW_EIO3=1`: socket.io-client 2.5 (node,
-//! `tests/js/eio3.mjs`) on polling, WebSocket and polling upgraded to WebSocket, and the v3
-//! wire format read raw over HTTP; plus the refusal a v3 client gets without the option.
+//! `tests/js/eio3.mjs`) and python-socketio 4.6 (`tests/py/eio3_client.py`, in its own
+//! virtualenv `tests/py/.venv-eio3`) on polling, WebSocket and polling upgraded to WebSocket,
+//! and the v3 wire format read raw over HTTP; plus the refusal a v3 client gets without the
+//! option.
 //!
 //! Run: `cargo test -p socketio-ns --test interop_eio3 --example conformance`
-//! (needs node and npm; the harness installs `tests/node_modules` with `npm ci` when missing).
+//! (needs node and npm, and python3 with venv; the harness installs `tests/node_modules` with
+//! `npm ci` and the virtualenv from `tests/py/requirements-eio3.txt` when missing).
 
 #[macro_use]
 mod common;
 
-use common::{ExampleServer, Mode, binary, pseudo_random_bytes, request, run_node};
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Once;
+use std::time::Duration;
+
+use common::{
+    ExampleServer, Installed, Mode, binary, pseudo_random_bytes, request, run_child, run_node,
+    tests_dir,
+};
 use serde_json::{Value, json};
 
 fn server() -> ExampleServer {
@@ -377,3 +389,91 @@ fn refused_without_the_option() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// python-socketio 4.x
+
+/// The interpreter of `tests/py/.venv-eio3`, a virtualenv of `tests/py/requirements-eio3.txt`
+/// (python-socketio 4.6, the Socket.IO v2 client), created when missing or stale as
+/// `tests/interop_python.rs` does its own.
+fn venv_eio3_python() -> PathBuf {
+    static INSTALL: Once = Once::new();
+    let dir = tests_dir().join("py");
+    let venv = dir.join(".venv-eio3");
+    let requirements = dir.join("requirements-eio3.txt");
+    let wanted = fs::read(&requirements).expect("read tests/py/requirements-eio3.txt");
+    let installed = Installed {
+        target: &venv,
+        marker: ".socketio-ns-requirements",
+        stamp: &wanted,
+    };
+    let python = venv.join("bin").join("python");
+    INSTALL.call_once(|| {
+        if !(python.exists() && installed.is_current()) {
+            installed.install("venv-eio3", |staged| {
+                let base = std::env::var("SOCKETIO_NS_TEST_PYTHON")
+                    .ok()
+                    .filter(|p| !p.trim().is_empty())
+                    .unwrap_or_else(|| "python3".into());
+                for command in [
+                    Command::new(&base).arg("-m").arg("venv").arg(staged),
+                    Command::new(staged.join("bin").join("python"))
+                        .args(["-m", "pip", "install", "--disable-pip-version-check"])
+                        .args(["--no-input", "--quiet", "-r"])
+                        .arg(&requirements),
+                ] {
+                    let output = command.stdin(Stdio::null()).output().expect("run");
+                    assert!(
+                        output.status.success(),
+                        "{command:?} failed\n{}",
+                        String::from_utf8_lossy(&output.stderr)
+                    );
+                }
+            });
+        }
+    });
+    assert!(
+        installed.is_current(),
+        "{} is not installed",
+        venv.display()
+    );
+    python
+}
+
+/// python-socketio 4.6 on `/` (implicit) and `/custom`: events, binary, an ack, a disconnect.
+fn python_client(mode: Mode) {
+    let server = server();
+    let python = venv_eio3_python();
+    let dir = tests_dir().join("py");
+    let mut command = Command::new(&python);
+    command
+        .arg("-I")
+        .arg(dir.join("eio3_client.py"))
+        .current_dir(&dir);
+    let lines = run_child(
+        &mut command,
+        &python.display().to_string(),
+        &json!({ "url": server.url(), "transports": mode.transports() }),
+        Duration::from_secs(30),
+    )
+    .json_lines(|run| run.describe("eio3_client.py", "stderr", Some(30_000)));
+    let connected = &lines[0];
+    assert_eq!(connected["transport"], mode.final_transport(), "{lines:#?}");
+    assert_eq!(connected["sid"], connected["engine_sid"], "{lines:#?}");
+    assert_eq!(
+        lines[1..],
+        [
+            json!({ "auth": { "/": [{}], "/custom": [{}] } }),
+            json!({ "event": "message-back", "nsp": "/", "args": [["héllo", 1, { "a": null }]] }),
+            json!({
+                "event": "message-back",
+                "nsp": "/",
+                "args": [binary(&[0, 1, 255]), { "nested": binary(b"xyz") }]
+            }),
+            json!({ "ack": [1, binary(b"bin")] }),
+            json!({ "disconnected": true }),
+        ]
+    );
+}
+
+per_transport!(python_client);
