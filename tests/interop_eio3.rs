@@ -369,6 +369,51 @@ fn raw_binary_payload() {
     );
 }
 
+/// Opens a v3 polling session, reads what the server sends first (the handshake, `40`, the
+/// `auth` event), and returns the polling URL of the session.
+fn open_v3_polling(port: u16) -> String {
+    let open = get(port, "/socket.io/?EIO=3&transport=polling");
+    let first = packets(open.text());
+    let sid = serde_json::from_str::<Value>(&first[0][1..]).unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let target = format!("/socket.io/?EIO=3&transport=polling&sid={sid}");
+    let mut seen = first[1..].to_vec();
+    while seen.len() < 2 {
+        seen.extend(packets(get(port, &target).text()));
+    }
+    target
+}
+
+/// The v3 heartbeat from the server's side: a client that does not ping is closed after
+/// pingInterval + pingTimeout (300 + 200 ms here), not before; one that pings stays; a pong
+/// from the client is the wrong direction and closes the session (as on the Node server).
+#[test]
+fn raw_heartbeat() {
+    let server = server();
+    let port = server.port;
+    let pinging = open_v3_polling(port);
+    let silent = open_v3_polling(port);
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(200));
+        let posted = request(port, "POST", &pinging, &[], record("2").as_bytes());
+        assert_eq!((posted.status, posted.text()), (200, "ok"));
+        assert_eq!(packets(get(port, &pinging).text()), ["3"]);
+    }
+    // 1000 ms without a ping: the silent session is gone (its close packet, or unknown).
+    let res = get(port, &silent);
+    assert!(res.status == 400 || packets(res.text()) == ["1"], "{res:?}");
+    let wrong = open_v3_polling(port);
+    let posted = request(port, "POST", &wrong, &[], record("3").as_bytes());
+    assert_eq!(posted.status, 200, "{posted:?}");
+    let res = get(port, &wrong);
+    assert!(
+        res.status == 400 || packets(res.text()).last().map(String::as_str) == Some("1"),
+        "{res:?}"
+    );
+}
+
 /// Without the option, a v3 handshake gets what the Node server answers.
 #[test]
 fn refused_without_the_option() {
