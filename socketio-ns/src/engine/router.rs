@@ -333,10 +333,9 @@ impl<H: EngineHandler> Shared<H> {
             EnginePacket::Binary(data) => {
                 return self.handler.on_message(socket, Message::Binary(data));
             }
-            // Only a pong that answers a ping counts: stored, a stray one would answer the
-            // next ping in advance.
-            // Revision 3: the client pings, the server answers; a pong from the client is the
-            // wrong direction, as the reference server holds.
+            // Revision 3: the client pings, the server answers (and the heartbeat task
+            // restarts its wait); a pong from the client is the wrong direction, as the
+            // reference server holds.
             EnginePacket::Ping { probe: false } if socket.protocol() == ProtocolVersion::V3 => {
                 let _ = socket.send_frame(Frame::pong());
                 socket.inner.pong.notify_one();
@@ -345,6 +344,8 @@ impl<H: EngineHandler> Shared<H> {
                 tracing::debug!("pong from a v3 client: invalid heartbeat direction");
                 socket.close(CloseReason::TransportError);
             }
+            // Only a pong that answers a ping counts: stored, a stray one would answer the
+            // next ping in advance.
             EnginePacket::Pong { probe: false } if socket.ping_outstanding() => {
                 socket.inner.pong.notify_one()
             }
