@@ -414,6 +414,27 @@ fn raw_heartbeat() {
     );
 }
 
+/// With the option, only `EIO=3` names revision 3: other values are refused as without it.
+#[test]
+fn other_eio_values_refused() {
+    let server = server();
+    for target in [
+        "/socket.io/?EIO=abc&transport=polling",
+        "/socket.io/?EIO=5&transport=polling",
+        "/engine.io/?transport=polling",
+    ] {
+        let res = get(server.port, target);
+        assert_eq!(
+            (res.status, res.text()),
+            (
+                400,
+                r#"{"code":5,"message":"Unsupported protocol version"}"#
+            ),
+            "{target}"
+        );
+    }
+}
+
 /// Without the option, a v3 handshake gets what the Node server answers.
 #[test]
 fn refused_without_the_option() {

@@ -35,13 +35,15 @@ pub enum ProtocolVersion {
 }
 
 impl ProtocolVersion {
-    /// The revision a request's `EIO` parameter names: `4` is v4, anything else (absent
-    /// included) v3, as the reference server reads it.
-    pub(crate) fn from_eio(eio: Option<&str>) -> Self {
-        if eio == Some("4") {
-            ProtocolVersion::V4
-        } else {
-            ProtocolVersion::V3
+    /// The revision a request's `EIO` parameter names: `4` or `3`. Any other value (or none)
+    /// names no revision we serve. (The reference server reads anything but `4` as 3 when
+    /// `allowEIO3` is on; we refuse it as without the option, so the protocol test suites'
+    /// checks of an invalid `EIO` hold with the option on too.)
+    pub(crate) fn from_eio(eio: Option<&str>) -> Option<Self> {
+        match eio {
+            Some("4") => Some(ProtocolVersion::V4),
+            Some("3") => Some(ProtocolVersion::V3),
+            _ => None,
         }
     }
 }

@@ -195,9 +195,10 @@ impl<H: EngineHandler> Engine<H> {
             if transport == Transport::WebSocket && !is_upgrade {
                 return error(ErrorCode::BadRequest);
             }
-            // Anything but `4` is revision 3, as for the reference server.
-            if q.eio != Some("4") && !config.allow_eio3 {
-                return error(ErrorCode::UnsupportedProtocolVersion);
+            match ProtocolVersion::from_eio(q.eio) {
+                Some(ProtocolVersion::V4) => {}
+                Some(ProtocolVersion::V3) if config.allow_eio3 => {}
+                _ => return error(ErrorCode::UnsupportedProtocolVersion),
             }
             if let Some(allow) = &config.allow_request {
                 let (parts, body) = req.into_parts();
@@ -223,7 +224,7 @@ impl<H: EngineHandler> Engine<H> {
             return error(ErrorCode::UnknownSid);
         };
         let current = socket.inner.transport.load(Ordering::Acquire);
-        if ProtocolVersion::from_eio(q.eio) != socket.protocol() {
+        if ProtocolVersion::from_eio(q.eio) != Some(socket.protocol()) {
             return error(ErrorCode::BadRequest);
         }
         match transport {

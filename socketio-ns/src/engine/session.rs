@@ -198,7 +198,8 @@ impl<D> EngineSession<D> {
                 (k == name).then_some(v)
             })
         };
-        let protocol = ProtocolVersion::from_eio(param("EIO"));
+        // The router let only `3` (when allowed) and `4` through.
+        let protocol = ProtocolVersion::from_eio(param("EIO")).unwrap_or(ProtocolVersion::V4);
         let supports_binary = param("b64").is_none();
         EngineSession {
             inner: Arc::new(Inner {
