@@ -414,6 +414,30 @@ fn raw_heartbeat() {
     );
 }
 
+/// The bare engine (`/engine.io/`, an echo) with `allow_eio3`: text and a `b4` binary
+/// message echoed in v3 framing.
+#[test]
+fn raw_engine_echo() {
+    let server = server();
+    let port = server.port;
+    let open = get(port, "/engine.io/?EIO=3&transport=polling&b64=1");
+    let first = packets(open.text());
+    assert_eq!(first.len(), 1, "{first:?}");
+    let sid = serde_json::from_str::<Value>(&first[0][1..]).unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let target = format!("/engine.io/?EIO=3&transport=polling&b64=1&sid={sid}");
+    let body = record("4héllo 😀") + &record("b4AQID");
+    let posted = request(port, "POST", &target, &[], body.as_bytes());
+    assert_eq!((posted.status, posted.text()), (200, "ok"));
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        seen.extend(packets(get(port, &target).text()));
+    }
+    assert_eq!(seen, ["4héllo 😀", "b4AQID"]);
+}
+
 /// With the option, only `EIO=3` names revision 3: other values are refused as without it.
 #[test]
 fn other_eio_values_refused() {
