@@ -22,7 +22,9 @@ use std::time::Duration;
 use socketio_ns::engine::{
     CloseReason, Cors, Engine, EngineConfig, EngineHandler, EngineSession, Flow, Message,
 };
-use socketio_ns::{ConnectError, Context, Event, HandlerError, Namespace, NoMethods, Server};
+use socketio_ns::{
+    ConnectError, Context, Event, HandlerError, MethodId, Namespace, NoMethods, Server, Untyped,
+};
 
 const PING_INTERVAL: Duration = Duration::from_millis(300);
 const PING_TIMEOUT: Duration = Duration::from_millis(200);
@@ -43,7 +45,12 @@ impl EngineHandler for Echo {
     fn on_close(&self, _: &EngineSession<()>, _: CloseReason) {}
 }
 
-fn emit_auth<T: Namespace>(cx: &mut Context<T>, auth: Option<&str>) -> Result<(), ConnectError> {
+// Generic over namespaces that declare no outgoing events (`emits = ...`): those take any
+// event name.
+fn emit_auth<T>(cx: &mut Context<T>, auth: Option<&str>) -> Result<(), ConnectError>
+where
+    T: Namespace<Method: MethodId<Emits = Untyped>>,
+{
     let auth: serde_json::Value = match auth {
         Some(raw) => serde_json::from_str(raw).map_err(|_| ConnectError::new("invalid auth"))?,
         None => serde_json::json!({}),

@@ -13,17 +13,19 @@
 
 #[allow(unused_macros)]
 mod common;
+#[path = "common/redis_support.rs"]
+mod redis_support;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use socketio_ns::adapter::redis::{RedisAdapterFactory, RedisEmitter};
 use socketio_ns::{Bytes, Context, Io, Server, namespace};
+
+use redis_support::{Node, Redis, free_port};
 
 /// The rooms namespace both kinds of server run: `join` joins a room and acks the socket id.
 #[derive(Default)]
@@ -37,196 +39,13 @@ impl Lobby {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-// ---------------------------------------------------------------------------------------------
-// redis-server
-
-/// A `redis-server` on 127.0.0.1, killed (by PID) when dropped.
-struct Redis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl Redis {
-    fn start() -> Redis {
-        let mut r = Redis {
-            port: free_port(),
-            child: None,
-        };
-        r.restart();
-        r
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Starts it (again) on the same port and waits until it answers.
-    fn restart(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect(
-                "redis-server must be installed (apt-get install redis-server); .ci/run does it",
-            );
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.command(&[b"PING"]).as_deref() != Some("+PONG") {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// Sends one command in RESP and returns the reply's text (None when unreachable).
-    fn command(&self, args: &[&[u8]]) -> Option<String> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-        let mut req = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            req.extend_from_slice(a);
-            req.extend_from_slice(b"\r\n");
-        }
-        s.write_all(&req).ok()?;
-        let mut buf = [0u8; 4096];
-        let n = s.read(&mut buf).ok()?;
-        Some(String::from_utf8_lossy(&buf[..n]).trim_end().to_owned())
-    }
-
-    /// `PUBSUB NUMSUB` of the request channel of `/`: how many servers are subscribed.
-    fn servers(&self) -> usize {
-        self.servers_of("/")
-    }
-
-    /// `PUBSUB NUMSUB` of the request channel of the namespace `nsp`.
-    fn servers_of(&self, nsp: &str) -> usize {
-        let channel = format!("socket.io-request#{nsp}#");
-        self.command(&[b"PUBSUB", b"NUMSUB", channel.as_bytes()])
-            .and_then(|r| r.rsplit(':').next().and_then(|n| n.trim().parse().ok()))
-            .unwrap_or(0)
-    }
-
-    fn wait_servers(&self, n: usize) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while self.servers() != n {
-            assert!(
-                Instant::now() < deadline,
-                "{} servers subscribed, expected {n}",
-                self.servers()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn publish(&self, channel: &str, payload: &[u8]) {
-        self.command(&[b"PUBLISH", channel.as_bytes(), payload])
-            .expect("publish");
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// the Node member (server and clients)
-
-/// `tests/js/redis_cluster.mjs`, driven by commands on its stdin; killed (by PID) when dropped.
-struct Node {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    next: u64,
-}
-
 impl Node {
+    /// `tests/js/redis_cluster.mjs`: with a port, a Node server on `createAdapter`.
     fn start(redis: &Redis, port: Option<u16>) -> Node {
-        let modules = common::node_modules();
-        let mut child = Command::new("node")
-            .arg(common::tests_dir().join("js/redis_cluster.mjs"))
-            .arg(json!({ "redis": redis.url(), "port": port }).to_string())
-            .env("NODE_PATH", &modules)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("node must be installed");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut node = Node {
-            child,
-            stdin,
-            stdout,
-            next: 0,
-        };
-        assert_eq!(node.line()["ready"], true);
-        node
-    }
-
-    fn line(&mut self) -> Value {
-        let mut line = String::new();
-        self.stdout.read_line(&mut line).expect("read node");
-        assert!(!line.is_empty(), "the node script exited");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
-    }
-
-    /// Runs one command (blocking this worker thread only) and returns its answer.
-    fn call(&mut self, mut cmd: Value) -> Value {
-        self.next += 1;
-        cmd["id"] = json!(self.next);
-        tokio::task::block_in_place(|| {
-            writeln!(self.stdin, "{cmd}").unwrap();
-            let answer = self.line();
-            assert_eq!(answer["id"], json!(self.next));
-            assert!(answer.get("error").is_none(), "{cmd} -> {answer}");
-            answer
-        })
-    }
-
-    /// The events client `name` received (waiting until `count` arrived or `wait_ms` passed).
-    fn events(&mut self, name: &str, count: usize, wait_ms: u64) -> Vec<Value> {
-        let r =
-            self.call(json!({"cmd": "events", "name": name, "count": count, "wait_ms": wait_ms}));
-        r["events"].as_array().unwrap().clone()
-    }
-
-    fn client(&mut self, name: &str, port: u16) -> String {
-        let url = format!("http://127.0.0.1:{port}");
-        self.client_at(name, &url, Value::Null)
-    }
-
-    fn client_at(&mut self, name: &str, url: &str, auth: Value) -> String {
-        let r = self.call(json!({"cmd": "client", "name": name, "url": url, "auth": auth}));
-        r["sid"].as_str().unwrap().to_owned()
-    }
-
-    fn join(&mut self, name: &str, room: &str) {
-        self.call(json!({"cmd": "join", "name": name, "room": room}));
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        Node::spawn(
+            "redis_cluster.mjs",
+            json!({ "redis": redis.url(), "port": port }),
+        )
     }
 }
 

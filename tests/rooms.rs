@@ -96,7 +96,9 @@ impl Spec {
     }
 
     /// From a context: excludes the sender.
-    fn select_in_cx<T: Namespace>(&self, cx: &Context<T>) -> BroadcastOperator {
+    /// (Generic code names the operator of a namespace that declares no events: this one relays
+    /// whatever event name the client gives.)
+    fn select_in_cx<T: Namespace<Method = NoMethods>>(&self, cx: &Context<T>) -> BroadcastOperator {
         self.refine(cx.broadcast())
     }
 

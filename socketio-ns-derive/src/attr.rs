@@ -1,4 +1,4 @@
-//! The attribute's own arguments, `#[namespace("/chat", acl = [...], crate = "...", vis = ...)]`,
+//! The attribute's own arguments, `#[namespace("/chat", acl = [...], emits = Decl, crate = "...", vis = ...)]`,
 //! and the helper attributes on methods, `#[event("name")]` and `#[fallback]`.
 
 use proc_macro2::TokenStream;
@@ -19,6 +19,8 @@ pub(crate) struct Args {
     pub(crate) krate: Option<syn::Path>,
     /// `vis = pub(crate)`: the visibility of the generated method enum (`pub` by default).
     pub(crate) vis: Option<Visibility>,
+    /// `emits = ChatEvents`: the declaration of the events the namespace sends.
+    pub(crate) emits: Option<syn::Path>,
 }
 
 /// Parses the attribute's arguments. A syntax error stops the parse (and is recorded); an
@@ -30,6 +32,7 @@ pub(crate) fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
         acl: None,
         krate: None,
         vis: None,
+        emits: None,
     };
     let parser = |input: ParseStream<'_>| -> syn::Result<()> {
         if input.peek(LitStr) {
@@ -68,6 +71,13 @@ pub(crate) fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
                         ),
                     }
                 }
+                "emits" => {
+                    let path: syn::Path = input.parse()?;
+                    if args.emits.is_some() {
+                        repeated(errors);
+                    }
+                    args.emits = Some(path);
+                }
                 "vis" => {
                     let vis: Visibility = input.parse()?;
                     if args.vis.is_some() {
@@ -78,7 +88,7 @@ pub(crate) fn parse_args(tokens: TokenStream, errors: &mut Errors) -> Args {
                 _ => {
                     errors.at(
                         &key,
-                        format!("unknown option `{key}`: expected `acl = [...]`, `crate = \"...\"` or `vis = ...`"),
+                        format!("unknown option `{key}`: expected `acl = [...]`, `emits = EventsDeclaration`, `crate = \"...\"` or `vis = ...`"),
                     );
                     // Skip the value.
                     while !input.is_empty() && !input.peek(Token![,]) {

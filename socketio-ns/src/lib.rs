@@ -17,7 +17,7 @@
 //! | connection | `connection/` | one Socket.IO connection over a session: decoding, attachments, one socket per namespace with its mailbox and acks |
 //! | rooms and fan-out | [`adapter`] | the [`Adapter`](adapter::Adapter) trait, the in-memory adapter, broadcast operators; sockets reached only through [`SocketEmitter`](adapter::SocketEmitter) |
 //! | namespace runtime | `namespace/` | the [`Namespace`] trait, [`Context`], the ACL, the per-socket actor, middlewares, the registry of namespaces |
-//! | server | `server/` | [`Builder`], [`Server`], the tower service, the [`Io`] handle |
+//! | server | `server/` | [`Builder`], [`Server`], the tower service, the [`Io`] handle, the TypeScript export |
 //!
 //! The rooms layer sits below the namespace runtime, not above it: the runtime implements
 //! the interface adapters deliver through, and handlers reach rooms from the [`Context`].
@@ -41,17 +41,21 @@ pub mod __private {
     pub use crate::server::private::*;
 }
 
-pub use adapter::{Broadcast, BroadcastAcks, BroadcastOperator, EmitError, IntoRooms};
+pub use adapter::{
+    Broadcast, BroadcastAcks, BroadcastOperator, EmitError, EventOf, Events, IntoRooms, Untyped,
+};
 pub use codec::socketio::{Args, Event, RawArgs};
 pub use connection::{AckError, AckResponse, DisconnectReason, EventRate, Session};
 pub use engine::{ServeOptions, serve, serve_with};
 #[doc(hidden)]
 pub use namespace::testing;
 pub use namespace::{
-    Acl, ConnectError, ConnectionStateRecovery, Context, ErrorReport, HandlerError, Handshake,
-    JobHandle, MethodId, Middleware, Namespace, NoMethods, SocketRef, UnknownMethod,
+    Acl, ConnectError, ConnectionStateRecovery, Context, Emits, ErrorReport, HandlerError,
+    Handshake, JobHandle, MethodId, Middleware, Namespace, NoMethods, SocketRef, UnknownMethod,
     default_call_method, default_call_method_with_acl, default_process_packet,
 };
+#[cfg(feature = "typescript")]
+pub use server::typescript;
 pub use server::{Builder, Io, Server, SocketIoService, shutdown_signal};
 
 pub use bytes::Bytes;
@@ -128,11 +132,17 @@ pub use bytes::Bytes;
 ///
 /// # The attribute
 ///
-/// `#[namespace("/path", acl = [method, ...], crate = "...", vis = ...)]`, every part optional:
+/// `#[namespace("/path", acl = [method, ...], emits = Decl, crate = "...", vis = ...)]`, every
+/// part optional:
 ///
 /// - the path, `/` when left out;
 /// - `acl = [...]`: the initial ACL, the event handlers a new socket may call (checked at
 ///   compile time: a name that is not an event handler of the impl is an error at that name);
+/// - `emits = ChatEvents`: the events the namespace sends, declared with [`events!`]; every
+///   emit from it is then checked at compile time (the event by its type, its payload by the
+///   declared type), and the TypeScript export (`socketio_ns::typescript`, feature
+///   `typescript`) describes its events both ways. The declaration must be at least as
+///   visible as the method enum (see `vis`);
 /// - `crate = "my_socketio"`: where this crate is, for a renamed dependency;
 /// - `vis = pub(crate)`: the visibility of the generated method enum (`pub` by default).
 ///

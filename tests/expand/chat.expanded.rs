@@ -153,6 +153,7 @@ const _: () = {
     #[automatically_derived]
     #[allow(deprecated)]
     impl ::socketio_ns::MethodId for ChatMethod {
+        type Emits = ::socketio_ns::Untyped;
         #[inline]
         fn index(self) -> usize {
             self as usize

@@ -72,6 +72,10 @@ pub(super) fn method_enum(g: &Gen<'_>) -> TokenStream {
 pub(super) fn method_id_impl(g: &Gen<'_>) -> TokenStream {
     let (krate, ident) = (&g.krate, &g.method_enum);
     let index = local("index");
+    let emits = match &g.args.emits {
+        Some(path) => quote!(#path),
+        None => quote!(#krate::Untyped),
+    };
     let all = g.ns.handlers().map(|(m, _)| {
         let (cfgs, variant) = (&m.cfgs, &m.ident);
         quote!(#(#cfgs)* #ident::#variant)
@@ -80,6 +84,8 @@ pub(super) fn method_id_impl(g: &Gen<'_>) -> TokenStream {
         #[automatically_derived]
         #[allow(deprecated)]
         impl #krate::MethodId for #ident {
+            type Emits = #emits;
+
             #[inline]
             fn index(self) -> usize {
                 self as usize

@@ -4,6 +4,7 @@
 
 mod acl;
 mod dispatch;
+mod typescript;
 
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
@@ -159,6 +160,7 @@ impl<'a> Gen<'a> {
         let method_of = dispatch::method_of(self);
         let overrides = dispatch::overrides(self);
         let dispatch = dispatch::dispatch(self);
+        let typescript = typescript::describe(self);
         let registration = self.registration();
         quote! {
             #method_id
@@ -171,6 +173,7 @@ impl<'a> Gen<'a> {
                 #method_of
                 #overrides
                 #dispatch
+                #typescript
             }
             #registration
         }

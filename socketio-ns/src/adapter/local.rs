@@ -258,6 +258,12 @@ impl LocalAdapter {
         }
     }
 
+    /// Whether some local socket joined `room` (socket id rooms are not counted).
+    #[cfg(feature = "redis")]
+    pub(crate) fn has_room(&self, room: &str) -> bool {
+        self.read().members.contains_key(room)
+    }
+
     /// Every room with a local socket in it, each socket's own id room included.
     pub fn rooms_local(&self) -> Vec<Room> {
         let mut rooms: Vec<Room> = self.read().members.keys().cloned().collect();

@@ -31,6 +31,7 @@
 mod broadcast;
 mod emitter;
 mod error;
+mod events;
 mod local;
 mod operator;
 #[cfg(feature = "redis")]
@@ -49,6 +50,9 @@ pub use futures_util::future::BoxFuture;
 pub use broadcast::Broadcast;
 pub use emitter::{Selection, SocketEmitter};
 pub use error::{AdapterError, EmitError};
+#[doc(hidden)]
+pub use events::Payload;
+pub use events::{EventOf, Events, Untyped};
 pub use local::{LocalAdapter, LocalAdapterFactory};
 pub use operator::{BroadcastAcks, BroadcastOperator, IntoRooms};
 pub use server_event::{ServerEvent, ServerEventAck, ServerEventHandler};
@@ -346,6 +350,16 @@ pub trait Adapter: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<bool, AdapterError>> {
         let _ = (pid, offset, resume);
         Box::pin(std::future::ready(Ok(false)))
+    }
+
+    /// When room joins made so far are not yet in effect for what the other processes publish
+    /// (an adapter that subscribes one channel per room, waiting for Redis to confirm), a
+    /// future that resolves once they are. The namespace runtime awaits it before it answers
+    /// the ack of a handler that joined rooms (and before the CONNECT reply when
+    /// `recv_connect` did), so that a client told it joined misses no broadcast made after.
+    /// It must end by itself within a bounded time, Redis down or not. Default: `None`.
+    fn joins_settled(&self) -> Option<BoxFuture<'static, ()>> {
+        None
     }
 
     /// The server is shutting down: release resources (subscriptions, connections). Default:

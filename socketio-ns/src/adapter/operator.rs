@@ -4,13 +4,15 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::events::{EventOf, Events, Untyped};
 use super::{
-    Adapter, AdapterError, Broadcast, BroadcastOptions, BroadcastPacket, EmitError, Room,
-    SocketInfo,
+    Adapter, AdapterError, BoxFuture, Broadcast, BroadcastOptions, BroadcastPacket, EmitError,
+    Room, SocketInfo,
 };
 use crate::codec::socketio::Args;
 use crate::codec::socketio::encode;
@@ -103,16 +105,32 @@ rooms_of_items! {
 /// multi-process adapter it reaches the sockets of every process (unless
 /// [`BroadcastOperator::local`]).
 #[must_use = "a broadcast operator does nothing until it is ended by an emit or a socket operation"]
-#[derive(Clone)]
-pub struct BroadcastOperator {
+///
+/// `D` is the namespace's declaration of outgoing events ([`Untyped`]: any event name, any
+/// payload; see [`events!`](crate::events)).
+pub struct BroadcastOperator<D = Untyped> {
     path: Arc<str>,
     adapter: Arc<dyn Adapter>,
     opts: BroadcastOptions,
     timeout: Option<Duration>,
     default_timeout: Duration,
+    events: PhantomData<fn() -> D>,
 }
 
-impl fmt::Debug for BroadcastOperator {
+impl<D> Clone for BroadcastOperator<D> {
+    fn clone(&self) -> Self {
+        BroadcastOperator {
+            path: self.path.clone(),
+            adapter: self.adapter.clone(),
+            opts: self.opts.clone(),
+            timeout: self.timeout,
+            default_timeout: self.default_timeout,
+            events: PhantomData,
+        }
+    }
+}
+
+impl<D> fmt::Debug for BroadcastOperator<D> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BroadcastOperator")
             .field("ns", &self.path)
@@ -156,6 +174,22 @@ impl BroadcastOperator {
             opts: BroadcastOptions::default(),
             timeout: None,
             default_timeout,
+            events: PhantomData,
+        }
+    }
+}
+
+impl<D: Events> BroadcastOperator<D> {
+    /// The same selection, sending `E`'s events (the namespace's declaration, as
+    /// [`crate::Io::namespace`] gives it).
+    pub(crate) fn declared<E: Events>(self) -> BroadcastOperator<E> {
+        BroadcastOperator {
+            path: self.path,
+            adapter: self.adapter,
+            opts: self.opts,
+            timeout: self.timeout,
+            default_timeout: self.default_timeout,
+            events: PhantomData,
         }
     }
 
@@ -222,7 +256,13 @@ impl BroadcastOperator {
     /// The returned [`Broadcast`] need not be awaited. Awaiting it waits for the other
     /// processes' part (with a multi-process adapter) and reports its errors; dropped, that
     /// part completes in the background and its errors are logged.
-    pub fn emit<A: Args>(self, event: &str, args: A) -> Broadcast {
+    #[inline]
+    pub fn emit<E: EventOf<D, A>, A: Args>(self, event: E, args: A) -> Broadcast {
+        // The work does not depend on the event's type: one copy per payload type.
+        self.emit_named(event.event_name(), args)
+    }
+
+    fn emit_named<A: Args>(self, event: &str, args: A) -> Broadcast {
         let packet = encode::event(&self.path, event, &args, None)
             .map_err(|e| EmitError::Serialize(e.to_string()));
         Broadcast::start(async move {
@@ -234,16 +274,24 @@ impl BroadcastOperator {
 
     /// Emits `event` to every selected socket, asking each for an ack, and gathers the answers
     /// until every socket answered or the timeout ([`BroadcastOperator::timeout`]) expired.
-    pub fn emit_with_ack<A: Args>(
+    pub fn emit_with_ack<E: EventOf<D, A>, A: Args>(
+        self,
+        event: E,
+        args: A,
+    ) -> BoxFuture<'static, Result<BroadcastAcks, EmitError>> {
+        self.emit_with_ack_named(event.event_name(), args)
+    }
+
+    fn emit_with_ack_named<A: Args>(
         self,
         event: &str,
         args: A,
-    ) -> impl Future<Output = Result<BroadcastAcks, EmitError>> + Send + 'static + use<A> {
+    ) -> BoxFuture<'static, Result<BroadcastAcks, EmitError>> {
         let id = broadcast_ack_id();
         let packet = encode::event(&self.path, event, &args, Some(id))
             .map_err(|e| EmitError::Serialize(e.to_string()));
         let timeout = self.timeout.unwrap_or(self.default_timeout);
-        async move {
+        Box::pin(async move {
             let packet = BroadcastPacket::new(packet?, Some(id));
             let deadline = tokio::time::Instant::now() + timeout;
             let adapter = &self.adapter;
@@ -261,7 +309,7 @@ impl BroadcastOperator {
             // The sockets that did not answer keep the ack id until they answer (dropped: no
             // one listens) or the entry is swept.
             Ok(acks)
-        }
+        })
     }
 
     /// The selected sockets, as plain data (id, namespace, rooms, handshake).
@@ -302,7 +350,7 @@ impl BroadcastOperator {
         self,
         event: &str,
         args: A,
-    ) -> impl Future<Output = Result<(), EmitError>> + Send + 'static + use<A> {
+    ) -> impl Future<Output = Result<(), EmitError>> + Send + 'static + use<D, A> {
         let data = server_event_data(event, &args);
         async move { Ok(self.adapter.server_side_emit(data?).await?) }
     }
@@ -314,7 +362,7 @@ impl BroadcastOperator {
         self,
         event: &str,
         args: A,
-    ) -> impl Future<Output = Result<Vec<serde_json::Value>, EmitError>> + Send + 'static + use<A>
+    ) -> impl Future<Output = Result<Vec<serde_json::Value>, EmitError>> + Send + 'static + use<D, A>
     {
         let data = server_event_data(event, &args);
         async move { Ok(self.adapter.server_side_emit_with_ack(data?).await?) }

@@ -9,6 +9,8 @@
 
 pub mod engine;
 pub mod socketio;
+#[doc(hidden)]
+pub mod typescript;
 
 #[cfg(test)]
 mod proptests;

@@ -68,6 +68,8 @@ async fn run<T: Namespace>(
         return;
     }
 
+    // Rooms recv_connect joined take effect before the CONNECT reply.
+    cx.settle_joins().await;
     // No connection state recovery for v2 clients (the reference server has none for them).
     let pid = if is_v2(&socket.conn) {
         None
@@ -182,6 +184,8 @@ async fn events<T: Namespace>(
                     cx.error("handler_error", "the handler failed");
                     return (DisconnectReason::HandlerPanic, false);
                 }
+                // Rooms the handler joined take effect before its answer leaves.
+                cx.settle_joins().await;
                 cx.begin_event(None);
             }
             Cmd::Call(call) => {
@@ -197,6 +201,7 @@ async fn events<T: Namespace>(
                     cx.error("handler_error", "the handler failed");
                     return (DisconnectReason::HandlerPanic, false);
                 }
+                cx.settle_joins().await;
             }
             Cmd::Disconnect(reason, silent) => return (reason, silent),
         }

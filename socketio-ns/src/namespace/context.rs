@@ -11,14 +11,24 @@ use tokio::task::AbortHandle;
 use super::acl::{Acl, MethodId, UnknownMethod};
 use super::instance::NamespaceInstance;
 use super::registry::Runtime;
-use super::{Handshake, JobHandle, Namespace, SocketRef};
-use crate::adapter::{BroadcastOperator, EmitError, IntoRooms, Room};
+use super::{Emits, Handshake, JobHandle, Namespace, SocketRef};
+use crate::adapter::{BoxFuture, BroadcastOperator, EmitError, EventOf, IntoRooms, Room};
 use crate::codec::socketio::Args;
 use crate::codec::socketio::encode::{self, Encoded};
 use crate::connection::{AckError, AckResponse, DisconnectReason, Session, Socket};
 
 /// An ack callback ([`Context::emit_with_ack_then`]) waiting in the socket's mailbox.
 pub(crate) type AckCall<T> = Box<dyn FnOnce(&mut T, &mut Context<T>) + Send>;
+
+/// The longest a handler's answer waits for its joins to take effect (the adapter's own bound
+/// is normally shorter).
+const SETTLE_LIMIT: Duration = Duration::from_secs(10);
+
+/// A packet that waits for joins to take effect.
+enum Deferred {
+    Ack(Encoded),
+    Event(Encoded),
+}
 
 /// What a handler works with: its socket, the ACL, jobs, rooms and emitting.
 ///
@@ -35,6 +45,13 @@ pub struct Context<T: Namespace> {
     event: Option<Box<str>>,
     /// While `recv_connect` runs, packets wait here until the CONNECT reply is sent.
     held: Option<Vec<Encoded>>,
+    /// Joins made by the current handler that the adapter has not yet made effective
+    /// ([`crate::adapter::Adapter::joins_settled`]).
+    /// (In a mutex only to keep the context `Sync`: it is only reached through `&mut self`.)
+    settle: std::sync::Mutex<Option<crate::adapter::BoxFuture<'static, ()>>>,
+    /// The ack answered while `settle` was pending, and what was emitted after it, in order:
+    /// sent once the joins took effect.
+    deferred: Vec<Deferred>,
     pub(crate) leaving: Option<(DisconnectReason, bool)>,
     /// The socket came back through connection state recovery.
     pub(crate) recovered: bool,
@@ -67,6 +84,8 @@ impl<T: Namespace> Context<T> {
             ack: None,
             event: None,
             held: Some(Vec::new()),
+            settle: std::sync::Mutex::new(None),
+            deferred: Vec::new(),
             leaving: None,
             recovered: false,
             resolved: None,
@@ -77,6 +96,24 @@ impl<T: Namespace> Context<T> {
     pub(crate) fn set_initial_acl(&mut self, acl: Acl) {
         self.initial_acl = acl;
         self.acl = acl;
+    }
+
+    /// Waits until the joins of the handler that just ran took effect in the adapter (bounded),
+    /// then sends the ack and the emits that waited for them.
+    pub(crate) async fn settle_joins(&mut self) {
+        let settle = self.settle.get_mut().unwrap_or_else(|x| x.into_inner());
+        if let Some(settled) = settle.take() {
+            let _ = tokio::time::timeout(SETTLE_LIMIT, settled).await;
+        }
+        for d in std::mem::take(&mut self.deferred) {
+            let sent = match d {
+                Deferred::Ack(packet) => self.socket.send(&packet).map_err(EmitError::from),
+                Deferred::Event(packet) => super::recovery::emit(&self.ns, &self.socket, packet),
+            };
+            if let Err(e) = sent {
+                tracing::debug!(error = %e, "deferred packet not sent");
+            }
+        }
     }
 
     /// Ends the connect phase: what was held is returned to be sent after the CONNECT reply.
@@ -174,39 +211,77 @@ impl<T: Namespace> Context<T> {
     /// An emit that fails (arguments that do not serialize, a client gone or too far behind)
     /// is logged with `tracing`, as there is nothing a handler could do about it; use
     /// [`Context::try_emit`] to see the error.
-    pub fn emit<A: Args>(&mut self, event: &str, args: A) {
-        if let Err(e) = self.try_emit(event, args) {
+    ///
+    /// `event` is a string unless the namespace declares its events (`emits = ...`, see
+    /// [`events!`](crate::events)): then it is the event's marker type, and `args` its
+    /// declared payload type.
+    #[inline]
+    pub fn emit<E: EventOf<Emits<T>, A>, A: Args>(&mut self, event: E, args: A) {
+        // The work is in functions that do not depend on the event's type: one copy per
+        // payload type, not one per declared event.
+        self.emit_named(event.event_name(), args);
+    }
+
+    fn emit_named<A: Args>(&mut self, event: &str, args: A) {
+        if let Err(e) = self.try_emit_named(event, args) {
             tracing::debug!(event, error = %e, "emit failed");
         }
     }
 
     /// [`Context::emit`], returning its error.
-    pub fn try_emit<A: Args>(&mut self, event: &str, args: A) -> Result<(), EmitError> {
+    pub fn try_emit<E: EventOf<Emits<T>, A>, A: Args>(
+        &mut self,
+        event: E,
+        args: A,
+    ) -> Result<(), EmitError> {
+        self.try_emit_named(event.event_name(), args)
+    }
+
+    fn try_emit_named<A: Args>(&mut self, event: &str, args: A) -> Result<(), EmitError> {
         let packet = encode::event(self.socket.nsp(), event, &args, None)
             .map_err(|e| EmitError::Serialize(e.to_string()))?;
         if self.held.is_some() {
             return self.queue(packet);
         }
+        if !self.deferred.is_empty() {
+            // After a deferred ack: keep the order.
+            self.deferred.push(Deferred::Event(packet));
+            return Ok(());
+        }
         super::recovery::emit(&self.ns, &self.socket, packet)
     }
 
     /// Emits `event` and waits for the client's ack, up to the server's ack timeout.
-    pub fn emit_with_ack<A: Args>(
+    pub fn emit_with_ack<E: EventOf<Emits<T>, A>, A: Args>(
         &self,
-        event: &str,
+        event: E,
         args: A,
-    ) -> impl Future<Output = Result<AckResponse, AckError>> + Send + 'static + use<T, A> {
+    ) -> BoxFuture<'static, Result<AckResponse, AckError>> {
         self.emit_with_ack_timeout(event, args, self.rt.config.ack_timeout)
     }
 
     /// Emits `event` and waits for the client's ack, up to `timeout`.
-    pub fn emit_with_ack_timeout<A: Args>(
+    pub fn emit_with_ack_timeout<E: EventOf<Emits<T>, A>, A: Args>(
+        &self,
+        event: E,
+        args: A,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<AckResponse, AckError>> {
+        self.emit_with_ack_named(event.event_name(), args, timeout)
+    }
+
+    fn emit_with_ack_named<A: Args>(
         &self,
         event: &str,
         args: A,
         timeout: Duration,
-    ) -> impl Future<Output = Result<AckResponse, AckError>> + Send + 'static + use<T, A> {
-        super::socket_ref::emit_with_ack(&self.socket, event, args, timeout)
+    ) -> BoxFuture<'static, Result<AckResponse, AckError>> {
+        Box::pin(super::socket_ref::emit_with_ack(
+            &self.socket,
+            event,
+            args,
+            timeout,
+        ))
     }
 
     /// Emits `event` and, when the client answers (or the server's ack timeout passes), runs
@@ -249,8 +324,9 @@ impl<T: Namespace> Context<T> {
     /// For asynchronous work with the answer, spawn a job from `then`
     /// ([`Context::spawn`]); to wait for the answer inside a handler instead, holding the
     /// socket's other events meanwhile, await [`Context::emit_with_ack`].
-    pub fn emit_with_ack_then<A, F>(&mut self, event: &str, args: A, then: F)
+    pub fn emit_with_ack_then<E, A, F>(&mut self, event: E, args: A, then: F)
     where
+        E: EventOf<Emits<T>, A>,
         A: Args,
         F: FnOnce(&mut T, &mut Context<T>, Result<AckResponse, AckError>) + Send + 'static,
     {
@@ -259,17 +335,18 @@ impl<T: Namespace> Context<T> {
     }
 
     /// [`Context::emit_with_ack_then`] with its own `timeout`.
-    pub fn emit_with_ack_timeout_then<A, F>(
+    pub fn emit_with_ack_timeout_then<E, A, F>(
         &mut self,
-        event: &str,
+        event: E,
         args: A,
         timeout: Duration,
         then: F,
     ) where
+        E: EventOf<Emits<T>, A>,
         A: Args,
         F: FnOnce(&mut T, &mut Context<T>, Result<AckResponse, AckError>) + Send + 'static,
     {
-        let answer = self.emit_with_ack_timeout(event, args, timeout);
+        let answer = self.emit_with_ack_named(event.event_name(), args, timeout);
         let socket = self.socket.clone();
         tokio::spawn(async move {
             let answer = answer.await;
@@ -281,7 +358,7 @@ impl<T: Namespace> Context<T> {
     /// Emits the `message` event (gevent's `send`); errors are logged, as with
     /// [`Context::emit`].
     pub fn send<A: Args>(&mut self, message: A) {
-        self.emit("message", message);
+        self.emit_named("message", message);
     }
 
     /// Whether the event being handled asked for an ack that is not answered yet.
@@ -297,6 +374,16 @@ impl<T: Namespace> Context<T> {
         };
         let packet = encode::ack(self.socket.nsp(), id, &args)
             .map_err(|e| EmitError::Serialize(e.to_string()))?;
+        let settling = self
+            .settle
+            .get_mut()
+            .unwrap_or_else(|x| x.into_inner())
+            .is_some();
+        if settling && self.held.is_none() {
+            // Joined rooms not yet in effect: the answer waits for them (settle_joins).
+            self.deferred.push(Deferred::Ack(packet));
+            return Ok(true);
+        }
         self.queue(packet)?;
         Ok(true)
     }
@@ -320,7 +407,7 @@ impl<T: Namespace> Context<T> {
             })
             .map(drop)
         } else {
-            self.try_emit("error", (name, message))
+            self.try_emit_named("error", (name, message))
         };
         if let Err(e) = res {
             tracing::debug!(error = %e, "could not send an error to the client");
@@ -484,6 +571,9 @@ impl<T: Namespace> Context<T> {
             rooms.into_rooms(),
             self.rt.config.max_rooms_per_socket,
         );
+        if let Some(settled) = self.ns.adapter.joins_settled() {
+            *self.settle.get_mut().unwrap_or_else(|x| x.into_inner()) = Some(settled);
+        }
     }
 
     /// Leaves one or several rooms.
@@ -514,60 +604,65 @@ impl<T: Namespace> Context<T> {
     // Every operator started here excludes this socket, as `socket.to(..)`,
     // `socket.broadcast` and `socket.except(..)` do in the JavaScript server.
 
-    fn operator(&self) -> BroadcastOperator {
+    fn operator(&self) -> BroadcastOperator<Emits<T>> {
         self.ns
             .operator_from(&self.socket, self.rt.config.ack_timeout)
+            .declared()
     }
 
     /// Every other socket in these rooms: `cx.to("lobby").emit("msg", text).await`.
-    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+    pub fn to(&self, rooms: impl IntoRooms) -> BroadcastOperator<Emits<T>> {
         self.operator().to(rooms)
     }
 
     /// Same as [`Context::to`].
-    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+    pub fn within(&self, rooms: impl IntoRooms) -> BroadcastOperator<Emits<T>> {
         self.operator().to(rooms)
     }
 
     /// Every other socket of the namespace, minus those in these rooms.
-    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator {
+    pub fn except(&self, rooms: impl IntoRooms) -> BroadcastOperator<Emits<T>> {
         self.operator().except(rooms)
     }
 
     /// Every other socket of the namespace.
-    pub fn broadcast(&self) -> BroadcastOperator {
+    pub fn broadcast(&self) -> BroadcastOperator<Emits<T>> {
         self.operator()
     }
 
     /// Every socket of the namespace, this one included (chain `.to(..)`, `.except(..)`, ...
     /// as on any operator).
-    pub fn everyone(&self) -> BroadcastOperator {
-        self.ns.operator(self.rt.config.ack_timeout)
+    pub fn everyone(&self) -> BroadcastOperator<Emits<T>> {
+        self.ns.operator(self.rt.config.ack_timeout).declared()
     }
 
     /// Emits `event` to every socket of the namespace, this one included: gevent-socketio's
     /// `BroadcastMixin.broadcast_event`. Sent at once; see [`crate::Broadcast`].
-    pub fn broadcast_event<A: Args>(&self, event: &str, args: A) -> crate::Broadcast {
+    pub fn broadcast_event<E: EventOf<Emits<T>, A>, A: Args>(
+        &self,
+        event: E,
+        args: A,
+    ) -> crate::Broadcast {
         self.everyone().emit(event, args)
     }
 
     /// Every other socket of the namespace on this process only (with a multi-process adapter);
     /// same as `cx.broadcast().local()`.
-    pub fn local(&self) -> BroadcastOperator {
+    pub fn local(&self) -> BroadcastOperator<Emits<T>> {
         self.operator().local()
     }
 
     /// Every other socket of the namespace, dropping the packet for those whose transport is
     /// not writable; same as `cx.broadcast().volatile()`. (This is a broadcast: to emit to this
     /// socket only, use [`Context::emit`].)
-    pub fn volatile(&self) -> BroadcastOperator {
+    pub fn volatile(&self) -> BroadcastOperator<Emits<T>> {
         self.operator().volatile()
     }
 
     /// Every other socket of the namespace, with this ack timeout for
     /// [`BroadcastOperator::emit_with_ack`]; same as `cx.broadcast().timeout(t)`. (For this
     /// socket only, use [`Context::emit_with_ack_timeout`].)
-    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator<Emits<T>> {
         self.operator().timeout(timeout)
     }
 

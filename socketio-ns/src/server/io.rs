@@ -10,7 +10,7 @@ use crate::adapter::{
 };
 use crate::codec::socketio::Args;
 use crate::namespace::registry::Runtime;
-use crate::namespace::{Context, Namespace, SocketRef};
+use crate::namespace::{Context, Emits, Namespace, SocketRef};
 
 /// The server handle: emit to namespaces and rooms, query and move sockets, shut down. Cheap to
 /// clone, usable from any task. Given by [`crate::Server::io`] and [`crate::Context::io`].
@@ -49,6 +49,20 @@ impl Io {
     pub fn of(&self, path: &str) -> Option<BroadcastOperator> {
         let (_, ns) = self.rt.resolve(path)?;
         Some(ns.operator(self.rt.config.ack_timeout))
+    }
+
+    /// Every socket of the namespace `T`, sending `T`'s declared events (see
+    /// [`events!`](crate::events)): `io.namespace::<Chat>().to("lobby").emit(Said, line)`.
+    /// [`Io::of`] takes a path and sends any event, as it cannot know which type serves it.
+    ///
+    /// # Panics
+    ///
+    /// When `T` is not registered on this server.
+    pub fn namespace<T: Namespace>(&self) -> BroadcastOperator<Emits<T>> {
+        match self.rt.resolve(T::PATH) {
+            Some((_, ns)) => ns.operator(self.rt.config.ack_timeout).declared(),
+            None => panic!("namespace {} is not registered on this server", T::PATH),
+        }
     }
 
     /// The paths of the live namespaces (static ones and instances of dynamic ones).
@@ -110,7 +124,7 @@ impl Io {
         event: &str,
         args: A,
     ) -> impl Future<Output = Result<BroadcastAcks, EmitError>> + Send + 'static + use<A> {
-        self.root().emit_with_ack(event, args)
+        self.root().emit_with_ack(event.to_owned(), args)
     }
 
     /// Every socket of `/`, as plain data.

@@ -3,6 +3,8 @@
 
 mod io;
 pub(crate) mod private;
+#[cfg(feature = "typescript")]
+pub mod typescript;
 
 use std::convert::Infallible;
 use std::fmt;

@@ -28,6 +28,9 @@ pub struct Registration {
     pub path: &'static str,
     /// Registers it on a builder.
     pub register: fn(Builder) -> Builder,
+    /// Its `.d.ts`, when it declares its outgoing events (feature `typescript`).
+    #[cfg(feature = "typescript")]
+    pub typescript: fn() -> Option<String>,
 }
 
 inventory::collect!(Registration);
@@ -39,6 +42,8 @@ impl Registration {
         Registration {
             path: T::PATH,
             register,
+            #[cfg(feature = "typescript")]
+            typescript: crate::server::typescript::render::<T>,
         }
     }
 }
@@ -94,6 +99,13 @@ impl<T: Namespace> RegisterWithoutDefault for Maker<T> {
 // Dispatch
 
 pub use crate::namespace::no_such_method;
+
+// ---------------------------------------------------------------------------------------------
+// The TypeScript export (does nothing without the feature `typescript`)
+
+pub use crate::codec::typescript::{
+    TsAckOf, TsAckResult, TsAckValue, TsNamespace, ts_rest, ts_type,
+};
 
 /// What a handler parameter after the context can be: anything serde can deserialize
 /// (`bytes::Bytes` anywhere inside takes a binary attachment).

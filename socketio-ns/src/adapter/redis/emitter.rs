@@ -12,6 +12,11 @@
 //!   `key-request#nsp#`.
 //!
 //! Nothing is answered: no acks, no `fetchSockets`, as with the Node emitter.
+//!
+//! With [`RedisEmitter::sharded`] it publishes for servers with the sharded adapter instead
+//! (which the Node emitter cannot): `ClusterAdapter` messages `{type, data, uid: "emitter",
+//! nsp}` with `SPUBLISH`, on the channels a headless Node server with `createShardedAdapter`
+//! would use (see [`super::ShardedRedisAdapter`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,9 +28,10 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::sync::OnceCell;
 
+use super::sharded::{self, SubscriptionMode};
 use super::wire::kind;
 use super::{msgpack, query, redis_error};
-use crate::adapter::{AdapterError, EmitError, IntoRooms, Room};
+use crate::adapter::{AdapterError, BroadcastOptions, EmitError, IntoRooms, Room};
 use crate::codec::socketio::Args;
 
 /// The `uid` every message of an emitter carries (as the Node emitter's).
@@ -74,6 +80,8 @@ pub struct RedisEmitter {
     key: Arc<str>,
     nsp: Arc<str>,
     timeout: Duration,
+    /// Publishing for the sharded adapter, in this mode.
+    sharded: Option<SubscriptionMode>,
 }
 
 impl std::fmt::Debug for RedisEmitter {
@@ -82,6 +90,7 @@ impl std::fmt::Debug for RedisEmitter {
             .field("key", &self.key)
             .field("nsp", &self.nsp)
             .field("timeout", &self.timeout)
+            .field("sharded", &self.sharded)
             .finish_non_exhaustive()
     }
 }
@@ -104,7 +113,17 @@ impl RedisEmitter {
             key: "socket.io".into(),
             nsp: "/".into(),
             timeout: Duration::from_secs(5),
+            sharded: None,
         }
+    }
+
+    /// Publishes for servers with the sharded adapter
+    /// ([`super::ShardedRedisAdapterFactory`], `createShardedAdapter` in Node) in `mode`,
+    /// with `SPUBLISH` and the cluster message format; [`RedisEmitter::key`] is then the
+    /// channel prefix. The `compress` flag is not sent (the sharded servers ignore it).
+    pub fn sharded(mut self, mode: SubscriptionMode) -> Self {
+        self.sharded = Some(mode);
+        self
     }
 
     /// The prefix of the channels (`key`); must be the servers' (default `socket.io`).
@@ -212,6 +231,13 @@ impl RedisEmitter {
             ));
         }
         let data = String::from_utf8(data).map_err(|e| EmitError::Serialize(e.to_string()))?;
+        if self.sharded.is_some() {
+            let packet = msgpack::from_json(&data, &[]).map_err(ser)?;
+            let data = msgpack::map(vec![("packet", packet)]);
+            return Ok(self
+                .publish_sharded(sharded::kind::SERVER_SIDE_EMIT, data, &[])
+                .await?);
+        }
         let data = RawValue::from_string(data).map_err(ser)?;
         #[derive(Serialize)]
         struct ServerSideEmit<'a> {
@@ -229,12 +255,40 @@ impl RedisEmitter {
         Ok(self.publish(&self.request_channel(), body).await?)
     }
 
+    /// The shard channel of a cluster message of `kind` to `rooms`.
+    fn sharded_channel(&self, kind: u64, rooms: &[Room]) -> String {
+        let mode = self.sharded.unwrap_or_default();
+        let channel = format!("{}#{}#", self.key, self.nsp);
+        sharded::channel_for(mode, &channel, kind, false, rooms)
+    }
+
+    /// A cluster message `{type, data, uid: "emitter", nsp}`.
+    fn sharded_body(&self, kind: u64, data: Mp) -> Vec<u8> {
+        sharded::encode_message(kind, data, UID, &self.nsp)
+    }
+
+    /// Publishes a cluster message on the channel its kind and rooms call for.
+    async fn publish_sharded(
+        &self,
+        kind: u64,
+        data: Mp,
+        rooms: &[Room],
+    ) -> Result<(), AdapterError> {
+        let channel = self.sharded_channel(kind, rooms);
+        self.publish(&channel, self.sharded_body(kind, data)).await
+    }
+
     fn request_channel(&self) -> String {
         format!("{}-request#{}#", self.key, self.nsp)
     }
 
     async fn publish(&self, channel: &str, payload: Vec<u8>) -> Result<(), AdapterError> {
-        let mut cmd = redis::cmd("PUBLISH");
+        let publish = if self.sharded.is_some() {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        };
+        let mut cmd = redis::cmd(publish);
         cmd.arg(channel).arg(payload);
         let c = &self.connection;
         query::<i64>(&c.client, &c.conn, self.timeout, cmd)
@@ -329,6 +383,16 @@ impl RedisEmitterOperator {
         self.flag("compress", compress)
     }
 
+    /// `{rooms, except, flags}` of a sharded message.
+    fn sharded_opts(&self) -> Mp {
+        let opts = BroadcastOptions {
+            rooms: self.rooms.clone(),
+            except: self.except.clone(),
+            ..Default::default()
+        };
+        sharded::opts_mp(&opts, None)
+    }
+
     fn opts(&self) -> Opts<'_> {
         Opts {
             rooms: &self.rooms,
@@ -354,6 +418,24 @@ impl RedisEmitterOperator {
         let json = std::str::from_utf8(&json).map_err(|e| EmitError::Serialize(e.to_string()))?;
         let data = msgpack::from_json(json, &attachments).map_err(ser)?;
         let e = &self.emitter;
+        if e.sharded.is_some() {
+            let packet = msgpack::map(vec![("type", Mp::from(2)), ("data", data)]);
+            let opts = BroadcastOptions {
+                rooms: self.rooms.clone(),
+                except: self.except.clone(),
+                local: false,
+                volatile: self.flags.contains(&("volatile", true)),
+            };
+            let data = msgpack::map(vec![
+                ("packet", packet),
+                ("opts", sharded::opts_mp(&opts, None)),
+            ]);
+            let kind = sharded::kind::BROADCAST;
+            return Ok((
+                e.sharded_channel(kind, &self.rooms),
+                e.sharded_body(kind, data),
+            ));
+        }
         let flags = self.flags.iter().map(|(k, v)| (*k, Mp::from(*v))).collect();
         let msg = Mp::Array(vec![
             Mp::from(UID),
@@ -385,6 +467,18 @@ impl RedisEmitterOperator {
 
     async fn rooms_request(self, kind: u64, rooms: impl IntoRooms) -> Result<(), AdapterError> {
         let rooms = rooms.into_rooms();
+        if self.emitter.sharded.is_some() {
+            let kind = if kind == kind::REMOTE_JOIN {
+                sharded::kind::SOCKETS_JOIN
+            } else {
+                sharded::kind::SOCKETS_LEAVE
+            };
+            let data = msgpack::map(vec![
+                ("opts", self.sharded_opts()),
+                ("rooms", rooms_mp(&rooms)),
+            ]);
+            return self.emitter.publish_sharded(kind, data, &[]).await;
+        }
         let body = RoomsRequest {
             kind,
             opts: self.opts(),
@@ -407,6 +501,14 @@ impl RedisEmitterOperator {
 
     /// Disconnects the selected sockets (with `close`, their whole connections).
     pub async fn disconnect_sockets(self, close: bool) -> Result<(), AdapterError> {
+        if self.emitter.sharded.is_some() {
+            let data = msgpack::map(vec![
+                ("opts", self.sharded_opts()),
+                ("close", Mp::from(close)),
+            ]);
+            let kind = sharded::kind::DISCONNECT_SOCKETS;
+            return self.emitter.publish_sharded(kind, data, &[]).await;
+        }
         let body = DisconnectRequest {
             kind: kind::REMOTE_DISCONNECT,
             opts: self.opts(),

@@ -18,6 +18,10 @@
 //! Processes that are not servers (a CLI, a worker) send to the cluster's sockets with
 //! [`RedisEmitter`], which publishes what `@socket.io/redis-emitter` 5.1 publishes.
 //!
+//! [`ShardedRedisAdapterFactory`] (or [`RedisAdapterFactory::sharded`]) builds the sharded
+//! adapter instead: the protocol of `createShardedAdapter`, on Redis 7 sharded Pub/Sub (see
+//! [`ShardedRedisAdapter`]).
+//!
 //! # The wire
 //!
 //! With `key` the prefix (default `socket.io`) and `nsp` the namespace path:
@@ -51,9 +55,11 @@
 
 mod emitter;
 mod msgpack;
+mod sharded;
 mod wire;
 
 pub use emitter::{RedisEmitter, RedisEmitterOperator};
+pub use sharded::{ShardedRedisAdapter, ShardedRedisAdapterFactory, SubscriptionMode};
 
 use std::collections::HashMap;
 use std::fmt;
