@@ -15,7 +15,9 @@ use super::registry::Runtime;
 use super::{ConnectError, Context, Middleware, Namespace};
 use crate::codec::socketio::encode;
 use crate::codec::socketio::packet::PacketType;
-use crate::connection::{Cmd, Connection, DisconnectReason, Socket, refuse};
+use crate::connection::{
+    Cmd, Connection, DisconnectReason, Socket, connect_reply_frame, is_v2, refuse,
+};
 
 /// Starts the actor of a new socket.
 pub(crate) fn spawn_socket<T: Namespace>(
@@ -89,8 +91,10 @@ async fn run<T: Namespace>(
 
     // Rooms recv_connect joined take effect before the CONNECT reply.
     cx.settle_joins().await;
+    // No connection state recovery for v2 clients (the reference server has none for them).
     let pid = match resumed {
         Some(r) => Some(r.pid),
+        None if is_v2(&socket.conn) => None,
         None => recovery::new_pid(&ns),
     };
     // Before the socket is reachable: a packet stamped in between counts as missed.
@@ -98,11 +102,9 @@ async fn run<T: Namespace>(
     ns.insert(socket.clone());
     socket.set_connected(true);
     let reply = recovery::connect_reply(&socket.id, pid.as_deref());
-    let _ = socket.conn.send_frame(encode::simple(
-        PacketType::Connect,
-        socket.nsp(),
-        Some(&reply),
-    ));
+    let _ = socket
+        .conn
+        .send_frame(connect_reply_frame(&socket.conn, socket.nsp(), &reply));
     let held = cx.release_held();
     if !held.is_empty() {
         // The CONNECT reply leaves on its own, and what recv_connect emitted follows a moment
@@ -141,11 +143,10 @@ async fn run<T: Namespace>(
                     break (DisconnectReason::ServerNamespaceDisconnect, true);
                 }
                 let reply = recovery::connect_reply(&socket.id, Some(pid));
-                let _ = socket.conn.send_frame(encode::simple(
-                    PacketType::Connect,
-                    socket.nsp(),
-                    Some(&reply),
-                ));
+                let _ =
+                    socket
+                        .conn
+                        .send_frame(connect_reply_frame(&socket.conn, socket.nsp(), &reply));
                 tracing::debug!("recovered");
             }
             Parking::Ended(rooms) => {

@@ -16,7 +16,7 @@ use super::{Middleware, Namespace};
 use crate::adapter::{AdapterFactory, LocalAdapterFactory};
 use crate::connection::{
     Conn, Connection, ConnectionConfig, ConnectionHandler, DisconnectReason, Namespaces, Socket,
-    refuse,
+    refuse, refuse_as_is,
 };
 use crate::engine::{CloseReason, EngineSession, EngineShared};
 
@@ -390,9 +390,13 @@ impl Runtime {
     ) {
         let Some((entry, ns)) = self.resolve(nsp) else {
             tracing::debug!(nsp, "CONNECT to an unknown namespace");
-            return refuse(conn, nsp, r#"{"message":"Invalid namespace"}"#);
+            return refuse_as_is(conn, nsp, r#"{"message":"Invalid namespace"}"#);
         };
-        if recover && super::recovery::try_recover(self, conn, &ns, auth) {
+        // Connection state recovery is a v5 feature: a v2 client's query is no session offset.
+        if recover
+            && !crate::connection::is_v2(conn)
+            && super::recovery::try_recover(self, conn, &ns, auth)
+        {
             return;
         }
         let Some(socket) = Connection::attach(conn, ns.path.clone(), &self.config.connection)
