@@ -9,7 +9,10 @@
 //!   server emit `ping-ack` with an ack, then `ack-result` with what the client acked.
 //!
 //! pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1,000,000, connect timeout 1000 ms,
-//! CORS for any origin. The namespaces are written by hand against the `Namespace` trait,
+//! CORS for any origin. `ALLOW_EIO3=1` also serves Socket.IO v2 clients (Engine.IO v3, the
+//! builder's `allow_eio3`), on both paths. A connection to `/custom` whose auth has a `refuse`
+//! string is refused with that message (a v2 client gives its auth as the query). The
+//! namespaces are written by hand against the `Namespace` trait,
 //! below the `#[namespace]` macro. SIGINT or SIGTERM shut it down gracefully: every client is
 //! closed, then the process exits with status 0.
 
@@ -114,7 +117,13 @@ impl Namespace for Custom {
         cx: &mut Context<Self>,
         auth: Option<&str>,
     ) -> impl Future<Output = Result<(), ConnectError>> + Send {
-        let r = emit_auth(cx, auth);
+        let refuse = auth
+            .and_then(|raw| serde_json::from_str::<serde_json::Value>(raw).ok())
+            .and_then(|v| v.get("refuse").and_then(|r| r.as_str()).map(str::to_owned));
+        let r = match refuse {
+            Some(message) => Err(ConnectError::new(message)),
+            None => emit_auth(cx, auth),
+        };
         async move { r }
     }
 
@@ -133,6 +142,7 @@ async fn main() -> std::io::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
+    let allow_eio3 = std::env::var("ALLOW_EIO3").is_ok_and(|v| v == "1");
 
     let engine = Engine::new(
         Echo,
@@ -142,6 +152,7 @@ async fn main() -> std::io::Result<()> {
             ping_timeout: PING_TIMEOUT,
             max_payload: 1_000_000,
             cors: Cors::Any,
+            allow_eio3,
             ..EngineConfig::default()
         },
     );
@@ -151,6 +162,7 @@ async fn main() -> std::io::Result<()> {
         .max_payload(1_000_000)
         .connect_timeout(Duration::from_millis(1000))
         .cors(Cors::Any)
+        .allow_eio3(allow_eio3)
         .namespace::<Root>()
         .namespace::<Custom>()
         .build();

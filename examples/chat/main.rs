@@ -96,13 +96,24 @@ impl Chat {
     // Any object with a non-empty string `token` is let in (a real server would check it).
     fn recv_connect(
         &mut self,
-        _cx: &mut Context<Self>,
+        cx: &mut Context<Self>,
         auth: Option<ChatAuth>,
     ) -> Result<(), ConnectError> {
         match auth.as_ref().and_then(|a| a.token.as_str()) {
-            Some(token) if !token.is_empty() => Ok(()),
-            _ => Err(ConnectError::new("unauthorized")),
+            Some(token) if !token.is_empty() => {}
+            _ => return Err(ConnectError::new("unauthorized")),
         }
+        // Recovered by another process (Redis streams adapter): logged in again from the
+        // socket's data, which travelled with its session.
+        if let Some(nick) = cx
+            .data()
+            .and_then(|d| d.get("nick"))
+            .and_then(Value::as_str)
+        {
+            self.nick = Some(nick.to_owned());
+            cx.lift_acl_restrictions();
+        }
+        Ok(())
     }
 
     fn on_login(&mut self, cx: &mut Context<Self>, nick: String) -> Result<Nick, HandlerError> {
@@ -110,12 +121,14 @@ impl Chat {
             return Err(HandlerError::new("invalid_nick", "empty nick"));
         }
         self.nick = Some(nick.clone());
+        cx.set_data(serde_json::json!({ "nick": nick }));
         cx.lift_acl_restrictions();
         Ok(Nick { nick })
     }
 
     fn on_logout(&mut self, cx: &mut Context<Self>) -> bool {
         self.nick = None;
+        cx.set_data(Value::Null);
         cx.reset_acl();
         true
     }
@@ -272,40 +285,51 @@ async fn main() -> std::io::Result<()> {
 
 /// With `REDIS_URL` (e.g. `redis://127.0.0.1:6379`), the Redis adapter: every chat process on
 /// that Redis, ours or a Node.js one with `@socket.io/redis-adapter`, shares its rooms.
-/// `REDIS_ADAPTER` chooses the kind: `classic` (the default, `createAdapter` in Node) or
+/// `REDIS_ADAPTER` chooses the kind: `classic` (the default, `createAdapter` in Node),
 /// `sharded` (Redis 7 sharded Pub/Sub, `createShardedAdapter` in Node), whose
-/// `subscriptionMode` `REDIS_SUBSCRIPTION_MODE` gives (`dynamic`, the default, or `static`).
+/// `subscriptionMode` `REDIS_SUBSCRIPTION_MODE` gives (`dynamic`, the default, or `static`),
+/// or `streams` (`@socket.io/redis-streams-adapter`: connection state recovery across
+/// processes).
 fn adapter(builder: socketio_ns::Builder) -> std::io::Result<socketio_ns::Builder> {
     let Ok(url) = std::env::var("REDIS_URL") else {
         return Ok(builder);
     };
     let kind = std::env::var("REDIS_ADAPTER").unwrap_or_else(|_| "classic".into());
-    if kind != "classic" && kind != "sharded" {
-        return Err(std::io::Error::other(format!(
-            "REDIS_ADAPTER={kind}: `classic` or `sharded`"
-        )));
-    }
     #[cfg(feature = "redis")]
     {
-        use socketio_ns::adapter::redis::{RedisAdapterFactory, SubscriptionMode};
-        let factory = RedisAdapterFactory::new(&url).map_err(std::io::Error::other)?;
-        if kind == "sharded" {
-            let mode: SubscriptionMode = std::env::var("REDIS_SUBSCRIPTION_MODE")
-                .unwrap_or_else(|_| "dynamic".into())
-                .parse()
-                .map_err(std::io::Error::other)?;
-            println!(
-                "chat: rooms shared through {url} (sharded Redis adapter, {} mode)",
-                mode.as_str()
-            );
-            return Ok(builder.adapter(factory.sharded(mode)));
+        use socketio_ns::adapter::redis;
+        let redis_error = std::io::Error::other;
+        match kind.as_str() {
+            "classic" => {
+                let factory = redis::RedisAdapterFactory::new(&url).map_err(redis_error)?;
+                println!("chat: rooms shared through {url} (classic Redis adapter)");
+                Ok(builder.adapter(factory))
+            }
+            "sharded" => {
+                let factory = redis::RedisAdapterFactory::new(&url).map_err(redis_error)?;
+                let mode: redis::SubscriptionMode = std::env::var("REDIS_SUBSCRIPTION_MODE")
+                    .unwrap_or_else(|_| "dynamic".into())
+                    .parse()
+                    .map_err(std::io::Error::other)?;
+                println!(
+                    "chat: rooms shared through {url} (sharded Redis adapter, {} mode)",
+                    mode.as_str()
+                );
+                Ok(builder.adapter(factory.sharded(mode)))
+            }
+            "streams" => {
+                let factory = redis::RedisStreamsAdapterFactory::new(&url).map_err(redis_error)?;
+                println!("chat: rooms and sessions shared through {url} (Redis streams adapter)");
+                Ok(builder.adapter(factory))
+            }
+            _ => Err(std::io::Error::other(format!(
+                "REDIS_ADAPTER={kind}: `classic`, `sharded` or `streams`"
+            ))),
         }
-        println!("chat: rooms shared through {url} (classic Redis adapter)");
-        Ok(builder.adapter(factory))
     }
     #[cfg(not(feature = "redis"))]
     {
-        let _ = builder;
+        let _ = (builder, kind);
         Err(std::io::Error::other(format!(
             "REDIS_URL={url}: build with `--features redis` to use it"
         )))

@@ -327,6 +327,22 @@ pub trait Adapter: Send + Sync + 'static {
         false
     }
 
+    /// Whether sessions persisted by one process can be restored by another (they are kept
+    /// outside the process, as the Redis Streams adapter keeps them in Redis). Then a client
+    /// that comes back with a `pid` this process did not park is recovered here too, with a
+    /// fresh namespace value. Default `false`.
+    fn shares_sessions(&self) -> bool {
+        false
+    }
+
+    /// Resolves when the session `pid`, which this process persisted, has been restored by
+    /// another process (its client came back there): the value parked here then ends without
+    /// `recv_disconnect`. Called right after [`Adapter::persist_session`]. Default: never.
+    fn restored_elsewhere(&self, pid: &str) -> BoxFuture<'static, ()> {
+        let _ = pid;
+        Box::pin(std::future::pending())
+    }
+
     /// The offset of the last stamped packet: what a socket connecting now has processed.
     /// Default: none (no recovery).
     fn current_offset(&self) -> Option<String> {

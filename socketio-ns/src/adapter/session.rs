@@ -36,6 +36,9 @@ pub struct SessionToPersist {
     /// The offset that was current when the socket connected ([`super::Adapter::current_offset`]):
     /// a client that presents no offset has processed no stamped packet since.
     pub since: Option<String>,
+    /// The socket's data ([`crate::Context::data`]; `socket.data` in the JavaScript server),
+    /// restored with it. Only adapters that share sessions between processes need it.
+    pub data: Option<serde_json::Value>,
 }
 
 /// A session found again: the socket's id and rooms, and the packets it missed, in order,
@@ -50,6 +53,8 @@ pub struct RecoveredSession {
     pub rooms: Vec<Room>,
     /// The packets sent to those rooms after the client's offset.
     pub missed: Vec<BroadcastPacket>,
+    /// The socket's data as it was persisted ([`SessionToPersist::data`]).
+    pub data: Option<serde_json::Value>,
 }
 
 /// Makes a recovered socket live: called by [`super::Adapter::restore_session`] at a moment when
@@ -100,6 +105,7 @@ struct Persisted {
     sid: Sid,
     rooms: Vec<Room>,
     since: Option<u64>,
+    data: Option<serde_json::Value>,
     at: Instant,
 }
 
@@ -130,14 +136,14 @@ impl Inner {
 }
 
 /// Whether the sockets of `rooms` were selected by a broadcast to `rooms_to` minus `except`.
-fn selected(rooms: &[Room], to: &[Room], except: &[Room]) -> bool {
+pub(crate) fn selected(rooms: &[Room], to: &[Room], except: &[Room]) -> bool {
     let included = to.is_empty() || rooms.iter().any(|r| to.contains(r));
     included && !rooms.iter().any(|r| except.contains(r))
 }
 
 /// `packet` with `offset` appended as its last argument. The text ends with the `]` of the
 /// argument array (attachments are separate frames), so this is a splice, not a re-encoding.
-fn stamp(packet: &BroadcastPacket, offset: &str) -> BroadcastPacket {
+pub(crate) fn stamp(packet: &BroadcastPacket, offset: &str) -> BroadcastPacket {
     let text = packet.text();
     debug_assert!(text.ends_with(']'));
     let mut out = String::with_capacity(text.len() + offset.len() + 3);
@@ -237,6 +243,7 @@ impl SessionStore {
                 sid: session.sid,
                 rooms: session.rooms,
                 since,
+                data: session.data,
                 at: Instant::now(),
             },
         );
@@ -282,6 +289,7 @@ impl SessionStore {
             pid: pid.to_owned(),
             rooms: session.rooms,
             missed,
+            data: session.data,
         })
     }
 

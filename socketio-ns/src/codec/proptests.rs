@@ -2,7 +2,8 @@
 //!
 //! - Engine.IO packets: `EnginePacket::to_frame` → `decode_text` / `decode_binary`.
 //! - Engine.IO payloads: `encode_payload` (its length as `encoded_len` predicts) →
-//!   `decode_payload`, and the packet limit.
+//!   `decode_payload`, and the packet limit; the v3 text and binary payloads and WebSocket
+//!   binary frames (`engine::v3`).
 //! - Socket.IO packets: `write_header` + data → `decode`, then `parse_event` / `parse_ack`.
 //! - Binary arguments: `write_args` → `parse_ack` → `check_placeholders` and `from_arg`, and
 //!   the whole outgoing path (`encode::event` / `encode::ack`, as the server sends them).
@@ -19,6 +20,7 @@ use serde_json::Value;
 
 use super::engine::packet::{self as engine_packet, EnginePacket, Frame};
 use super::engine::payload::{decode_payload, encode_payload, encoded_len};
+use super::engine::v3;
 use super::socketio::binary::{check_placeholders, from_arg, write_args};
 use super::socketio::encode;
 use super::socketio::packet::{
@@ -221,6 +223,40 @@ proptest! {
             decode_payload(&body, packets.len() - 1),
             Err(engine_packet::DecodeError::TooManyPackets)
         );
+    }
+
+    #[test]
+    fn engine_v3_payload_round_trip(packets in vec(engine_packet(text()), 1..12)) {
+        let frames: Vec<Frame> = packets.iter().map(EnginePacket::to_frame).collect();
+        for binary in [false, true] {
+            let mut out = Vec::new();
+            if binary {
+                v3::encode_binary_payload(&frames, &mut out);
+            } else {
+                v3::encode_text_payload(&frames, &mut out);
+            }
+            let body = Bytes::from(out);
+            let decode = if binary { v3::decode_binary_payload } else { v3::decode_text_payload };
+            prop_assert_eq!(decode(&body, packets.len()), Ok(packets.clone()));
+            prop_assert_eq!(
+                decode(&body, packets.len() - 1),
+                Err(engine_packet::DecodeError::TooManyPackets)
+            );
+        }
+        for frame in &frames {
+            if let Frame::Binary(data) = frame {
+                let ws = v3::encode_ws_binary(data);
+                prop_assert_eq!(v3::decode_ws_binary(ws), Ok(EnginePacket::Binary(data.clone())));
+            }
+        }
+    }
+
+    #[test]
+    fn engine_v3_decoders_never_panic(body in vec(any::<u8>(), 0..64)) {
+        let body = Bytes::from(body);
+        let _ = v3::decode_text_payload(&body, 8);
+        let _ = v3::decode_binary_payload(&body, 8);
+        let _ = v3::decode_ws_binary(body);
     }
 
     #[test]

@@ -33,10 +33,11 @@ use bytes::Bytes;
 use tokio::task::AbortHandle;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::codec::engine::packet::Frame;
 use crate::codec::socketio::packet::{self, PacketType, SocketIoPacket};
 use crate::codec::socketio::{Event, Received};
-use crate::codec::socketio::{binary, encode};
-use crate::engine::{CloseReason, EngineHandler, EngineSession, Flow, Message};
+use crate::codec::socketio::{binary, encode, v2};
+use crate::engine::{CloseReason, EngineHandler, EngineSession, Flow, Message, ProtocolVersion};
 
 /// Event names a client may not emit.
 const RESERVED: &[&str] = &[
@@ -122,9 +123,35 @@ pub(crate) trait Namespaces: Send + Sync + 'static {
     fn connect(self: &Arc<Self>, conn: &Conn, nsp: &str, auth: Option<&str>);
 }
 
-/// Sends CONNECT_ERROR for `nsp` with `json` (`{"message":..}`).
+/// Sends CONNECT_ERROR for `nsp` with `json` (`{"message":..}`); to a Socket.IO v2 client
+/// (Engine.IO v3) in its form: the error's data, else its message as a JSON string.
 pub(crate) fn refuse(conn: &Conn, nsp: &str, json: &str) {
+    if is_v2(conn) {
+        let data = v2::connect_error_data(json);
+        let _ = conn.send_frame(encode::simple(PacketType::ConnectError, nsp, Some(&data)));
+        return;
+    }
+    refuse_as_is(conn, nsp, json);
+}
+
+/// Sends CONNECT_ERROR for `nsp` with `json` whatever the client's protocol (the reference
+/// server answers an unknown namespace `{"message":"Invalid namespace"}` to every client).
+pub(crate) fn refuse_as_is(conn: &Conn, nsp: &str, json: &str) {
     let _ = conn.send_frame(encode::simple(PacketType::ConnectError, nsp, Some(json)));
+}
+
+/// Whether `conn` is a Socket.IO v2 client (Socket.IO protocol v4 over Engine.IO v3): it is
+/// connected to `/` implicitly, gets CONNECT replies without payload and CONNECT_ERROR in
+/// string form, and names its auth as a query string on the namespace.
+pub(crate) fn is_v2(conn: &Conn) -> bool {
+    conn.protocol() == ProtocolVersion::V3
+}
+
+/// The CONNECT reply for a socket of `conn` in `nsp`: `reply` (`{"sid":..}`) for v5 clients,
+/// no payload for v2 ones.
+pub(crate) fn connect_reply_frame(conn: &Conn, nsp: &str, reply: &str) -> Frame {
+    let data = (!is_v2(conn)).then_some(reply);
+    encode::simple(PacketType::Connect, nsp, data)
 }
 
 /// Per-connection Socket.IO state, kept inside the Engine.IO session.
@@ -293,6 +320,10 @@ impl<N: Namespaces> ConnectionHandler<N> {
             Err(e) => return self.protocol_error(conn, &e.to_string()),
         };
         match p.kind {
+            PacketType::Connect if is_v2(conn) => {
+                let (nsp, auth) = v2::split_namespace(p.nsp);
+                self.namespaces.connect(conn, nsp, auth.as_deref());
+            }
             PacketType::Connect => self.namespaces.connect(conn, p.nsp, p.data),
             PacketType::Disconnect => {
                 if let Some(s) = conn.data().socket(p.nsp) {
@@ -431,6 +462,10 @@ impl<N: Namespaces> EngineHandler for ConnectionHandler<N> {
 
     fn on_open(&self, conn: &Conn) {
         arm_connect_timer(conn, self.namespaces.connection_config().connect_timeout);
+        if is_v2(conn) {
+            // A v2 client is connected to `/` without asking (the reference server does so).
+            self.namespaces.connect(conn, "/", None);
+        }
     }
 
     fn on_message(&self, conn: &Conn, message: Message) -> Flow {

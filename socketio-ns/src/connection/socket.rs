@@ -50,7 +50,18 @@ impl fmt::Debug for Socket {
 
 impl Socket {
     pub(crate) fn new(nsp: Arc<str>, conn: Conn, mailbox_limit: usize) -> Self {
-        Self::with_id(new_sid(), nsp, conn, mailbox_limit)
+        // A v2 client derives its socket id from the Engine.IO one (`/chat#<sid>`, or the sid
+        // itself in `/`), and the reference server uses that id for it.
+        let id = if super::is_v2(&conn) {
+            if &*nsp == "/" {
+                conn.sid().into()
+            } else {
+                format!("{nsp}#{}", conn.sid()).into()
+            }
+        } else {
+            new_sid()
+        };
+        Self::with_id(id, nsp, conn, mailbox_limit)
     }
 
     /// A socket with a given id (a recovered one keeps the id it had).

@@ -1,9 +1,11 @@
-//! The heartbeat: one task per session that pings the client, closes the session on a ping
-//! timeout, and removes it from the table once it has ended.
+//! The heartbeat: one task per session that pings the client (revision 4) or waits for its
+//! pings (revision 3), closes the session on a ping timeout, and removes it from the table
+//! once it has ended.
 
 use std::sync::Arc;
 
 use super::EngineHandler;
+use super::config::ProtocolVersion;
 use super::polling::delivers_close;
 use super::router::Shared;
 use super::session::{CloseReason, EngineSession};
@@ -16,6 +18,35 @@ pub(super) async fn heartbeat<H: EngineHandler>(
 ) {
     let interval = shared.config.ping_interval;
     let timeout = shared.config.ping_timeout;
+    if socket.protocol() == ProtocolVersion::V3 {
+        client_pings(&socket, interval + timeout).await;
+    } else {
+        server_pings(&socket, interval, timeout).await;
+    }
+    let reason = socket.close_reason().unwrap_or(CloseReason::TransportClose);
+    tracing::debug!(%reason, "session closed");
+    shared.handler.on_close(&socket, reason);
+    // A polling client fetches the close packet of a server-side close (and what was queued
+    // before it) with its next GET: keep the session in the table until then, at most a ping
+    // timeout.
+    let deadline = tokio::time::Instant::now() + timeout;
+    while delivers_close(&socket) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    shared
+        .sessions
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(socket.sid());
+}
+
+/// Revision 4: the server pings every `interval` and closes the session when no pong comes
+/// within `timeout`. Returns when the session closed.
+async fn server_pings<D>(
+    socket: &EngineSession<D>,
+    interval: std::time::Duration,
+    timeout: std::time::Duration,
+) {
     let inner = &socket.inner;
     // Deadlines run from planned instants, not from when a timer happened to fire, so the
     // session closes when the protocol says (timers only ever fire late). The timeout is cut
@@ -60,19 +91,31 @@ pub(super) async fn heartbeat<H: EngineHandler>(
         }
         ping_at = tokio::time::Instant::now() + interval;
     }
-    let reason = socket.close_reason().unwrap_or(CloseReason::TransportClose);
-    tracing::debug!(%reason, "session closed");
-    shared.handler.on_close(&socket, reason);
-    // A polling client fetches the close packet of a server-side close (and what was queued
-    // before it) with its next GET: keep the session in the table until then, at most a ping
-    // timeout.
-    let deadline = tokio::time::Instant::now() + timeout;
-    while delivers_close(&socket) && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+}
+
+/// Revision 3: the client pings; the session closes when no ping (answered by the packet
+/// handler, which wakes `pong`) arrives within `limit` (ping interval + ping timeout) of the
+/// last one or of the opening. Returns when the session closed.
+async fn client_pings<D>(socket: &EngineSession<D>, limit: std::time::Duration) {
+    let inner = &socket.inner;
+    let mut deadline = tokio::time::Instant::now() + limit;
+    loop {
+        socket.set_ping_deadline(Some(deadline));
+        tokio::select! {
+            _ = inner.pong.notified() => {
+                deadline = tokio::time::Instant::now() + limit;
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                if socket.inbound_held() {
+                    // The client's ping may wait behind what we do not read for flow control.
+                    deadline = tokio::time::Instant::now() + limit;
+                    continue;
+                }
+                tracing::debug!("ping timeout (no ping from the v3 client)");
+                socket.close(CloseReason::PingTimeout);
+                return;
+            }
+            _ = inner.closing.notified() => return,
+        }
     }
-    shared
-        .sessions
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(socket.sid());
 }

@@ -1,4 +1,5 @@
-//! Engine.IO v4: the transport layer under Socket.IO, usable on its own.
+//! Engine.IO v4 (and v3 for older clients, when allowed): the transport layer under
+//! Socket.IO, usable on its own.
 //!
 //! [`EngineHandler`] is what a layer above (Socket.IO, or an application that wants raw
 //! messages) implements; [`Engine`] serves it over HTTP long-polling and WebSocket. The
@@ -32,7 +33,7 @@ mod session;
 mod websocket;
 
 pub use self::http::Body;
-pub use config::{AllowRequest, Cors, EngineConfig, HttpCompression, Transport};
+pub use config::{AllowRequest, Cors, EngineConfig, HttpCompression, ProtocolVersion, Transport};
 pub use listener::{ServeOptions, serve, serve_with};
 pub use router::Engine;
 pub(crate) use router::{Shared as EngineShared, new_sid};

@@ -10,7 +10,7 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 
 use super::EngineHandler;
-use super::config::{HttpCompression, Transport};
+use super::config::{HttpCompression, ProtocolVersion, Transport};
 use super::http::{
     Body, Encoding, ErrorCode, compressed_text_response, empty, error, plain, text_response,
 };
@@ -18,7 +18,7 @@ use super::router::Engine;
 use super::session::{CloseReason, EngineSession, HandshakeInfo, POLLING, UPGRADING, WEBSOCKET};
 use super::websocket::inbound_pause;
 use crate::codec::engine::packet::Frame;
-use crate::codec::engine::payload;
+use crate::codec::engine::{payload, v3};
 
 /// The most packets one polling response carries; the rest wait for the next GET.
 /// python-engineio's client drops the connection on a payload of more than 16 packets.
@@ -36,6 +36,11 @@ impl<H: EngineHandler> Engine<H> {
         let body = self.handshake_json(socket.sid(), Transport::Polling);
         tracing::debug!(sid = %socket.sid(), "session opened (polling)");
         self.shared.handler.on_open(&socket);
+        if socket.protocol() == ProtocolVersion::V3 {
+            let mut out = Vec::with_capacity(body.len() + 4);
+            v3::encode_text_payload(&[Frame::Text(body.into())], &mut out);
+            return text_response(Bytes::from(out));
+        }
         text_response(Bytes::from(body))
     }
 
@@ -97,6 +102,9 @@ impl<H: EngineHandler> Engine<H> {
         }
         guard.done = true;
         drop(guard);
+        if socket.protocol() == ProtocolVersion::V3 {
+            return v3_payload_response(&frames, socket.supports_binary(), compression);
+        }
         let mut body = Vec::with_capacity(frames.iter().map(|f| payload::encoded_len(f) + 1).sum());
         payload::encode_payload(&frames, &mut body);
         match compression {
@@ -143,6 +151,10 @@ impl<H: EngineHandler> Engine<H> {
             }
         }
         let _active = Active(&socket);
+        let octet_stream = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes() == b"application/octet-stream");
         let body = match read_body(req.into_body(), max, self.shared.config.body_timeout).await {
             Ok(b) => b,
             Err(BodyError::TooLarge) => {
@@ -154,7 +166,12 @@ impl<H: EngineHandler> Engine<H> {
                 return error(ErrorCode::BadRequest);
             }
         };
-        match payload::decode_payload(&body, usize::MAX) {
+        let decoded = match socket.protocol() {
+            ProtocolVersion::V3 if octet_stream => v3::decode_binary_payload(&body, usize::MAX),
+            ProtocolVersion::V3 => v3::decode_text_payload(&body, usize::MAX),
+            _ => payload::decode_payload(&body, usize::MAX),
+        };
+        match decoded {
             Ok(packets) => {
                 for p in packets {
                     // Inbound flow control: the next packet waits until the handler has room;
@@ -180,6 +197,35 @@ impl<H: EngineHandler> Engine<H> {
             }
         }
     }
+}
+
+/// The answer to a v3 client's GET: a binary payload when it supports binary and a frame is
+/// binary, else a text payload (`<len>:<packet>`, binary as `b4` + base64).
+fn v3_payload_response(
+    frames: &[Frame],
+    supports_binary: bool,
+    compression: Option<(HttpCompression, Encoding)>,
+) -> Response<Body> {
+    let mut body = Vec::with_capacity(frames.iter().map(|f| f.len() + 8).sum());
+    let binary = v3::wants_binary_payload(frames, supports_binary);
+    if binary {
+        v3::encode_binary_payload(frames, &mut body);
+    } else {
+        v3::encode_text_payload(frames, &mut body);
+    }
+    let mut res = match compression {
+        Some((c, encoding)) if body.len() >= c.threshold => {
+            compressed_text_response(&body, encoding)
+        }
+        _ => text_response(Bytes::from(body)),
+    };
+    if binary {
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        );
+    }
+    res
 }
 
 /// Why a POST body could not be read.

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use http::{Method, Request, Response, StatusCode, header};
 use tracing::Instrument;
 
-use super::config::{EngineConfig, Transport};
+use super::config::{EngineConfig, ProtocolVersion, Transport};
 use super::heartbeat::heartbeat;
 use super::http::{
     Body, ErrorCode, apply_cors, error, is_websocket_upgrade, path_matches, plain, preflight,
@@ -195,8 +195,10 @@ impl<H: EngineHandler> Engine<H> {
             if transport == Transport::WebSocket && !is_upgrade {
                 return error(ErrorCode::BadRequest);
             }
-            if q.eio != Some("4") {
-                return error(ErrorCode::UnsupportedProtocolVersion);
+            match ProtocolVersion::from_eio(q.eio) {
+                Some(ProtocolVersion::V4) => {}
+                Some(ProtocolVersion::V3) if config.allow_eio3 => {}
+                _ => return error(ErrorCode::UnsupportedProtocolVersion),
             }
             if let Some(allow) = &config.allow_request {
                 let (parts, body) = req.into_parts();
@@ -222,7 +224,7 @@ impl<H: EngineHandler> Engine<H> {
             return error(ErrorCode::UnknownSid);
         };
         let current = socket.inner.transport.load(Ordering::Acquire);
-        if q.eio != Some("4") {
+        if ProtocolVersion::from_eio(q.eio) != Some(socket.protocol()) {
             return error(ErrorCode::BadRequest);
         }
         match transport {
@@ -331,6 +333,17 @@ impl<H: EngineHandler> Shared<H> {
             }
             EnginePacket::Binary(data) => {
                 return self.handler.on_message(socket, Message::Binary(data));
+            }
+            // Revision 3: the client pings, the server answers (and the heartbeat task
+            // restarts its wait); a pong from the client is the wrong direction, as the
+            // reference server holds.
+            EnginePacket::Ping { probe: false } if socket.protocol() == ProtocolVersion::V3 => {
+                let _ = socket.send_frame(Frame::pong());
+                socket.inner.pong.notify_one();
+            }
+            EnginePacket::Pong { probe: false } if socket.protocol() == ProtocolVersion::V3 => {
+                tracing::debug!("pong from a v3 client: invalid heartbeat direction");
+                socket.close(CloseReason::TransportError);
             }
             // Only a pong that answers a ping counts: stored, a stray one would answer the
             // next ping in advance.

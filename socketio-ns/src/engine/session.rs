@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::config::Transport;
+use super::config::{ProtocolVersion, Transport};
 use crate::codec::engine::packet::Frame;
 
 /// A message carried by Engine.IO.
@@ -140,6 +140,10 @@ pub(crate) struct Inner<D> {
     pub(crate) sid: Box<str>,
     pub(crate) data: D,
     pub(crate) handshake: HandshakeInfo,
+    /// The protocol revision, from the handshake's `EIO`.
+    protocol: ProtocolVersion,
+    /// Whether a v3 client takes binary polling payloads (its handshake had no `b64`).
+    supports_binary: bool,
     outbox: Mutex<Outbox>,
     max_buffered: usize,
     max_buffered_bytes: usize,
@@ -187,11 +191,23 @@ impl<D> EngineSession<D> {
         max_buffered: usize,
         max_buffered_bytes: usize,
     ) -> Self {
+        let query = handshake.uri.query().unwrap_or("");
+        let param = |name: &str| {
+            query.split('&').find_map(|pair| {
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                (k == name).then_some(v)
+            })
+        };
+        // The router let only `3` (when allowed) and `4` through.
+        let protocol = ProtocolVersion::from_eio(param("EIO")).unwrap_or(ProtocolVersion::V4);
+        let supports_binary = param("b64").is_none();
         EngineSession {
             inner: Arc::new(Inner {
                 sid,
                 data,
                 handshake,
+                protocol,
+                supports_binary,
                 outbox: Mutex::new(Outbox {
                     queue: VecDeque::new(),
                     bytes: 0,
@@ -229,6 +245,16 @@ impl<D> EngineSession<D> {
     /// The data the handler keeps with this session.
     pub fn data(&self) -> &D {
         &self.inner.data
+    }
+
+    /// The Engine.IO protocol revision the client speaks.
+    pub fn protocol(&self) -> ProtocolVersion {
+        self.inner.protocol
+    }
+
+    /// Whether a v3 client takes binary polling payloads (its handshake had no `b64`).
+    pub(crate) fn supports_binary(&self) -> bool {
+        self.inner.supports_binary
     }
 
     /// The transport currently carrying packets to the client.

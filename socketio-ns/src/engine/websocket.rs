@@ -17,12 +17,14 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 use tracing::Instrument;
 
+use super::config::ProtocolVersion;
 use super::config::Transport;
 use super::http::{Body, ErrorCode, error};
 use super::router::{Engine, Shared};
 use super::session::{CloseReason, EngineSession, HandshakeInfo, POLLING, UPGRADING, WEBSOCKET};
 use super::{EngineHandler, Flow};
 use crate::codec::engine::packet::{EnginePacket, Frame};
+use crate::codec::engine::v3;
 
 /// What tungstenite reserves for reading a WebSocket: kept by every connection, and read
 /// per syscall at most.
@@ -177,6 +179,7 @@ impl<H: EngineHandler> Shared<H> {
             self.handler.on_open(&socket);
         }
         let write_timeout = self.config.write_timeout;
+        let v3 = socket.protocol() == ProtocolVersion::V3;
         let mut frames = Vec::new();
         // Inbound flow control: while the handler has no room, no frame is read.
         let mut paused: Option<BoxFuture<'static, ()>> = None;
@@ -186,6 +189,7 @@ impl<H: EngineHandler> Shared<H> {
             if !frames.is_empty() {
                 let count = frames.len();
                 let skip = socket.close_reason() == Some(CloseReason::ClientClose);
+
                 // A write the client does not take blocks here; a session closed meanwhile for
                 // a fault of the client's (buffer full, ping timeout) drops it at once.
                 let mut woken = false;
@@ -193,7 +197,12 @@ impl<H: EngineHandler> Shared<H> {
                     let write = async {
                         for f in frames.drain(..) {
                             if !skip {
-                                ws.feed(frame_to_ws(f)).await?;
+                                ws.feed(if v3 {
+                                    frame_to_ws_v3(f, socket.supports_binary())
+                                } else {
+                                    frame_to_ws(f)
+                                })
+                                .await?;
                             }
                         }
                         ws.flush().await
@@ -272,7 +281,12 @@ impl<H: EngineHandler> Shared<H> {
                 }
                 msg = ws.next(), if paused.is_none() => {
                     let flow = match msg {
-                        Some(Ok(WsMessage::Text(text))) => match EnginePacket::decode_text(text) {
+                        Some(Ok(WsMessage::Text(text))) => match if v3 {
+                            // Revision 3: `b4<base64>` from a client that sends no binary.
+                            v3::decode_text_packet(Bytes::from(text))
+                        } else {
+                            EnginePacket::decode_text(text)
+                        } {
                             Ok(p) => self.on_packet(&socket, p),
                             Err(e) => {
                                 tracing::debug!(error = %e, "invalid packet, closing the session");
@@ -280,6 +294,19 @@ impl<H: EngineHandler> Shared<H> {
                                 Flow::Continue
                             }
                         },
+                        Some(Ok(WsMessage::Binary(data)))
+                            if socket.protocol() == ProtocolVersion::V3 =>
+                        {
+                            // Revision 3: the frame's first byte is the packet type.
+                            match v3::decode_ws_binary(data) {
+                                Ok(p) => self.on_packet(&socket, p),
+                                Err(e) => {
+                                    tracing::debug!(error = %e, "invalid packet, closing the session");
+                                    socket.close(CloseReason::TransportError);
+                                    Flow::Continue
+                                }
+                            }
+                        }
                         Some(Ok(WsMessage::Binary(data))) => {
                             self.on_packet(&socket, EnginePacket::Binary(data))
                         }
@@ -335,5 +362,15 @@ fn frame_to_ws(frame: Frame) -> WsMessage {
     match frame {
         Frame::Text(t) => WsMessage::Text(t),
         Frame::Binary(b) => WsMessage::Binary(b),
+    }
+}
+
+/// A frame for a revision 3 client: a binary message carries its type byte first, or goes as
+/// `b4<base64>` text to a client that asked for base64 (`b64=1`).
+fn frame_to_ws_v3(frame: Frame, supports_binary: bool) -> WsMessage {
+    match frame {
+        Frame::Text(t) => WsMessage::Text(t),
+        Frame::Binary(b) if supports_binary => WsMessage::Binary(v3::encode_ws_binary(&b)),
+        Frame::Binary(b) => WsMessage::Text(v3::encode_base64_message(&b).into()),
     }
 }

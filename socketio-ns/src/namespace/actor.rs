@@ -10,12 +10,14 @@ use tracing::Instrument;
 use super::acl::{Acl, MethodId};
 use super::context::AckCall;
 use super::instance::NamespaceInstance;
-use super::recovery::{self, Parking};
+use super::recovery::{self, Parking, Resumed};
 use super::registry::Runtime;
 use super::{ConnectError, Context, Middleware, Namespace};
 use crate::codec::socketio::encode;
 use crate::codec::socketio::packet::PacketType;
-use crate::connection::{Cmd, Connection, DisconnectReason, Socket, refuse};
+use crate::connection::{
+    Cmd, Connection, DisconnectReason, Socket, connect_reply_frame, is_v2, refuse,
+};
 
 /// Starts the actor of a new socket.
 pub(crate) fn spawn_socket<T: Namespace>(
@@ -24,11 +26,12 @@ pub(crate) fn spawn_socket<T: Namespace>(
     ns: Arc<NamespaceInstance>,
     rt: Arc<Runtime>,
     middlewares: Vec<Arc<dyn Middleware>>,
+    resumed: Option<Resumed>,
 ) {
     let span = tracing::debug_span!("socket", ns = %socket.nsp(), id = %socket.id);
     // Counted from now until the actor ends, so that a server shutdown can wait for it.
     let live = rt.track_actor();
-    let actor = run(value, socket, ns, rt, middlewares);
+    let actor = run(value, socket, ns, rt, middlewares, resumed);
     tokio::spawn(
         async move {
             actor.await;
@@ -51,13 +54,33 @@ async fn run<T: Namespace>(
     ns: Arc<NamespaceInstance>,
     rt: Arc<Runtime>,
     middlewares: Vec<Arc<dyn Middleware>>,
+    resumed: Option<Resumed>,
 ) {
     let mut cx = Context::<T>::new(socket.clone(), ns.clone(), rt.clone());
+    // A socket whose session another process kept: live already (id, rooms, missed packets),
+    // with a fresh value whose connect hooks run knowing it (`cx.recovered()`).
+    let skip_middlewares =
+        resumed.is_some() && ns.recovery.get().is_some_and(|r| r.config.skip_middlewares);
+    if let Some(r) = &resumed {
+        cx.recovered = true;
+        cx.data = r.data.clone();
+    }
     // The connect, event and disconnect futures are boxed: inline, the largest handler's
     // state machine would be part of every idle socket's task.
-    let connected = Box::pin(connect(&mut value, &mut cx, &rt, &middlewares)).await;
+    let connected = Box::pin(connect(
+        &mut value,
+        &mut cx,
+        &rt,
+        &middlewares,
+        skip_middlewares,
+    ))
+    .await;
     if let Err(e) = connected {
         tracing::debug!(message = e.message(), "connection refused");
+        if resumed.is_some() {
+            socket.set_connected(false);
+            ns.remove(&socket.id);
+        }
         cx.kill_local_jobs();
         refuse(&socket.conn, socket.nsp(), &e.to_json());
         socket.close_mailbox();
@@ -68,17 +91,20 @@ async fn run<T: Namespace>(
 
     // Rooms recv_connect joined take effect before the CONNECT reply.
     cx.settle_joins().await;
-    let pid = recovery::new_pid(&ns);
+    // No connection state recovery for v2 clients (the reference server has none for them).
+    let pid = match resumed {
+        Some(r) => Some(r.pid),
+        None if is_v2(&socket.conn) => None,
+        None => recovery::new_pid(&ns),
+    };
     // Before the socket is reachable: a packet stamped in between counts as missed.
     let since = recovery::current_offset(&ns);
     ns.insert(socket.clone());
     socket.set_connected(true);
     let reply = recovery::connect_reply(&socket.id, pid.as_deref());
-    let _ = socket.conn.send_frame(encode::simple(
-        PacketType::Connect,
-        socket.nsp(),
-        Some(&reply),
-    ));
+    let _ = socket
+        .conn
+        .send_frame(connect_reply_frame(&socket.conn, socket.nsp(), &reply));
     let held = cx.release_held();
     if !held.is_empty() {
         // The CONNECT reply leaves on its own, and what recv_connect emitted follows a moment
@@ -120,17 +146,23 @@ async fn run<T: Namespace>(
                     break (DisconnectReason::ServerNamespaceDisconnect, true);
                 }
                 let reply = recovery::connect_reply(&socket.id, Some(pid));
-                let _ = socket.conn.send_frame(encode::simple(
-                    PacketType::Connect,
-                    socket.nsp(),
-                    Some(&reply),
-                ));
+                let _ =
+                    socket
+                        .conn
+                        .send_frame(connect_reply_frame(&socket.conn, socket.nsp(), &reply));
                 tracing::debug!("recovered");
             }
             Parking::Ended(rooms) => {
                 // Back in its rooms while recv_disconnect runs, as any leaving socket.
                 ns.adapter.add_all(&socket.id, &rooms);
                 break (reason, silent);
+            }
+            Parking::Moved => {
+                // The socket lives on in another process: this value just ends.
+                cx.kill_local_jobs();
+                drop(cx);
+                forget(&socket, &ns, &rt);
+                return;
             }
         }
     };
@@ -228,8 +260,9 @@ pub(super) async fn connect<T: Namespace>(
     cx: &mut Context<T>,
     rt: &Runtime,
     middlewares: &[Arc<dyn Middleware>],
+    skip_middlewares: bool,
 ) -> Result<(), ConnectError> {
-    let connected = connect_hooks(ns, cx, rt, middlewares).await;
+    let connected = connect_hooks(ns, cx, rt, middlewares, skip_middlewares).await;
     if connected.is_err() {
         cx.leave_all();
     }
@@ -241,9 +274,20 @@ async fn connect_hooks<T: Namespace>(
     cx: &mut Context<T>,
     rt: &Runtime,
     middlewares: &[Arc<dyn Middleware>],
+    skip_middlewares: bool,
 ) -> Result<(), ConnectError> {
     let handshake = cx.handshake();
-    for m in rt.middlewares.iter().chain(middlewares) {
+    let middlewares = if skip_middlewares {
+        &[][..]
+    } else {
+        middlewares
+    };
+    let global = if skip_middlewares {
+        &[][..]
+    } else {
+        &rt.middlewares[..]
+    };
+    for m in global.iter().chain(middlewares) {
         match AssertUnwindSafe(m.call(handshake.clone()))
             .catch_unwind()
             .await

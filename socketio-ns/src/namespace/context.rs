@@ -55,6 +55,8 @@ pub struct Context<T: Namespace> {
     pub(crate) leaving: Option<(DisconnectReason, bool)>,
     /// The socket came back through connection state recovery.
     pub(crate) recovered: bool,
+    /// `socket.data`: JSON that travels with the socket's session.
+    pub(crate) data: Option<serde_json::Value>,
     /// The current event's `method_of`, from `default_call_method_with_acl` to
     /// `default_call_method`.
     resolved: Option<Option<T::Method>>,
@@ -88,6 +90,7 @@ impl<T: Namespace> Context<T> {
             deferred: Vec::new(),
             leaving: None,
             recovered: false,
+            data: None,
             resolved: None,
             _ns: PhantomData,
         }
@@ -148,6 +151,20 @@ impl<T: Namespace> Context<T> {
     /// events it missed delivered. `false` for a socket that connected afresh.
     pub fn recovered(&self) -> bool {
         self.recovered
+    }
+
+    /// The socket's data: JSON the application attaches to the socket with
+    /// [`Context::set_data`] (what `socket.data` is in the JavaScript server). It is kept with
+    /// the socket's session for connection state recovery, so an adapter that shares sessions
+    /// between processes restores it on the process the client comes back to, ours or a Node
+    /// one. `None` until set (or restored).
+    pub fn data(&self) -> Option<&serde_json::Value> {
+        self.data.as_ref()
+    }
+
+    /// Replaces the socket's data ([`Context::data`]).
+    pub fn set_data(&mut self, data: serde_json::Value) {
+        self.data = Some(data);
     }
 
     /// The namespace path.

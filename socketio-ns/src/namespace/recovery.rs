@@ -31,7 +31,7 @@ use crate::adapter::{
     SessionToPersist, StoreConfig,
 };
 use crate::codec::socketio::encode::Encoded;
-use crate::connection::{Conn, Connection, DisconnectReason, Namespaces, Sid, Socket};
+use crate::connection::{Conn, Connection, DisconnectReason, Sid, Socket};
 use crate::engine::SendError;
 
 /// Connection state recovery options, given to [`crate::Builder::connection_state_recovery`].
@@ -258,7 +258,7 @@ pub(crate) fn try_recover(
     }
     // Taken at once: whatever happens next, this parked actor is resumed or ends.
     let Some((_, parked)) = rec.take(&pid) else {
-        return false;
+        return ns.adapter.shares_sessions() && recover_elsewhere(rt, conn, ns, auth, pid, offset);
     };
     let (rt, conn, ns) = (rt.clone(), conn.clone(), ns.clone());
     let auth: Option<Arc<str>> = auth.map(Into::into);
@@ -305,7 +305,92 @@ pub(crate) fn try_recover(
         tracing::debug!("session not recovered, connecting afresh");
         let nsp = ns.path.clone();
         drop(ns);
-        rt.connect(&conn, &nsp, auth.as_deref());
+        rt.connect_as(&conn, &nsp, auth.as_deref(), false);
+    });
+    true
+}
+
+/// What a socket recovered with a fresh value (its session came from another process) starts
+/// with.
+pub(crate) struct Resumed {
+    /// Its private session id, kept.
+    pub(crate) pid: String,
+    /// Its data ([`Context::data`]).
+    pub(crate) data: Option<serde_json::Value>,
+}
+
+/// The live socket [`recover_elsewhere`] made, and the session's data.
+type Made = (Arc<Socket>, Option<serde_json::Value>);
+
+/// A CONNECT naming a session this process did not park, with an adapter whose sessions are
+/// shared between processes: the adapter may find it (it was parked by another process).
+/// Found, the socket goes live with its id, rooms and missed packets, and a fresh value is
+/// started for it ([`Resumed`]); not found, the client connects afresh. Returns `true`: the
+/// CONNECT is handled.
+fn recover_elsewhere(
+    rt: &Arc<Runtime>,
+    conn: &Conn,
+    ns: &Arc<NamespaceInstance>,
+    auth: Option<&str>,
+    pid: String,
+    offset: Option<String>,
+) -> bool {
+    let (rt, conn, ns) = (rt.clone(), conn.clone(), ns.clone());
+    let auth: Option<Arc<str>> = auth.map(Into::into);
+    tokio::spawn(async move {
+        let made: Arc<Mutex<Option<Made>>> = Arc::default();
+        let resume: ResumeFn = {
+            let (rt, conn, ns, auth, made) = (
+                rt.clone(),
+                conn.clone(),
+                ns.clone(),
+                auth.clone(),
+                made.clone(),
+            );
+            Box::new(move |mut session: RecoveredSession| {
+                let data = session.data.take();
+                let Some(socket) = go_live(&rt, &conn, &ns, auth, session) else {
+                    return false;
+                };
+                *made.lock().unwrap_or_else(|e| e.into_inner()) = Some((socket, data));
+                true
+            })
+        };
+        let restored = match ns
+            .adapter
+            .restore_session(pid.clone(), offset, resume)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "restoring a session failed");
+                false
+            }
+        };
+        let made = made.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match made {
+            Some((socket, data)) if restored => {
+                if let Some((entry, _)) = rt.resolve(&ns.path) {
+                    tracing::debug!(sid = %socket.id, "session recovered from another process");
+                    entry.starter.start(
+                        socket,
+                        ns.clone(),
+                        rt.clone(),
+                        entry.middlewares.clone(),
+                        Some(Resumed { pid, data }),
+                    );
+                    return;
+                }
+                socket.set_connected(false);
+                ns.remove(&socket.id);
+                socket.close_mailbox();
+                Connection::detach(&socket, rt.config.connection.connect_timeout);
+            }
+            _ => tracing::debug!("session not recovered, connecting afresh"),
+        }
+        let nsp = ns.path.clone();
+        drop(ns);
+        rt.connect_as(&conn, &nsp, auth.as_deref(), false);
     });
     true
 }
@@ -348,6 +433,9 @@ pub(crate) enum Parking {
     /// The duration passed (or the server shut down, or the client connected afresh): the
     /// rooms it was in, to be in them again while `recv_disconnect` runs.
     Ended(Vec<Room>),
+    /// Another process restored the session: the socket lives on there, with a value of its
+    /// own; this value ends without `recv_disconnect` (the socket did not leave).
+    Moved,
 }
 
 /// Parks the socket of `cx`, which lost its connection: it leaves its rooms and the socket
@@ -379,11 +467,19 @@ pub(crate) async fn park<T: Namespace>(
         pid: pid.to_owned(),
         rooms: rooms.clone(),
         since,
+        data: cx.data.clone(),
     });
     tracing::debug!("connection lost, session kept for recovery");
+    // Only adapters whose sessions other processes can take have something to watch.
+    let elsewhere = if ns.adapter.shares_sessions() {
+        ns.adapter.restored_elsewhere(pid)
+    } else {
+        Box::pin(std::future::pending())
+    };
     let shutdown = rec.shutdown.notified();
     tokio::pin!(shutdown);
     shutdown.as_mut().enable();
+    let mut moved = false;
     let resumed = if rt.is_closing() {
         None
     } else {
@@ -391,6 +487,10 @@ pub(crate) async fn park<T: Namespace>(
             r = &mut rx => r.ok(),
             _ = tokio::time::sleep(rec.config.max_disconnection_duration) => None,
             _ = shutdown => None,
+            () = elsewhere => {
+                moved = true;
+                None
+            }
         }
     };
     let resumed = resumed.or_else(|| {
@@ -403,6 +503,10 @@ pub(crate) async fn park<T: Namespace>(
         Some(new) => {
             tracing::debug!("session recovered");
             Parking::Resumed(new)
+        }
+        None if moved => {
+            tracing::debug!("session recovered by another process");
+            Parking::Moved
         }
         None => {
             tracing::debug!("session not recovered in time");

@@ -16,7 +16,7 @@ use super::{Middleware, Namespace};
 use crate::adapter::{AdapterFactory, LocalAdapterFactory};
 use crate::connection::{
     Conn, Connection, ConnectionConfig, ConnectionHandler, DisconnectReason, Namespaces, Socket,
-    refuse,
+    refuse, refuse_as_is,
 };
 use crate::engine::{CloseReason, EngineSession, EngineShared};
 
@@ -348,6 +348,7 @@ pub(crate) trait Starter: Send + Sync + 'static {
         ns: Arc<NamespaceInstance>,
         rt: Arc<Runtime>,
         middlewares: Vec<Arc<dyn Middleware>>,
+        resumed: Option<super::recovery::Resumed>,
     );
 }
 
@@ -367,8 +368,9 @@ where
         ns: Arc<NamespaceInstance>,
         rt: Arc<Runtime>,
         middlewares: Vec<Arc<dyn Middleware>>,
+        resumed: Option<super::recovery::Resumed>,
     ) {
-        spawn_socket((self.make)(), socket, ns, rt, middlewares);
+        spawn_socket((self.make)(), socket, ns, rt, middlewares, resumed);
     }
 }
 
@@ -378,11 +380,29 @@ impl Namespaces for Runtime {
     }
 
     fn connect(self: &Arc<Self>, conn: &Conn, nsp: &str, auth: Option<&str>) {
+        self.connect_as(conn, nsp, auth, true);
+    }
+}
+
+impl Runtime {
+    /// A CONNECT for `nsp`: a recovery when `recover` and the auth names a session, else a
+    /// fresh socket.
+    pub(crate) fn connect_as(
+        self: &Arc<Self>,
+        conn: &Conn,
+        nsp: &str,
+        auth: Option<&str>,
+        recover: bool,
+    ) {
         let Some((entry, ns)) = self.resolve(nsp) else {
             tracing::debug!(nsp, "CONNECT to an unknown namespace");
-            return refuse(conn, nsp, r#"{"message":"Invalid namespace"}"#);
+            return refuse_as_is(conn, nsp, r#"{"message":"Invalid namespace"}"#);
         };
-        if super::recovery::try_recover(self, conn, &ns, auth) {
+        // Connection state recovery is a v5 feature: a v2 client's query is no session offset.
+        if recover
+            && !crate::connection::is_v2(conn)
+            && super::recovery::try_recover(self, conn, &ns, auth)
+        {
             return;
         }
         let Some(socket) = Connection::attach(conn, ns.path.clone(), &self.config.connection)
@@ -399,7 +419,7 @@ impl Namespaces for Runtime {
         }
         entry
             .starter
-            .start(socket, ns, self.clone(), entry.middlewares.clone());
+            .start(socket, ns, self.clone(), entry.middlewares.clone(), None);
     }
 }
 

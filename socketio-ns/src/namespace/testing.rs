@@ -114,7 +114,7 @@ impl<T: Namespace> TestSocket<T> {
             let _ = self.socket.auth.set(auth.into());
         }
         let rt = self.cx.rt.clone();
-        super::actor::connect(&mut self.value, &mut self.cx, &rt, &[]).await?;
+        super::actor::connect(&mut self.value, &mut self.cx, &rt, &[], false).await?;
         self.ns.insert(self.socket.clone());
         self.socket.set_connected(true);
         for packet in self.cx.release_held() {

@@ -949,6 +949,14 @@ impl Adapter for ObservedAdapter {
         self.inner.restore_session(pid, offset, resume)
     }
 
+    fn shares_sessions(&self) -> bool {
+        self.inner.shares_sessions()
+    }
+
+    fn restored_elsewhere(&self, pid: &str) -> BoxFuture<'static, ()> {
+        self.inner.restored_elsewhere(pid)
+    }
+
     fn joins_settled(&self) -> Option<BoxFuture<'static, ()>> {
         self.inner.joins_settled()
     }

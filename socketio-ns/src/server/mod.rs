@@ -140,6 +140,19 @@ impl Builder {
         self
     }
 
+    /// Serves Socket.IO v2 clients (Engine.IO protocol revision 3, Socket.IO protocol v4), as
+    /// Node's `allowEIO3`. Off by default: their handshake is answered HTTP 400
+    /// `{"code":5,"message":"Unsupported protocol version"}`.
+    ///
+    /// Such a client pings and the server answers (the session closes after ping interval +
+    /// ping timeout without a ping), is connected to `/` without asking, names its auth as a
+    /// query string on the namespace (`recv_connect` gets it as an object of strings), and gets
+    /// CONNECT_ERROR as the error's data or message. No connection state recovery for it.
+    pub fn allow_eio3(mut self, allow: bool) -> Self {
+        self.engine.allow_eio3 = allow;
+        self
+    }
+
     /// A filter on handshake requests (HTTP 403 when it refuses).
     pub fn allow_request<F>(mut self, f: F) -> Self
     where

@@ -22,6 +22,10 @@
 //! adapter instead: the protocol of `createShardedAdapter`, on Redis 7 sharded Pub/Sub (see
 //! [`ShardedRedisAdapter`]).
 //!
+//! The [`streams`] module holds the other kind, [`RedisStreamsAdapterFactory`], which speaks the
+//! protocol of `@socket.io/redis-streams-adapter` 0.3 and keeps connection state recovery on
+//! across processes.
+//!
 //! # The wire
 //!
 //! With `key` the prefix (default `socket.io`) and `nsp` the namespace path:
@@ -56,10 +60,12 @@
 mod emitter;
 mod msgpack;
 mod sharded;
+pub mod streams;
 mod wire;
 
 pub use emitter::{RedisEmitter, RedisEmitterOperator};
 pub use sharded::{ShardedRedisAdapter, ShardedRedisAdapterFactory, SubscriptionMode};
+pub use streams::{RedisStreamsAdapter, RedisStreamsAdapterFactory};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -229,19 +235,50 @@ async fn query<T: redis::FromRedisValue>(
     cmd: redis::Cmd,
 ) -> Result<T, AdapterError> {
     let run = async {
-        let conn = conn
-            .get_or_try_init(|| {
-                let c = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(timeout))
-                    .set_response_timeout(Some(timeout))
-                    .set_number_of_retries(1);
-                ConnectionManager::new_with_config(client.clone(), c)
-            })
-            .await
-            .map_err(redis_error)?;
-        let mut conn = conn.clone();
+        let mut conn = manager(client, conn, timeout).await?;
         cmd.query_async::<T>(&mut conn).await.map_err(redis_error)
     };
+    within(timeout, run).await
+}
+
+/// [`query`] for a pipeline (a `MULTI` transaction when built with `atomic()`).
+async fn query_pipe<T: redis::FromRedisValue>(
+    client: &redis::Client,
+    conn: &OnceCell<ConnectionManager>,
+    timeout: Duration,
+    pipe: &redis::Pipeline,
+) -> Result<T, AdapterError> {
+    let run = async {
+        let mut conn = manager(client, conn, timeout).await?;
+        pipe.query_async::<T>(&mut conn).await.map_err(redis_error)
+    };
+    within(timeout, run).await
+}
+
+/// The shared connection `conn`, connected to `client` on first use.
+async fn manager(
+    client: &redis::Client,
+    conn: &OnceCell<ConnectionManager>,
+    timeout: Duration,
+) -> Result<ConnectionManager, AdapterError> {
+    let conn = conn
+        .get_or_try_init(|| {
+            let c = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout))
+                .set_number_of_retries(1);
+            ConnectionManager::new_with_config(client.clone(), c)
+        })
+        .await
+        .map_err(redis_error)?;
+    Ok(conn.clone())
+}
+
+/// `run`, failing after `timeout` instead of waiting for an unreachable Redis.
+async fn within<T>(
+    timeout: Duration,
+    run: impl Future<Output = Result<T, AdapterError>>,
+) -> Result<T, AdapterError> {
     match tokio::time::timeout(timeout, run).await {
         Ok(r) => r,
         Err(_) => Err(AdapterError(format!(

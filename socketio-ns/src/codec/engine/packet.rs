@@ -78,6 +78,10 @@ pub enum DecodeError {
     /// A payload held more records than the configured limit.
     #[error("too many packets in payload")]
     TooManyPackets,
+    /// An Engine.IO v3 payload record's length is missing, malformed or does not match its
+    /// packet.
+    #[error("invalid record length in payload")]
+    InvalidLength,
 }
 
 /// An already encoded frame, ready for a transport: WebSocket sends it as one frame, polling

@@ -1,7 +1,9 @@
-//! Socket.IO v5 codecs: packets, binary attachments, outgoing arguments and received ones.
+//! Socket.IO v5 codecs: packets, binary attachments, outgoing arguments and received ones;
+//! what protocol v4 (Socket.IO v2 clients) writes differently ([`v2`]).
 
 pub mod binary;
 pub mod packet;
+pub mod v2;
 
 pub(crate) mod encode;
 mod event;
