@@ -99,6 +99,9 @@ if (!r.ok) {
     await sleep(120);
     await client.timeout(5000).emitWithAck("stop_ticker");
   }
+  if (transports.length > 1 && client.io.engine.transport.name !== "websocket") {
+    await new Promise((resolve) => client.io.engine.once("upgrade", resolve));
+  }
   out({ client: client.id });
   // all_sockets came right after connecting; a fresh admin socket sees the client too.
   const admin2 = connect(args.admin, auth);
