@@ -57,6 +57,47 @@
 //!   does not carry it): such sockets appear in [`crate::BroadcastAcks`] under a made-up id
 //!   `<request id>~<n>`.
 
+/// The `Adapter` methods every Redis adapter answers from its local rooms alone, as Node's
+/// `ClusterAdapter` does: expanded inside each `impl Adapter`, with `inner.local` the
+/// process's [`LocalAdapter`](crate::adapter::LocalAdapter).
+macro_rules! local_room_reads {
+    () => {
+        fn socket_rooms(&self, sid: &Sid) -> Vec<Room> {
+            self.inner.local.socket_rooms(sid)
+        }
+
+        fn socket_room_count(&self, sid: &Sid) -> usize {
+            self.inner.local.socket_room_count(sid)
+        }
+
+        fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
+            self.inner.local.local_sockets(opts)
+        }
+
+        fn local_rooms(&self) -> Vec<Room> {
+            self.inner.local.rooms_local()
+        }
+    };
+}
+
+/// The membership methods of an adapter that only records joins and leaves locally (the
+/// classic and the streams adapters; the sharded one also subscribes to room channels).
+macro_rules! local_membership {
+    () => {
+        fn add_all(&self, sid: &Sid, rooms: &[Room]) {
+            self.inner.local.add_all(sid, rooms);
+        }
+
+        fn del(&self, sid: &Sid, rooms: &[Room]) {
+            self.inner.local.del(sid, rooms);
+        }
+
+        fn del_all(&self, sid: &Sid) {
+            self.inner.local.del_all(sid);
+        }
+    };
+}
+
 mod emitter;
 mod msgpack;
 mod sharded;
@@ -853,7 +894,7 @@ fn rooms_mp(rooms: &[Room]) -> Mp {
     Mp::Array(rooms.iter().map(|r| Mp::from(&**r)).collect())
 }
 
-fn ready<T: Send + 'static>(v: T) -> BoxFuture<'static, T> {
+pub(super) fn ready<T: Send + 'static>(v: T) -> BoxFuture<'static, T> {
     Box::pin(std::future::ready(v))
 }
 
@@ -879,33 +920,9 @@ impl RedisAdapter {
 }
 
 impl Adapter for RedisAdapter {
-    fn add_all(&self, sid: &Sid, rooms: &[Room]) {
-        self.inner.local.add_all(sid, rooms);
-    }
+    local_membership!();
 
-    fn del(&self, sid: &Sid, rooms: &[Room]) {
-        self.inner.local.del(sid, rooms);
-    }
-
-    fn del_all(&self, sid: &Sid) {
-        self.inner.local.del_all(sid);
-    }
-
-    fn socket_rooms(&self, sid: &Sid) -> Vec<Room> {
-        self.inner.local.socket_rooms(sid)
-    }
-
-    fn socket_room_count(&self, sid: &Sid) -> usize {
-        self.inner.local.socket_room_count(sid)
-    }
-
-    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
-        self.inner.local.local_sockets(opts)
-    }
-
-    fn local_rooms(&self) -> Vec<Room> {
-        self.inner.local.rooms_local()
-    }
+    local_room_reads!();
 
     fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>> {
         Box::pin(self.inner.server_count())

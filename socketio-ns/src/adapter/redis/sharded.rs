@@ -1083,21 +1083,7 @@ impl Adapter for ShardedRedisAdapter {
         inner.membership(|| inner.local.del_all(sid), &rooms);
     }
 
-    fn socket_rooms(&self, sid: &Sid) -> Vec<Room> {
-        self.inner.local.socket_rooms(sid)
-    }
-
-    fn socket_room_count(&self, sid: &Sid) -> usize {
-        self.inner.local.socket_room_count(sid)
-    }
-
-    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
-        self.inner.local.local_sockets(opts)
-    }
-
-    fn local_rooms(&self) -> Vec<Room> {
-        self.inner.local.rooms_local()
-    }
+    local_room_reads!();
 
     fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>> {
         Box::pin(self.inner.server_count())

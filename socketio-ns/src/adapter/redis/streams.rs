@@ -87,8 +87,8 @@ use serde_json::Value;
 use tokio::sync::{OnceCell, mpsc, oneshot};
 
 use super::{
-    Cleanup, RemoteAcks, msgpack, mutex, packet_json, packet_of, query_pipe, redis_error, rooms_mp,
-    wire,
+    Cleanup, RemoteAcks, msgpack, mutex, packet_json, packet_of, query_pipe, ready, redis_error,
+    rooms_mp, wire,
 };
 use crate::adapter::operator::broadcast_ack_id;
 use crate::adapter::session::{selected, stamp};
@@ -1386,10 +1386,6 @@ fn mp_json(v: &Mp) -> Value {
     serde_json::from_str(&msgpack::to_json(v, &mut Vec::new())).unwrap_or(Value::Null)
 }
 
-fn ready<T: Send + 'static>(v: T) -> BoxFuture<'static, T> {
-    Box::pin(std::future::ready(v))
-}
-
 impl RedisStreamsAdapter {
     fn append_other(
         &self,
@@ -1406,33 +1402,9 @@ impl RedisStreamsAdapter {
 }
 
 impl Adapter for RedisStreamsAdapter {
-    fn add_all(&self, sid: &Sid, rooms: &[Room]) {
-        self.inner.local.add_all(sid, rooms);
-    }
+    local_membership!();
 
-    fn del(&self, sid: &Sid, rooms: &[Room]) {
-        self.inner.local.del(sid, rooms);
-    }
-
-    fn del_all(&self, sid: &Sid) {
-        self.inner.local.del_all(sid);
-    }
-
-    fn socket_rooms(&self, sid: &Sid) -> Vec<Room> {
-        self.inner.local.socket_rooms(sid)
-    }
-
-    fn socket_room_count(&self, sid: &Sid) -> usize {
-        self.inner.local.socket_room_count(sid)
-    }
-
-    fn local_sockets(&self, opts: &BroadcastOptions) -> Vec<Sid> {
-        self.inner.local.local_sockets(opts)
-    }
-
-    fn local_rooms(&self) -> Vec<Room> {
-        self.inner.local.rooms_local()
-    }
+    local_room_reads!();
 
     fn server_count(&self) -> BoxFuture<'_, Result<usize, AdapterError>> {
         Box::pin(self.inner.server_count())
