@@ -390,7 +390,7 @@ impl RedisEmitterOperator {
             except: self.except.clone(),
             ..Default::default()
         };
-        sharded::opts_mp(&opts, None)
+        super::opts_mp(&opts, None)
     }
 
     fn opts(&self) -> Opts<'_> {
@@ -428,7 +428,7 @@ impl RedisEmitterOperator {
             };
             let data = msgpack::map(vec![
                 ("packet", packet),
-                ("opts", sharded::opts_mp(&opts, None)),
+                ("opts", super::opts_mp(&opts, None)),
             ]);
             let kind = sharded::kind::BROADCAST;
             return Ok((

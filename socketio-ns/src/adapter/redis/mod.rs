@@ -221,6 +221,89 @@ struct RemoteAcks {
     answered: usize,
 }
 
+/// The broadcasts with acks of one namespace still waiting for other processes' answers, by
+/// request id; every Redis adapter keeps one and feeds it the two answer messages of Node's
+/// cluster protocol (`BROADCAST_CLIENT_COUNT`, `BROADCAST_ACK`).
+#[derive(Clone, Default)]
+struct RemoteAckTable(Arc<Mutex<HashMap<String, RemoteAcks>>>);
+
+impl RemoteAckTable {
+    /// Waits for answers to request `id` until `timeout`, when the emitter stops listening.
+    fn open(&self, id: &str, sink: AckSink, timeout: Duration) {
+        let acks = RemoteAcks {
+            sink,
+            expected: 0,
+            answered: 0,
+        };
+        mutex(&self.0).insert(id.to_owned(), acks);
+        let table = self.0.clone();
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep(timeout).await;
+            mutex(&table).remove(&id);
+        });
+    }
+
+    /// Stops waiting for request `id` (its publication failed).
+    fn close(&self, id: &str) {
+        mutex(&self.0).remove(id);
+    }
+
+    /// `BROADCAST_CLIENT_COUNT`: `n` more sockets will answer request `id`.
+    fn expect(&self, id: &str, n: usize) {
+        if let Some(acks) = mutex(&self.0).get_mut(id) {
+            let sids = (acks.expected..acks.expected + n)
+                .map(|i| Sid::from(format!("{id}~{i}")))
+                .collect();
+            acks.expected += n;
+            acks.sink.expect(sids);
+        }
+    }
+
+    /// `BROADCAST_ACK`: one socket answered request `id` with the arguments `packet`.
+    fn answer(&self, id: &str, packet: Option<&Mp>) -> Result<(), String> {
+        let mut requests = mutex(&self.0);
+        let Some(acks) = requests.get_mut(id) else {
+            return Ok(());
+        };
+        let mut attachments = Vec::new();
+        let json = match packet {
+            Some(v) => format!("[{}]", msgpack::to_json(v, &mut attachments)),
+            None => "[]".to_owned(),
+        };
+        let answer = crate::AckResponse::from_json(json, attachments).map_err(|e| e.to_string())?;
+        let sid = Sid::from(format!("{id}~{}", acks.answered));
+        acks.answered += 1;
+        acks.sink.ack(sid, answer);
+        Ok(())
+    }
+}
+
+/// `{rooms, except, flags}` as the cluster protocol writes broadcast options (the inverse of
+/// [`mp_opts`]).
+fn opts_mp(opts: &BroadcastOptions, timeout: Option<Duration>) -> Mp {
+    let mut flags = Vec::new();
+    if opts.volatile {
+        flags.push(("volatile", Mp::from(true)));
+    }
+    if let Some(t) = timeout {
+        flags.push(("timeout", Mp::from(t.as_millis() as u64)));
+    }
+    msgpack::map(vec![
+        ("rooms", rooms_mp(&opts.rooms)),
+        ("except", rooms_mp(&opts.except)),
+        ("flags", msgpack::map(flags)),
+    ])
+}
+
+/// 8 random bytes as hex, as `randomId()` of `socket.io-adapter` (the sharded and streams
+/// adapters' process uids and request ids).
+fn random_id() -> String {
+    use rand::Rng as _;
+    let n: u64 = rand::rng().random();
+    format!("{n:016x}")
+}
+
 struct Inner {
     local: LocalAdapter,
     config: Arc<Config>,
@@ -237,7 +320,7 @@ struct Inner {
     /// Requests waiting for answers, by request id.
     requests: Mutex<HashMap<String, mpsc::UnboundedSender<Value>>>,
     /// Broadcasts with acks waiting for answers, by request id.
-    ack_requests: Mutex<HashMap<String, RemoteAcks>>,
+    ack_requests: RemoteAckTable,
     handler: RwLock<Option<ServerEventHandler>>,
 }
 
@@ -358,7 +441,7 @@ impl RedisAdapter {
             nsp,
             uid,
             requests: Mutex::default(),
-            ack_requests: Mutex::default(),
+            ack_requests: RemoteAckTable::default(),
             handler: RwLock::new(None),
         });
         let subscriber = tokio::spawn(subscribe_loop(Arc::downgrade(&inner))).abort_handle();
@@ -770,13 +853,7 @@ impl Inner {
             };
             if res.get("type").and_then(Value::as_u64) == Some(kind::BROADCAST_CLIENT_COUNT) {
                 let n = res.get("clientCount").and_then(Value::as_u64).unwrap_or(0);
-                if let Some(acks) = mutex(&self.ack_requests).get_mut(id) {
-                    let sids = (acks.expected..acks.expected + n as usize)
-                        .map(|i| Sid::from(format!("{id}~{i}")))
-                        .collect();
-                    acks.expected += n as usize;
-                    acks.sink.expect(sids);
-                }
+                self.ack_requests.expect(id, n as usize);
                 return;
             }
             if let Some(tx) = mutex(&self.requests).get(id) {
@@ -794,22 +871,8 @@ impl Inner {
         if msgpack::get(&msg, "type").and_then(Mp::as_u64) != Some(kind::BROADCAST_ACK) {
             return;
         }
-        let mut requests = mutex(&self.ack_requests);
-        let Some(acks) = requests.get_mut(id) else {
-            return;
-        };
-        let mut attachments = Vec::new();
-        let json = match msgpack::get(&msg, "packet") {
-            Some(v) => format!("[{}]", msgpack::to_json(v, &mut attachments)),
-            None => "[]".to_owned(),
-        };
-        match crate::AckResponse::from_json(json, attachments) {
-            Ok(r) => {
-                let sid = Sid::from(format!("{id}~{}", acks.answered));
-                acks.answered += 1;
-                acks.sink.ack(sid, r);
-            }
-            Err(e) => self.warn("ack", &e.to_string()),
+        if let Err(e) = self.ack_requests.answer(id, msgpack::get(&msg, "packet")) {
+            self.warn("ack", &e);
         }
     }
 }
@@ -939,18 +1002,10 @@ impl Adapter for RedisAdapter {
         }
         let inner = &self.inner;
         Box::pin(async move {
-            let mut flags = Vec::new();
-            if opts.volatile {
-                flags.push(("volatile", Mp::from(true)));
-            }
             let msg = Mp::Array(vec![
                 Mp::from(inner.uid.as_str()),
                 packet_json(&inner.nsp, &packet)?,
-                msgpack::map(vec![
-                    ("rooms", rooms_mp(&opts.rooms)),
-                    ("except", rooms_mp(&opts.except)),
-                    ("flags", msgpack::map(flags)),
-                ]),
+                opts_mp(&opts, None),
             ]);
             let channel = match &opts.rooms[..] {
                 [room] => format!("{}{room}#", inner.channel),
@@ -994,26 +1049,12 @@ impl Adapter for RedisAdapter {
                     ]),
                 ),
             ]);
-            mutex(&inner.ack_requests).insert(
-                request_id.clone(),
-                RemoteAcks {
-                    sink: acks,
-                    expected: 0,
-                    answered: 0,
-                },
-            );
-            // The emitter stops listening at its timeout; forget the request then.
-            let forget = inner.clone();
-            let id = request_id.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(timeout).await;
-                mutex(&forget.ack_requests).remove(&id);
-            });
+            inner.ack_requests.open(&request_id, acks, timeout);
             let published = inner
                 .publish(&inner.request_channel, msgpack::encode(&request))
                 .await;
             if published.is_err() {
-                mutex(&inner.ack_requests).remove(&request_id);
+                inner.ack_requests.close(&request_id);
             }
             published
         })

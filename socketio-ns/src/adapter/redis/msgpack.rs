@@ -257,6 +257,26 @@ pub(super) fn map(entries: Vec<(&str, Value)>) -> Value {
     )
 }
 
+/// Whether a value holds binary anywhere (then it travels as msgpack, not JSON).
+pub(super) fn has_binary(v: &Value) -> bool {
+    match v {
+        Value::Binary(_) => true,
+        Value::Array(items) => items.iter().any(has_binary),
+        Value::Map(entries) => entries.iter().any(|(_, v)| has_binary(v)),
+        _ => false,
+    }
+}
+
+/// A JSON value as msgpack (no binary).
+pub(super) fn from_json_value(v: &serde_json::Value) -> Value {
+    from_json(&v.to_string(), &[]).unwrap_or(Value::Nil)
+}
+
+/// A msgpack value as JSON (binary as placeholders, which JSON handlers cannot use anyway).
+pub(super) fn to_json_value(v: &Value) -> serde_json::Value {
+    serde_json::from_str(&to_json(v, &mut Vec::new())).unwrap_or(serde_json::Value::Null)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,8 +19,8 @@ use tokio::sync::{OnceCell, mpsc, watch};
 use tokio::time::Instant;
 
 use super::{
-    Cleanup, RemoteAcks, mp_opts, msgpack, mutex, packet_json, packet_of, query, ready,
-    redis_error, rooms_mp, wire,
+    Cleanup, RemoteAckTable, mp_opts, msgpack, mutex, opts_mp, packet_json, packet_of, query,
+    random_id, ready, redis_error, rooms_mp, wire,
 };
 use crate::adapter::operator::broadcast_ack_id;
 use crate::adapter::{
@@ -122,7 +122,7 @@ pub(super) fn channel_for(
 /// Encodes a message `{type, data, uid, nsp}` as the Node adapter does: msgpack when `data`
 /// holds binary (and the type may carry some), JSON otherwise.
 pub(super) fn encode_message(kind: u64, data: Mp, uid: &str, nsp: &str) -> Vec<u8> {
-    let binary = has_binary(&data);
+    let binary = msgpack::has_binary(&data);
     let msg = msgpack::map(vec![
         ("type", Mp::from(kind)),
         ("data", data),
@@ -136,15 +136,6 @@ pub(super) fn encode_message(kind: u64, data: Mp, uid: &str, nsp: &str) -> Vec<u
     }
 }
 
-fn has_binary(v: &Mp) -> bool {
-    match v {
-        Mp::Binary(_) => true,
-        Mp::Array(items) => items.iter().any(has_binary),
-        Mp::Map(entries) => entries.iter().any(|(_, v)| has_binary(v)),
-        _ => false,
-    }
-}
-
 /// Decodes a message: JSON when it starts with `{`, msgpack otherwise (as Node reads them).
 fn decode_message(payload: &[u8]) -> Result<Mp, String> {
     if payload.first() == Some(&b'{') {
@@ -153,42 +144,6 @@ fn decode_message(payload: &[u8]) -> Result<Mp, String> {
     } else {
         msgpack::decode(payload)
     }
-}
-
-/// `{rooms, except, flags}` as the cluster protocol writes broadcast options.
-pub(super) fn opts_mp(opts: &BroadcastOptions, timeout: Option<Duration>) -> Mp {
-    let mut flags = Vec::new();
-    if opts.volatile {
-        flags.push(("volatile", Mp::from(true)));
-    }
-    if let Some(t) = timeout {
-        flags.push(("timeout", Mp::from(t.as_millis() as u64)));
-    }
-    msgpack::map(vec![
-        ("rooms", rooms_mp(&opts.rooms)),
-        ("except", rooms_mp(&opts.except)),
-        ("flags", msgpack::map(flags)),
-    ])
-}
-
-/// A JSON value as msgpack (no binary).
-fn json_mp(v: &Value) -> Mp {
-    msgpack::from_json(&v.to_string(), &[]).unwrap_or(Mp::Nil)
-}
-
-/// A msgpack value as JSON (binary as placeholders, which JSON handlers cannot use anyway).
-fn mp_json(v: &Mp) -> Value {
-    serde_json::from_str(&msgpack::to_json(v, &mut Vec::new())).unwrap_or(Value::Null)
-}
-
-/// A process id as `socket.io-adapter` makes them: 8 random bytes in hex.
-fn process_uid() -> String {
-    use std::fmt::Write as _;
-    let bytes: [u8; 8] = rand::random();
-    bytes.iter().fold(String::with_capacity(16), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// Builds a [`ShardedRedisAdapter`] for each namespace, compatible with `createShardedAdapter`
@@ -322,7 +277,7 @@ struct Inner {
     /// Requests waiting for answers (fetch_sockets, server-side emits), by request id.
     requests: Mutex<HashMap<String, mpsc::UnboundedSender<Mp>>>,
     /// Broadcasts with acks waiting for answers, by request id.
-    ack_requests: Mutex<HashMap<String, RemoteAcks>>,
+    ack_requests: RemoteAckTable,
     handler: RwLock<Option<ServerEventHandler>>,
 }
 
@@ -408,7 +363,7 @@ impl Drop for ShardedRedisAdapter {
 impl ShardedRedisAdapter {
     fn new(config: Arc<Config>, sockets: Arc<dyn SocketEmitter>) -> Self {
         let nsp = sockets.path().to_owned();
-        let uid = process_uid();
+        let uid = random_id();
         let channel = format!("{}#{nsp}#", config.prefix);
         let (wake, woken) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
@@ -427,7 +382,7 @@ impl ShardedRedisAdapter {
             online: AtomicBool::new(true),
             wake,
             requests: Mutex::default(),
-            ack_requests: Mutex::default(),
+            ack_requests: RemoteAckTable::default(),
             handler: RwLock::new(None),
         });
         let subscriber = tokio::spawn(subscribe_loop(Arc::downgrade(&inner), woken)).abort_handle();
@@ -791,7 +746,7 @@ impl Inner {
         expected: usize,
         what: &str,
     ) -> Result<Vec<Mp>, AdapterError> {
-        let id = process_uid();
+        let id = random_id();
         let mut entries = entries;
         entries.push(("requestId", Mp::from(id.as_str())));
         let (tx, mut rx) = mpsc::unbounded_channel();
@@ -873,7 +828,7 @@ impl Inner {
                     .local
                     .fetch_sockets_local(&opts())
                     .iter()
-                    .map(|s| json_mp(&wire::socket_json(s)))
+                    .map(|s| msgpack::from_json_value(&wire::socket_json(s)))
                     .collect();
                 let data = msgpack::map(vec![
                     ("requestId", id.clone()),
@@ -988,7 +943,10 @@ impl Inner {
                 let id = id.clone();
                 let from = from.to_owned();
                 Some(ServerEventAck::new(move |answer| {
-                    let data = msgpack::map(vec![("requestId", id), ("packet", json_mp(&answer))]);
+                    let data = msgpack::map(vec![
+                        ("requestId", id),
+                        ("packet", msgpack::from_json_value(&answer)),
+                    ]);
                     this.respond(&from, kind::SERVER_SIDE_EMIT_RESPONSE, data);
                 }))
             }
@@ -997,7 +955,7 @@ impl Inner {
         handler(ServerEvent {
             namespace: self.nsp.clone(),
             event: event.to_owned(),
-            args: packet[1..].iter().map(mp_json).collect(),
+            args: packet[1..].iter().map(msgpack::to_json_value).collect(),
             ack,
         });
     }
@@ -1012,31 +970,11 @@ impl Inner {
                 let n = msgpack::get(data, "clientCount")
                     .and_then(Mp::as_u64)
                     .unwrap_or(0) as usize;
-                if let Some(acks) = mutex(&self.ack_requests).get_mut(id) {
-                    let sids = (acks.expected..acks.expected + n)
-                        .map(|i| Sid::from(format!("{id}~{i}")))
-                        .collect();
-                    acks.expected += n;
-                    acks.sink.expect(sids);
-                }
+                self.ack_requests.expect(id, n);
             }
             kind::BROADCAST_ACK => {
-                let mut requests = mutex(&self.ack_requests);
-                let Some(acks) = requests.get_mut(id) else {
-                    return;
-                };
-                let mut attachments = Vec::new();
-                let json = match msgpack::get(data, "packet") {
-                    Some(v) => format!("[{}]", msgpack::to_json(v, &mut attachments)),
-                    None => "[]".to_owned(),
-                };
-                match crate::AckResponse::from_json(json, attachments) {
-                    Ok(r) => {
-                        let sid = Sid::from(format!("{id}~{}", acks.answered));
-                        acks.answered += 1;
-                        acks.sink.ack(sid, r);
-                    }
-                    Err(e) => self.warn("ack", &e.to_string()),
+                if let Err(e) = self.ack_requests.answer(id, msgpack::get(data, "packet")) {
+                    self.warn("ack", &e);
                 }
             }
             kind::FETCH_SOCKETS_RESPONSE | kind::SERVER_SIDE_EMIT_RESPONSE => {
@@ -1125,32 +1063,18 @@ impl Adapter for ShardedRedisAdapter {
         }
         let inner = self.inner.clone();
         Box::pin(async move {
-            let request_id = process_uid();
+            let request_id = random_id();
             let data = msgpack::map(vec![
                 ("packet", packet_json(&inner.nsp, &packet)?),
                 ("requestId", Mp::from(request_id.as_str())),
                 ("opts", opts_mp(&opts, Some(timeout))),
             ]);
-            mutex(&inner.ack_requests).insert(
-                request_id.clone(),
-                RemoteAcks {
-                    sink: acks,
-                    expected: 0,
-                    answered: 0,
-                },
-            );
-            // The emitter stops listening at its timeout; forget the request then.
-            let forget = inner.clone();
-            let id = request_id.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(timeout).await;
-                mutex(&forget.ack_requests).remove(&id);
-            });
+            inner.ack_requests.open(&request_id, acks, timeout);
             let published = inner
                 .publish(kind::BROADCAST, data, true, &opts.rooms)
                 .await;
             if published.is_err() {
-                mutex(&inner.ack_requests).remove(&request_id);
+                inner.ack_requests.close(&request_id);
             }
             published
         })
@@ -1177,8 +1101,9 @@ impl Adapter for ShardedRedisAdapter {
             for answer in answers {
                 if let Some(Mp::Array(list)) = msgpack::get(&answer, "sockets") {
                     sockets.extend(
-                        list.iter()
-                            .filter_map(|s| wire::socket_of(&mp_json(s), &inner.nsp)),
+                        list.iter().filter_map(|s| {
+                            wire::socket_of(&msgpack::to_json_value(s), &inner.nsp)
+                        }),
                     );
                 }
             }
@@ -1216,7 +1141,10 @@ impl Adapter for ShardedRedisAdapter {
     fn server_side_emit(&self, data: Vec<Value>) -> BoxFuture<'_, Result<(), AdapterError>> {
         let inner = &self.inner;
         Box::pin(async move {
-            let data = msgpack::map(vec![("packet", json_mp(&Value::Array(data)))]);
+            let data = msgpack::map(vec![(
+                "packet",
+                msgpack::from_json_value(&Value::Array(data)),
+            )]);
             inner
                 .publish(kind::SERVER_SIDE_EMIT, data, false, &[])
                 .await
@@ -1234,13 +1162,13 @@ impl Adapter for ShardedRedisAdapter {
             if others == 0 {
                 return Ok(Vec::new());
             }
-            let entries = vec![("packet", json_mp(&Value::Array(data)))];
+            let entries = vec![("packet", msgpack::from_json_value(&Value::Array(data)))];
             let answers = inner
                 .request(kind::SERVER_SIDE_EMIT, entries, others, "serverSideEmit")
                 .await?;
             Ok(answers
                 .iter()
-                .map(|a| msgpack::get(a, "packet").map_or(Value::Null, mp_json))
+                .map(|a| msgpack::get(a, "packet").map_or(Value::Null, msgpack::to_json_value))
                 .collect())
         })
     }

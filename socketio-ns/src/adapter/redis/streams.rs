@@ -87,8 +87,8 @@ use serde_json::Value;
 use tokio::sync::{OnceCell, mpsc, oneshot};
 
 use super::{
-    Cleanup, RemoteAcks, msgpack, mutex, packet_json, packet_of, query_pipe, ready, redis_error,
-    rooms_mp, wire,
+    Cleanup, RemoteAckTable, msgpack, mutex, opts_mp, packet_json, packet_of, query_pipe,
+    random_id, ready, redis_error, rooms_mp, wire,
 };
 use crate::adapter::operator::broadcast_ack_id;
 use crate::adapter::session::{selected, stamp};
@@ -325,7 +325,7 @@ struct Inner {
     /// `prefix#nsp#uid#`
     private_channel: String,
     requests: Mutex<HashMap<String, mpsc::UnboundedSender<Mp>>>,
-    ack_requests: Mutex<HashMap<String, RemoteAcks>>,
+    ack_requests: RemoteAckTable,
     handler: RwLock<Option<ServerEventHandler>>,
     recovery: OnceLock<StoreConfig>,
     /// Held (shared) while a batch is appended and delivered here, and while the reader
@@ -383,13 +383,6 @@ impl Drop for RedisStreamsAdapter {
     }
 }
 
-/// 8 random bytes as hex, as `randomId()` of `socket.io-adapter` (process uid, request ids).
-fn random_id() -> String {
-    use rand::Rng as _;
-    let n: u64 = rand::rng().random();
-    format!("{n:016x}")
-}
-
 impl RedisStreamsAdapter {
     fn new(config: Arc<Config>, sockets: Arc<dyn SocketEmitter>) -> Self {
         let nsp = sockets.path().to_owned();
@@ -406,7 +399,7 @@ impl RedisStreamsAdapter {
             nsp,
             uid,
             requests: Mutex::default(),
-            ack_requests: Mutex::default(),
+            ack_requests: RemoteAckTable::default(),
             handler: RwLock::new(None),
             recovery: OnceLock::new(),
             gate: tokio::sync::RwLock::new(()),
@@ -854,7 +847,7 @@ impl Inner {
                 | kind::SERVER_SIDE_EMIT_RESPONSE
                 | kind::BROADCAST_ACK
         );
-        if !self.config.only_plaintext && may_hold_binary && has_binary(data) {
+        if !self.config.only_plaintext && may_hold_binary && msgpack::has_binary(data) {
             base64::engine::general_purpose::STANDARD.encode(msgpack::encode(data))
         } else {
             msgpack::to_json(data, &mut Vec::new())
@@ -1040,7 +1033,7 @@ impl Inner {
                     .local
                     .fetch_sockets_local(&opts)
                     .iter()
-                    .map(|s| json_mp(&wire::socket_json(s)))
+                    .map(|s| msgpack::from_json_value(&wire::socket_json(s)))
                     .collect();
                 self.respond(
                     from,
@@ -1061,31 +1054,11 @@ impl Inner {
                 let n = msgpack::get(&data, "clientCount")
                     .and_then(|n| n.as_u64().or_else(|| n.as_f64().map(|f| f as u64)))
                     .unwrap_or(0) as usize;
-                if let Some(acks) = mutex(&self.ack_requests).get_mut(&id) {
-                    let sids = (acks.expected..acks.expected + n)
-                        .map(|i| Sid::from(format!("{id}~{i}")))
-                        .collect();
-                    acks.expected += n;
-                    acks.sink.expect(sids);
-                }
+                self.ack_requests.expect(&id, n);
             }
             (kind::BROADCAST_ACK, Some(id)) => {
-                let mut requests = mutex(&self.ack_requests);
-                let Some(acks) = requests.get_mut(&id) else {
-                    return;
-                };
-                let mut attachments = Vec::new();
-                let json = match msgpack::get(&data, "packet") {
-                    Some(v) => format!("[{}]", msgpack::to_json(v, &mut attachments)),
-                    None => "[]".to_owned(),
-                };
-                match crate::AckResponse::from_json(json, attachments) {
-                    Ok(r) => {
-                        let sid = Sid::from(format!("{id}~{}", acks.answered));
-                        acks.answered += 1;
-                        acks.sink.ack(sid, r);
-                    }
-                    Err(e) => self.warn("ack", &e.to_string()),
+                if let Err(e) = self.ack_requests.answer(&id, msgpack::get(&data, "packet")) {
+                    self.warn("ack", &e);
                 }
             }
             (other, _) => tracing::debug!(nsp = self.nsp, other, "message of unknown type ignored"),
@@ -1108,7 +1081,7 @@ impl Inner {
             tracing::debug!(nsp = self.nsp, event, "server-side emit without a handler");
             return;
         };
-        let args = packet[1..].iter().map(mp_json).collect();
+        let args = packet[1..].iter().map(msgpack::to_json_value).collect();
         let ack = id.map(|id| {
             let (this, from) = (self.clone(), from.to_owned());
             ServerEventAck::new(move |answer| {
@@ -1117,7 +1090,7 @@ impl Inner {
                     kind::SERVER_SIDE_EMIT_RESPONSE,
                     msgpack::map(vec![
                         ("requestId", Mp::from(id.as_str())),
-                        ("packet", json_mp(&answer)),
+                        ("packet", msgpack::from_json_value(&answer)),
                     ]),
                 );
             })
@@ -1203,7 +1176,7 @@ impl Inner {
             if let Some(Mp::Array(list)) = msgpack::get(&answer, "sockets") {
                 sockets.extend(
                     list.iter()
-                        .filter_map(|s| wire::socket_of(&mp_json(s), &self.nsp)),
+                        .filter_map(|s| wire::socket_of(&msgpack::to_json_value(s), &self.nsp)),
                 );
             }
         }
@@ -1270,7 +1243,7 @@ impl Inner {
         };
         let data = msgpack::get(&session, "data")
             .filter(|d| !d.is_nil())
-            .map(mp_json);
+            .map(msgpack::to_json_value);
         // Without an offset (the client processed no broadcast), from where the socket started.
         let since = msgpack::get(&session, "since")
             .and_then(Mp::as_str)
@@ -1349,41 +1322,8 @@ fn decode_data(s: &str) -> Result<Mp, String> {
     }
 }
 
-fn has_binary(v: &Mp) -> bool {
-    match v {
-        Mp::Binary(_) => true,
-        Mp::Array(items) => items.iter().any(has_binary),
-        Mp::Map(entries) => entries.iter().any(|(_, v)| has_binary(v)),
-        _ => false,
-    }
-}
-
-/// `{rooms, except, flags}` as the cluster messages carry them.
-fn opts_mp(opts: &BroadcastOptions, timeout: Option<Duration>) -> Mp {
-    let mut flags = Vec::new();
-    if opts.volatile {
-        flags.push(("volatile", Mp::from(true)));
-    }
-    if let Some(t) = timeout {
-        flags.push(("timeout", Mp::from(t.as_millis() as u64)));
-    }
-    msgpack::map(vec![
-        ("rooms", rooms_mp(&opts.rooms)),
-        ("except", rooms_mp(&opts.except)),
-        ("flags", msgpack::map(flags)),
-    ])
-}
-
 fn opts_of(opts: &Mp) -> BroadcastOptions {
     super::mp_opts(opts)
-}
-
-fn json_mp(v: &Value) -> Mp {
-    msgpack::from_json(&v.to_string(), &[]).unwrap_or(Mp::Nil)
-}
-
-fn mp_json(v: &Mp) -> Value {
-    serde_json::from_str(&msgpack::to_json(v, &mut Vec::new())).unwrap_or(Value::Null)
 }
 
 impl RedisStreamsAdapter {
@@ -1457,25 +1397,12 @@ impl Adapter for RedisStreamsAdapter {
                 ("requestId", Mp::from(request_id.as_str())),
                 ("opts", opts_mp(&opts, Some(timeout))),
             ]);
-            mutex(&inner.ack_requests).insert(
-                request_id.clone(),
-                RemoteAcks {
-                    sink: acks,
-                    expected: 0,
-                    answered: 0,
-                },
-            );
-            let forget = inner.clone();
-            let id = request_id.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(timeout).await;
-                mutex(&forget.ack_requests).remove(&id);
-            });
+            inner.ack_requests.open(&request_id, acks, timeout);
             let published = inner
                 .publish(&inner.public_channel, &inner.message(kind::BROADCAST, data))
                 .await;
             if published.is_err() {
-                mutex(&inner.ack_requests).remove(&request_id);
+                inner.ack_requests.close(&request_id);
             }
             published
         })
@@ -1526,7 +1453,7 @@ impl Adapter for RedisStreamsAdapter {
     fn server_side_emit(&self, data: Vec<Value>) -> BoxFuture<'_, Result<(), AdapterError>> {
         let inner = &self.inner;
         Box::pin(async move {
-            let packet = Mp::Array(data.iter().map(json_mp).collect());
+            let packet = Mp::Array(data.iter().map(msgpack::from_json_value).collect());
             let msg = inner.message(
                 kind::SERVER_SIDE_EMIT,
                 msgpack::map(vec![("packet", packet)]),
@@ -1545,7 +1472,7 @@ impl Adapter for RedisStreamsAdapter {
             if others == 0 {
                 return Ok(Vec::new());
             }
-            let packet = Mp::Array(data.iter().map(json_mp).collect());
+            let packet = Mp::Array(data.iter().map(msgpack::from_json_value).collect());
             let answers = inner
                 .request(
                     kind::SERVER_SIDE_EMIT,
@@ -1556,7 +1483,7 @@ impl Adapter for RedisStreamsAdapter {
                 .await?;
             Ok(answers
                 .iter()
-                .map(|a| msgpack::get(a, "packet").map_or(Value::Null, mp_json))
+                .map(|a| msgpack::get(a, "packet").map_or(Value::Null, msgpack::to_json_value))
                 .collect())
         })
     }
@@ -1599,7 +1526,7 @@ impl Adapter for RedisStreamsAdapter {
                 session
                     .data
                     .as_ref()
-                    .map_or_else(|| msgpack::map(Vec::new()), json_mp),
+                    .map_or_else(|| msgpack::map(Vec::new()), msgpack::from_json_value),
             ),
         ];
         if let Some(since) = &session.since {
@@ -1709,7 +1636,7 @@ mod tests {
     fn data_is_json_or_base64_msgpack() {
         let json =
             decode_data(r#"{"packet":{"type":2,"data":["a",1]},"opts":{"rooms":[]}}"#).unwrap();
-        assert_eq!(mp_json(&json)["packet"]["data"][1], 1);
+        assert_eq!(msgpack::to_json_value(&json)["packet"]["data"][1], 1);
         let mp = msgpack::map(vec![("x", Mp::Binary(vec![1, 2]))]);
         let text = base64::engine::general_purpose::STANDARD.encode(msgpack::encode(&mp));
         assert_eq!(decode_data(&text).unwrap(), mp);
