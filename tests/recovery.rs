@@ -510,7 +510,7 @@ async fn wait_parked(io: &Io, n: usize) {
         tokio::time::sleep(Duration::from_millis(20)).await;
         tries += 1;
         assert!(
-            tries < 1500,
+            tries < 3000,
             "{} parked, {n} expected",
             io.recovering_sockets("/")
         );
@@ -520,8 +520,9 @@ async fn wait_parked(io: &Io, n: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_parked_sessions_are_released_after_the_duration() {
     const N: usize = 10_000;
-    // Long enough for every socket to be parked at once before the first expires.
-    let duration = Duration::from_secs(25);
+    // Long enough for every socket to be parked at once before the first expires, even on a
+    // loaded machine (parking 10,000 took up to 20 s with the other tests running).
+    let duration = Duration::from_secs(40);
     let server = start(Some(recovery(duration))).await;
     let store = || {
         let adapters = server.adapters.0.lock().unwrap();
