@@ -92,6 +92,42 @@ impl Default for HttpCompression {
     }
 }
 
+/// WebSocket compression, the `permessage-deflate` extension of RFC 7692 (Node's
+/// `perMessageDeflate`). Off by default, as in Node; on, it is used with every client that
+/// offers it (browsers and Node's `ws` do), and a message of at least `threshold` bytes goes
+/// compressed. Clients that do not offer it get plain frames.
+///
+/// Memory: a deflate stream's state is large (about 300 KB to compress, 43 KB to
+/// decompress, with the 32 KB window that is the only one the crate's pure-Rust deflate
+/// offers). By default neither side keeps a context between messages: the server negotiates
+/// `server_no_context_takeover` and `client_no_context_takeover`, and every connection shares
+/// one compressor and one decompressor per thread, so an idle connection costs nothing more.
+/// Keeping a context compresses small, similar messages (chat) far better, at that cost for
+/// every connection that has sent or received a compressed message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsCompression {
+    /// The smallest message compressed, in bytes. Default 1024, as in Node.
+    pub threshold: usize,
+    /// Whether the server keeps its compression context from one message to the next (no
+    /// `server_no_context_takeover` in the answer, unless the client asks for it): about
+    /// 300 KB per connection. Default `false`.
+    pub server_context_takeover: bool,
+    /// Whether the client may keep its compression context from one message to the next (no
+    /// `client_no_context_takeover` in the answer, unless the client offers it): about 43 KB
+    /// per connection on the server. Default `false`.
+    pub client_context_takeover: bool,
+}
+
+impl Default for WsCompression {
+    fn default() -> Self {
+        WsCompression {
+            threshold: 1024,
+            server_context_takeover: false,
+            client_context_takeover: false,
+        }
+    }
+}
+
 /// Engine.IO server options.
 #[derive(Clone)]
 pub struct EngineConfig {
@@ -125,6 +161,9 @@ pub struct EngineConfig {
     /// Compression of long-polling responses; `None` turns it off. Default on, threshold
     /// 1024 bytes (as Node's `httpCompression`).
     pub http_compression: Option<HttpCompression>,
+    /// WebSocket compression (`permessage-deflate`); `None`, the default, turns it off (as
+    /// Node's `perMessageDeflate`).
+    pub ws_compression: Option<WsCompression>,
     /// Optional handshake filter.
     pub allow_request: Option<AllowRequest>,
     /// Whether clients of Engine.IO protocol revision 3 (Socket.IO v2 clients) are served, as
@@ -149,6 +188,7 @@ impl Default for EngineConfig {
             max_sessions: 100_000,
             cors: Cors::Disabled,
             http_compression: Some(HttpCompression::default()),
+            ws_compression: None,
             allow_request: None,
             allow_eio3: false,
         }
@@ -171,6 +211,7 @@ impl fmt::Debug for EngineConfig {
             .field("max_sessions", &self.max_sessions)
             .field("cors", &self.cors)
             .field("http_compression", &self.http_compression)
+            .field("ws_compression", &self.ws_compression)
             .field("allow_request", &self.allow_request.is_some())
             .field("allow_eio3", &self.allow_eio3)
             .finish()
