@@ -88,10 +88,10 @@ impl<H: EngineHandler> Engine<H> {
                 ws_config.write_buffer_size = 16 * 1024;
                 let io = TokioIo::new(upgraded);
                 let ws = match agreed {
-                    Some(agreed) => Ws::Deflate(Box::new(DeflateStream::new(
+                    Some(agreed) => Ws::Deflate(DeflateStream::new(
                         io,
                         Codec::new(agreed, c.max_payload + 1),
-                    ))),
+                    )),
                     None => Ws::Plain(
                         WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await,
                     ),
@@ -130,12 +130,11 @@ impl<H: EngineHandler> Engine<H> {
 
 type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
 
-/// A WebSocket connection: tungstenite's, or ours with `permessage-deflate` (boxed: its
-/// codec is larger than the plain stream). Both are a `Stream` and a `Sink` of tungstenite
+/// A WebSocket connection: tungstenite's, or ours with `permessage-deflate`. Both are a `Stream` and a `Sink` of tungstenite
 /// messages, so one loop drives either.
 enum Ws {
     Plain(WebSocketStream<Upgraded>),
-    Deflate(Box<DeflateStream<Upgraded>>),
+    Deflate(DeflateStream<Upgraded>),
 }
 
 impl Stream for Ws {
@@ -144,7 +143,7 @@ impl Stream for Ws {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match self.get_mut() {
             Ws::Plain(ws) => Pin::new(ws).poll_next(cx),
-            Ws::Deflate(ws) => Pin::new(&mut **ws).poll_next(cx),
+            Ws::Deflate(ws) => Pin::new(ws).poll_next(cx),
         }
     }
 }
@@ -155,28 +154,28 @@ impl Sink<WsMessage> for Ws {
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         match self.get_mut() {
             Ws::Plain(ws) => Pin::new(ws).poll_ready(cx),
-            Ws::Deflate(ws) => Pin::new(&mut **ws).poll_ready(cx),
+            Ws::Deflate(ws) => Pin::new(ws).poll_ready(cx),
         }
     }
 
     fn start_send(self: Pin<&mut Self>, item: WsMessage) -> Result<(), Self::Error> {
         match self.get_mut() {
             Ws::Plain(ws) => Pin::new(ws).start_send(item),
-            Ws::Deflate(ws) => Pin::new(&mut **ws).start_send(item),
+            Ws::Deflate(ws) => Pin::new(ws).start_send(item),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         match self.get_mut() {
             Ws::Plain(ws) => Pin::new(ws).poll_flush(cx),
-            Ws::Deflate(ws) => Pin::new(&mut **ws).poll_flush(cx),
+            Ws::Deflate(ws) => Pin::new(ws).poll_flush(cx),
         }
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         match self.get_mut() {
             Ws::Plain(ws) => Pin::new(ws).poll_close(cx),
-            Ws::Deflate(ws) => Pin::new(&mut **ws).poll_close(cx),
+            Ws::Deflate(ws) => Pin::new(ws).poll_close(cx),
         }
     }
 }

@@ -102,11 +102,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for DeflateStream<S> {
             return Poll::Ready(None);
         }
         // Pongs and a close queued earlier go out as tungstenite's do: on the next read.
-        if this.written < this.write.len() {
-            if let Poll::Ready(Err(e)) = this.poll_flush_all(cx) {
-                this.done = true;
-                return Poll::Ready(Some(Err(e)));
-            }
+        if this.written < this.write.len()
+            && let Poll::Ready(Err(e)) = this.poll_flush_all(cx)
+        {
+            this.done = true;
+            return Poll::Ready(Some(Err(e)));
         }
         loop {
             match this.codec.decode(&mut this.read) {
