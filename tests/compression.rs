@@ -184,9 +184,16 @@ fn chat_text(len: usize) -> String {
     s
 }
 
-/// The observations of `tests/js/deflate.mjs`: the extension answered, and the echoes.
+/// The observations of `tests/js/deflate.mjs`: the extension answered, the echoes (each
+/// checked equal to what was sent), and how the connection closed.
 fn deflate_run(args: Value) -> (Option<String>, Vec<Value>, Vec<Value>) {
+    let raw = args["mode"] == "ws";
     let lines = run_node("deflate.mjs", args);
+    if raw {
+        // Our ping is answered with a pong carrying its data.
+        let pong = lines.iter().find_map(|l| l.get("pong"));
+        assert_eq!(pong, Some(&json!("are you there")), "{lines:?}");
+    }
     let extensions = lines
         .iter()
         .find_map(|l| l.get("extensions"))
@@ -219,13 +226,15 @@ fn node_ws_negotiates_websocket_compression_and_messages_at_the_threshold_go_com
     // (the server's here, the `ws` client's by default).
     let below = "b".repeat(1022);
     let at = "a".repeat(1023);
-    let (extensions, echoes, _) = deflate_run(json!({
+    let (extensions, echoes, closed) = deflate_run(json!({
         "url": server.url(),
         "mode": "ws",
         "messages": [big, big, below, at, {"text": big, "fragments": 3}],
     }));
     assert_eq!(extensions.as_deref(), Some(NO_TAKEOVER));
     assert_eq!(echoes.len(), 5, "{echoes:?}");
+    // The client's close is answered with its code.
+    assert_eq!(closed, vec![json!({"code": 1000, "by": "client"})]);
     let n = big.len() as u64;
     for e in [&echoes[0], &echoes[1], &echoes[4]] {
         assert!(bytes(e, "read") < n / 4, "{e}: the echo came compressed");

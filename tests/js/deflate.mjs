@@ -19,7 +19,9 @@
 // Prints {"extensions": the response's Sec-WebSocket-Extensions or null}, then for each
 // message {"echo": {"equal": bool, "length": n, "read": bytes read off the TCP socket until its
 // echo arrived, "written": bytes written to it for the message}}, and for "expect_close"
-// {"closed": {"code", "packets": [the Engine.IO packets received before, cut to 50 chars]}}.
+// {"closed": {"code", "packets": [the Engine.IO packets received before, cut to 50 chars]}};
+// otherwise {"closed": {"code", "by": "client"}} after it closed with 1000. With "ws" it also
+// pings once and prints {"pong": its data}.
 import { WebSocket } from "ws";
 import { io } from "socket.io-client";
 import { exit, fail, hardTimeout, once, out, scenarioArgs } from "./lib.mjs";
@@ -70,6 +72,10 @@ if (args.mode === "ws") {
   await once(ws, "open");
   const open = await next();
   if (!open || !open.startsWith("0")) fail(`no open packet: ${open}`);
+  // A WebSocket ping is answered with a pong carrying its data.
+  const pong = new Promise((resolve) => ws.once("pong", resolve));
+  ws.ping("are you there");
+  out({ pong: (await pong).toString() });
   for (const m of args.messages) {
     const text = typeof m === "string" ? m : m.text;
     const before = counters(ws);
@@ -95,7 +101,10 @@ if (args.mode === "ws") {
       },
     });
   }
-  ws.close();
+  // Our close is answered with the same code.
+  ws.close(1000);
+  await once(ws, "close");
+  out({ closed: { code: closed, by: "client" } });
   exit(0);
 } else {
   const options = {
