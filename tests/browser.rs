@@ -20,34 +20,16 @@
 #[allow(unused_macros)]
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Once;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use common::{ExampleServer, node_modules, npm_install_once, run_child, tests_dir};
+use common::{ExampleServer, chromium, node_modules, npm_install_once, run_child, tests_dir};
 
 const PASSWORD: &str = "browser-secret";
-
-/// The Chromium binary: `$CHROMIUM`, else `chromium` on the `PATH`.
-fn chromium() -> PathBuf {
-    if let Some(path) = std::env::var_os("CHROMIUM") {
-        return path.into();
-    }
-    let found = std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("chromium"))
-        .find(|p| p.is_file());
-    found.unwrap_or_else(|| {
-        panic!(
-            "chromium is not installed: `apt-get install -y chromium` (or set CHROMIUM to a \
-             Chromium or Chrome binary); the browser tests fail rather than skip without it"
-        )
-    })
-}
 
 fn line<'a>(lines: &'a [Value], key: &str) -> Vec<&'a Value> {
     lines.iter().filter_map(|l| l.get(key)).collect()

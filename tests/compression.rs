@@ -8,15 +8,20 @@
 //! WebSocket `permessage-deflate` (off by default, as Node's `perMessageDeflate`; the example
 //! turns it on with `WS_COMPRESSION=<threshold>`): Node's `ws` client and socket.io-client
 //! (`tests/js/deflate.mjs`) negotiate it, and the bytes read off and written to their TCP
-//! socket show which messages went compressed each way.
+//! socket show which messages went compressed each way. Headless Chromium's own WebSocket
+//! negotiates it too (`tests/js/browser_deflate.mjs`; needs the `chromium` package).
 //!
 //! Run: `cargo test -p socketio-ns --test compression --example conformance`
 
 mod common;
 
 use std::io::Read;
+use std::process::Command;
+use std::time::Duration;
 
-use common::{ExampleServer, Response, request, run_node};
+use common::{
+    ExampleServer, Response, chromium, node_modules, request, run_child, run_node, tests_dir,
+};
 use serde_json::{Value, json};
 
 const EIO: &str = "/engine.io/";
@@ -369,5 +374,33 @@ fn socket_io_client_negotiates_websocket_compression_directly_and_after_an_upgra
             "{echoes:?}"
         );
         assert!(bytes(&echoes[1], "read") < 100, "{echoes:?}");
+    }
+}
+
+#[test]
+fn chromium_negotiates_websocket_compression() {
+    let chromium = chromium();
+    let server = ExampleServer::spawn_with_env("conformance", &[("WS_COMPRESSION", "1024")]);
+    node_modules();
+    let big = chat_text(50_000);
+    let mut command = Command::new("node");
+    command
+        .arg(tests_dir().join("js/browser_deflate.mjs"))
+        .current_dir(tests_dir());
+    let args = json!({
+        "url": server.url(),
+        "chromium": chromium,
+        "messages": [big, "small", big],
+        "timeout_ms": 50_000,
+    });
+    let lines = run_child(&mut command, "node", &args, Duration::from_secs(60))
+        .json_lines(|run| run.describe("node browser_deflate.mjs", "stderr", None));
+    let extensions = lines.iter().find_map(|l| l.get("extensions"));
+    // The browser shows the extension's name and the parameters we answered.
+    assert_eq!(extensions, Some(&json!(NO_TAKEOVER)), "{lines:?}");
+    let echoes: Vec<&Value> = lines.iter().filter_map(|l| l.get("echo")).collect();
+    assert_eq!(echoes.len(), 3, "{lines:?}");
+    for e in echoes {
+        assert_eq!(e["equal"], true, "{lines:?}");
     }
 }

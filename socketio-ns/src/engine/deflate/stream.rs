@@ -22,9 +22,6 @@ use super::codec::Codec;
 const READ_CHUNK: usize = 4096;
 /// Above this many unwritten bytes, `poll_ready` writes before taking more.
 const WRITE_HIGH: usize = 16 * 1024;
-/// A buffer left with more capacity than this once empty is freed: one large message must
-/// not pin its memory to an idle connection.
-const KEEP_CAPACITY: usize = 16 * 1024;
 
 /// A server-side WebSocket connection with `permessage-deflate`.
 #[derive(Debug)]
@@ -78,11 +75,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> DeflateStream<S> {
             self.written += n;
         }
         self.written = 0;
-        if self.write.capacity() > KEEP_CAPACITY {
-            self.write = Vec::new();
-        } else {
-            self.write.clear();
-        }
+        // An idle connection keeps no write buffer.
+        self.write = Vec::new();
         Poll::Ready(Ok(()))
     }
 
@@ -129,9 +123,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for DeflateStream<S> {
                         }
                         _ => {}
                     }
-                    if this.read.is_empty() && this.read.capacity() > KEEP_CAPACITY {
-                        this.read = BytesMut::new();
-                    }
                     return Poll::Ready(Some(Ok(message)));
                 }
                 Ok(None) => {}
@@ -152,7 +143,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for DeflateStream<S> {
             let n = buf.filled().len();
             this.read.truncate(len + n);
             match polled {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    // An idle connection keeps no read buffer.
+                    if this.read.is_empty() {
+                        this.read = BytesMut::new();
+                    }
+                    return Poll::Pending;
+                }
                 Poll::Ready(Err(e)) => {
                     this.done = true;
                     return Poll::Ready(Some(Err(e.into())));
