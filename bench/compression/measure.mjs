@@ -30,21 +30,19 @@ const BATCH = Number(process.env.BATCH ?? 20);
 const WARMUP = 200;
 const TICK_US = 1e6 / 100; // USER_HZ
 
-// ~200 characters of English per message, drawn from these sentences (deterministically).
-const SENTENCES = [
-  "Has anyone tried the new build on the staging cluster yet?",
-  "I think the release notes should mention the websocket changes.",
-  "Lunch at noon works for me, the place around the corner is fine.",
-  "The dashboard shows a spike in latency around three in the morning.",
-  "Can someone review my pull request before the end of the day?",
-  "We moved the meeting to Thursday because half the team is out.",
-  "The customer asked whether the export can include archived rooms.",
-  "Remember to rotate the keys before the audit next week.",
-  "Thanks, that fixed it! The tests are green again on my machine.",
-  "I'll be a bit late tomorrow, the trains are on strike again.",
-  "Does the mobile app still use the old polling transport?",
-  "Great work on the migration, nobody noticed the switch.",
-];
+// ~200 characters of English per message: words drawn (deterministically) from a vocabulary
+// of common ones, so that messages resemble each other as chat lines do (same keys, users,
+// room, words) without repeating whole sentences, which would flatter context takeover.
+const WORDS = (
+  "the be to of and a in that have I it for not on with he as you do at this but his by from " +
+  "they we say her she or an will my one all would there their what so up out if about who " +
+  "get which go me when make can like time no just him know take people into year your good " +
+  "some could them see other than then now look only come its over think also back after use " +
+  "two how our work first well way even new want because any these give day most us release " +
+  "build deploy test server client room meeting lunch tomorrow today review bug fix merge " +
+  "branch latency dashboard customer export websocket polling keys audit trains strike late " +
+  "thanks great green machine mobile app transport switch migration staging cluster notes"
+).split(" ");
 let seed = 12345;
 function rand(n) {
   seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -54,7 +52,7 @@ const USERS = ["alice", "bob", "carol", "dave", "erin", "frank"];
 let ts = 1_700_000_000_000;
 function chatMessage() {
   let text = "";
-  while (text.length < 200) text += (text ? " " : "") + SENTENCES[rand(SENTENCES.length)];
+  while (text.length < 200) text += (text ? " " : "") + WORDS[rand(WORDS.length)];
   ts += 1 + rand(5000);
   return { user: USERS[rand(USERS.length)], room: "general", text: text.slice(0, 200), ts };
 }
@@ -107,7 +105,7 @@ async function runWebSocket(port, pid, clientDeflate) {
     socket.once("connect_error", reject);
   });
   const ws = socket.io.engine.transport.ws;
-  const extensions = ws.extensions;
+  const extensions = ws.extensions || null;
   const echo = (m) => socket.emitWithAck("echo", m);
   for (let i = 0; i < WARMUP; i++) await echo(chatMessage());
   const msgs = Array.from({ length: N }, chatMessage);
