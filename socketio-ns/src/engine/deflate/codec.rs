@@ -523,6 +523,38 @@ mod tests {
     }
 
     #[test]
+    fn garbage_never_panics() {
+        // Frames with random headers and payloads (compressed or not, fragmented or not): every
+        // outcome is a message, a wait for more or an error, never a panic.
+        let mut seed = 0x2545_f491_u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        for _ in 0..2000 {
+            let mut wire = Vec::new();
+            for _ in 0..(next() % 4) {
+                let opcode = OpCode::from((next() % 16) as u8);
+                if matches!(
+                    opcode,
+                    OpCode::Data(Data::Reserved(_)) | OpCode::Control(Control::Reserved(_))
+                ) {
+                    continue;
+                }
+                let len = (next() % 200) as usize;
+                let payload: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+                let (fin, rsv1) = (next() % 3 != 0, next() % 2 == 0);
+                wire.extend(client_frame(opcode, fin, rsv1, &payload));
+            }
+            let mut codec = codec(next() % 2 == 0);
+            let mut buf = BytesMut::from(&wire[..]);
+            while let Ok(Some(_)) = codec.decode(&mut buf) {}
+        }
+    }
+
+    #[test]
     fn protocol_errors() {
         let cases: Vec<Vec<u8>> = vec![
             // Unmasked.
