@@ -154,6 +154,7 @@ async fn main() -> std::io::Result<()> {
             threshold,
             server_context_takeover: takeover,
             client_context_takeover: takeover,
+            ..WsCompression::default()
         });
 
     let engine = Engine::new(

@@ -280,9 +280,9 @@ fn with_context_takeover_allowed_repeated_messages_cost_less_each_way() {
     let (first_read, first_written) = (bytes(&echoes[0], "read"), bytes(&echoes[0], "written"));
     assert!(first_read < big.len() as u64 / 4, "{echoes:?}");
     for e in &echoes[1..] {
-        // The whole message is a back-reference into the context.
-        assert!(bytes(e, "read") * 4 < first_read, "{echoes:?}");
-        assert!(bytes(e, "written") * 4 < first_written, "{echoes:?}");
+        // The message is mostly back-references into the context kept from the first.
+        assert!(bytes(e, "read") * 2 < first_read, "{echoes:?}");
+        assert!(bytes(e, "written") * 2 < first_written, "{echoes:?}");
     }
 }
 

@@ -212,6 +212,16 @@ const CASES = [
     env: { WS_COMPRESSION: "0", WS_CONTEXT_TAKEOVER: "1" },
     run: (p, pid) => runWebSocket(p, pid, { threshold: 0 }),
   },
+  {
+    name: "ws, deflate threshold 0, no context takeover, level 6",
+    env: { WS_COMPRESSION: "0", WS_LEVEL: "6" },
+    run: (p, pid) => runWebSocket(p, pid, { threshold: 0 }),
+  },
+  {
+    name: "ws, deflate threshold 0, context takeover, level 6",
+    env: { WS_COMPRESSION: "0", WS_CONTEXT_TAKEOVER: "1", WS_LEVEL: "6" },
+    run: (p, pid) => runWebSocket(p, pid, { threshold: 0 }),
+  },
   { name: "polling, 1 per POST, identity", env: {}, run: (p, pid) => runPolling(p, pid, null, 1) },
   { name: "polling, 1 per POST, gzip", env: {}, run: (p, pid) => runPolling(p, pid, "gzip", 1) },
   {

@@ -104,6 +104,10 @@ impl Default for HttpCompression {
 /// one compressor and one decompressor per thread, so an idle connection costs nothing more.
 /// Keeping a context compresses small, similar messages (chat) far better, at that cost for
 /// every connection that has sent or received a compressed message.
+///
+/// CPU: a message is deflated or inflated on its connection's task, as it is sent or read
+/// (some tens of µs for a chat message in a release build, tens of milliseconds for a
+/// megabyte of text; `BENCHMARKS.md`), where Node hands the work to zlib's thread pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WsCompression {
     /// The smallest message compressed, in bytes. Default 1024, as in Node.
@@ -116,6 +120,10 @@ pub struct WsCompression {
     /// `client_no_context_takeover` in the answer, unless the client offers it): about 43 KB
     /// per connection on the server. Default `false`.
     pub client_context_takeover: bool,
+    /// The deflate level of what the server sends, 0 (stored) to 9. Default 1: with flate2's
+    /// pure-Rust backend it is 3 to 6 times faster than zlib's default 6 on large messages,
+    /// and as small on chat-sized ones (`cargo bench -p socketio-ns --bench deflate`).
+    pub level: u32,
 }
 
 impl Default for WsCompression {
@@ -124,6 +132,7 @@ impl Default for WsCompression {
             threshold: 1024,
             server_context_takeover: false,
             client_context_takeover: false,
+            level: 1,
         }
     }
 }

@@ -26,15 +26,15 @@ use super::negotiate::Agreed;
 const TAIL: [u8; 4] = [0, 0, 0xff, 0xff];
 
 thread_local! {
-    /// The compressor of connections without server context takeover.
-    static DEFLATER: RefCell<Option<Compress>> = const { RefCell::new(None) };
+    /// The compressor of connections without server context takeover, and its level.
+    static DEFLATER: RefCell<Option<(u32, Compress)>> = const { RefCell::new(None) };
     /// The decompressor of connections without client context takeover.
     static INFLATER: RefCell<Option<Decompress>> = const { RefCell::new(None) };
 }
 
-fn new_deflater() -> Compress {
-    // Raw deflate (no zlib header), zlib's default level as Node's ws.
-    Compress::new(Compression::default(), false)
+/// A raw deflate compressor (no zlib header).
+fn new_deflater(level: u32) -> Compress {
+    Compress::new(Compression::new(level), false)
 }
 
 /// A message being reassembled from its fragments.
@@ -259,13 +259,21 @@ impl Codec {
     }
 
     fn deflate(&mut self, input: &[u8]) -> Vec<u8> {
+        let level = self.agreed.level;
         if self.agreed.server_takeover {
-            deflate(self.deflater.get_or_insert_with(new_deflater), input)
+            deflate(
+                self.deflater.get_or_insert_with(|| new_deflater(level)),
+                input,
+            )
         } else {
             DEFLATER.with(|cell| {
                 let mut cell = cell.borrow_mut();
-                let c = cell.get_or_insert_with(new_deflater);
-                c.reset();
+                match &mut *cell {
+                    Some((l, c)) if *l == level => c.reset(),
+                    // First use on this thread, or an engine with another level.
+                    other => *other = Some((level, new_deflater(level))),
+                }
+                let (_, c) = cell.as_mut().expect("set above");
                 deflate(c, input)
             })
         }
@@ -380,6 +388,7 @@ mod tests {
             threshold: 16,
             server_context_takeover: takeover,
             client_context_takeover: takeover,
+            level: 6,
         };
         Codec::new(agreed("permessage-deflate", config), 1000)
     }
@@ -432,7 +441,7 @@ mod tests {
     fn compressed_messages_with_and_without_context_takeover_decode() {
         let big = "hello, compressed world! ".repeat(10);
         for takeover in [false, true] {
-            let mut client = new_deflater();
+            let mut client = new_deflater(6);
             let mut wire = Vec::new();
             for _ in 0..3 {
                 if !takeover {
@@ -501,7 +510,7 @@ mod tests {
 
     #[test]
     fn a_decompression_bomb_is_refused_at_the_limit() {
-        let mut c = new_deflater();
+        let mut c = new_deflater(6);
         let bomb = deflate(&mut c, &[0u8; 100_000]);
         assert!(bomb.len() < 200, "{}", bomb.len());
         let got = decode_all(&mut codec(false), &client_frame(TEXT, true, true, &bomb));

@@ -20,6 +20,8 @@ pub(crate) struct Agreed {
     echo_server_window: bool,
     /// The smallest message compressed.
     pub(crate) threshold: usize,
+    /// The deflate level of what the server sends.
+    pub(crate) level: u32,
 }
 
 impl Agreed {
@@ -96,6 +98,7 @@ fn accept(offer: &str, config: &WsCompression) -> Option<Agreed> {
         client_takeover: config.client_context_takeover && !client_no_takeover,
         echo_server_window,
         threshold: config.threshold,
+        level: config.level.min(9),
     })
 }
 
