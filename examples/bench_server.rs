@@ -8,6 +8,9 @@
 //! it costs (events then carry their offset). Built with `--features redis`, `REDIS_URL`
 //! (e.g. `redis://127.0.0.1:6379`) makes it one process of a cluster sharing that Redis
 //! through the classic Redis adapter: `broadcast` then reaches every process's sockets.
+//! `WS_COMPRESSION=<threshold>` turns WebSocket `permessage-deflate` on (with
+//! `WS_CONTEXT_TAKEOVER=1`, keeping contexts; `WS_LEVEL`, its level), for
+//! `bench/compression.sh`.
 
 use std::time::Duration;
 
@@ -43,6 +46,23 @@ fn main() -> std::io::Result<()> {
         .ping_timeout(Duration::from_secs(20))
         .namespace::<Bench>()
         .namespace_at("/", Bench::default);
+    // WS_COMPRESSION=<threshold> turns permessage-deflate on, WS_CONTEXT_TAKEOVER=1 keeps
+    // the deflate context between messages both ways, WS_LEVEL sets the server's deflate
+    // level (bench/compression.sh).
+    if let Some(threshold) = std::env::var("WS_COMPRESSION")
+        .ok()
+        .and_then(|t| t.parse().ok())
+    {
+        let takeover = std::env::var("WS_CONTEXT_TAKEOVER").is_ok_and(|v| v == "1");
+        let defaults = socketio_ns::engine::WsCompression::default();
+        let level = std::env::var("WS_LEVEL").ok().and_then(|l| l.parse().ok());
+        builder = builder.ws_compression(Some(socketio_ns::engine::WsCompression {
+            threshold,
+            server_context_takeover: takeover,
+            client_context_takeover: takeover,
+            level: level.unwrap_or(defaults.level),
+        }));
+    }
     if std::env::var("RECOVERY").is_ok_and(|v| v == "1") {
         builder = builder.connection_state_recovery(socketio_ns::ConnectionStateRecovery::new());
     }

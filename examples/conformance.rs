@@ -10,7 +10,9 @@
 //!
 //! pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1,000,000, connect timeout 1000 ms,
 //! CORS for any origin. `ALLOW_EIO3=1` also serves Socket.IO v2 clients (Engine.IO v3, the
-//! builder's `allow_eio3`), on both paths. A connection to `/custom` whose auth has a `refuse`
+//! builder's `allow_eio3`), on both paths. `WS_COMPRESSION=<threshold>` turns WebSocket
+//! `permessage-deflate` on (off by default) for messages of that many bytes or more, on both
+//! paths, without context takeover unless `WS_CONTEXT_TAKEOVER=1`. A connection to `/custom` whose auth has a `refuse`
 //! string is refused with that message (a v2 client gives its auth as the query). The
 //! namespaces are written by hand against the `Namespace` trait,
 //! below the `#[namespace]` macro. SIGINT or SIGTERM shut it down gracefully: every client is
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 use socketio_ns::engine::{
     CloseReason, Cors, Engine, EngineConfig, EngineHandler, EngineSession, Flow, Message,
+    WsCompression,
 };
 use socketio_ns::{
     ConnectError, Context, Event, HandlerError, MethodId, Namespace, NoMethods, Server, Untyped,
@@ -143,6 +146,16 @@ async fn main() -> std::io::Result<()> {
         .init();
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
     let allow_eio3 = std::env::var("ALLOW_EIO3").is_ok_and(|v| v == "1");
+    let takeover = std::env::var("WS_CONTEXT_TAKEOVER").is_ok_and(|v| v == "1");
+    let ws_compression = std::env::var("WS_COMPRESSION")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .map(|threshold| WsCompression {
+            threshold,
+            server_context_takeover: takeover,
+            client_context_takeover: takeover,
+            ..WsCompression::default()
+        });
 
     let engine = Engine::new(
         Echo,
@@ -153,6 +166,7 @@ async fn main() -> std::io::Result<()> {
             max_payload: 1_000_000,
             cors: Cors::Any,
             allow_eio3,
+            ws_compression,
             ..EngineConfig::default()
         },
     );
@@ -163,6 +177,7 @@ async fn main() -> std::io::Result<()> {
         .connect_timeout(Duration::from_millis(1000))
         .cors(Cors::Any)
         .allow_eio3(allow_eio3)
+        .ws_compression(ws_compression)
         .namespace::<Root>()
         .namespace::<Custom>()
         .build();

@@ -9,7 +9,10 @@
 //!   credentials"), logged in with the right one; it lists the chat's sockets and rooms; its
 //!   "join" and "disconnect" actions take effect on live chat tabs.
 //!
-//! Screenshots of both pages are written to `target/tmp/browser/` (`CARGO_TARGET_TMPDIR`).
+//! A second run does all of it with WebSocket compression on (`WS_COMPRESSION=0`).
+//!
+//! Screenshots of both pages are written to `target/tmp/browser/` (`CARGO_TARGET_TMPDIR`), and
+//! `browser-deflate/` for the second run.
 //! Without chromium the test fails (install it with `apt-get install -y chromium`; `.ci/run`
 //! does).
 //!
@@ -20,34 +23,16 @@
 #[allow(unused_macros)]
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Once;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use common::{ExampleServer, node_modules, npm_install_once, run_child, tests_dir};
+use common::{ExampleServer, chromium, node_modules, npm_install_once, run_child, tests_dir};
 
 const PASSWORD: &str = "browser-secret";
-
-/// The Chromium binary: `$CHROMIUM`, else `chromium` on the `PATH`.
-fn chromium() -> PathBuf {
-    if let Some(path) = std::env::var_os("CHROMIUM") {
-        return path.into();
-    }
-    let found = std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .map(|dir| dir.join("chromium"))
-        .find(|p| p.is_file());
-    found.unwrap_or_else(|| {
-        panic!(
-            "chromium is not installed: `apt-get install -y chromium` (or set CHROMIUM to a \
-             Chromium or Chrome binary); the browser tests fail rather than skip without it"
-        )
-    })
-}
 
 fn line<'a>(lines: &'a [Value], key: &str) -> Vec<&'a Value> {
     lines.iter().filter_map(|l| l.get(key)).collect()
@@ -55,15 +40,31 @@ fn line<'a>(lines: &'a [Value], key: &str) -> Vec<&'a Value> {
 
 #[test]
 fn the_chat_page_and_the_admin_dashboard_in_chromium() {
+    chat_and_dashboard("browser", &[]);
+}
+
+/// The same with WebSocket compression on for every message (threshold 0): Chromium offers
+/// `permessage-deflate`, so the page's and the dashboard's WebSocket traffic is compressed
+/// both ways (`tests/compression.rs` checks the negotiation from Chromium's side).
+#[test]
+fn the_chat_page_and_the_admin_dashboard_with_websocket_compression() {
+    chat_and_dashboard("browser-deflate", &[("WS_COMPRESSION", "0")]);
+}
+
+/// Runs `tests/js/browser.mjs` against the chat example started with `env`, its screenshots
+/// in `target/tmp/<shots>/`.
+fn chat_and_dashboard(shots: &str, env: &[(&str, &str)]) {
     let chromium = chromium();
     static INSTALL: Once = Once::new();
     npm_install_once(
         &INSTALL,
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/chat"),
     );
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join(shots);
     std::fs::create_dir_all(&shots).unwrap();
-    let server = ExampleServer::spawn_with_env("chat", &[("ADMIN_PASSWORD", PASSWORD)]);
+    let mut env = env.to_vec();
+    env.push(("ADMIN_PASSWORD", PASSWORD));
+    let server = ExampleServer::spawn_with_env("chat", &env);
 
     node_modules();
     let mut command = Command::new("node");

@@ -11,7 +11,8 @@
 //!
 //! With `ADMIN_PASSWORD` set (and built with `--features admin-ui`), the admin namespace of
 //! `@socket.io/admin-ui` is on (user `admin`, development mode) and its dashboard is served at
-//! <http://127.0.0.1:3000/admin/>, from the same npm install.
+//! <http://127.0.0.1:3000/admin/>, from the same npm install. `WS_COMPRESSION=<threshold>`
+//! turns WebSocket compression (`permessage-deflate`) on for messages of that many bytes.
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -250,6 +251,14 @@ async fn main() -> std::io::Result<()> {
     let builder = Server::builder()
         .namespace::<Chat>()
         .connection_state_recovery(ConnectionStateRecovery::new());
+    // WS_COMPRESSION=<threshold>: WebSocket permessage-deflate on (tests/browser.rs).
+    let builder = match std::env::var("WS_COMPRESSION").map(|t| t.parse()) {
+        Ok(Ok(threshold)) => builder.ws_compression(Some(socketio_ns::engine::WsCompression {
+            threshold,
+            ..Default::default()
+        })),
+        _ => builder,
+    };
     let builder = admin_ui(adapter(builder)?)?;
     let io = builder.build();
     let app = axum::Router::new()

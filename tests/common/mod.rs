@@ -645,3 +645,24 @@ pub fn try_read_response(stream: TcpStream) -> io::Result<Response> {
     }
     Ok(response)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Chromium
+
+/// The Chromium binary: `$CHROMIUM`, else `chromium` on the `PATH`.
+pub fn chromium() -> PathBuf {
+    if let Some(path) = std::env::var_os("CHROMIUM") {
+        return path.into();
+    }
+    let found = std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("chromium"))
+        .find(|p| p.is_file());
+    found.unwrap_or_else(|| {
+        panic!(
+            "chromium is not installed: `apt-get install -y chromium` (or set CHROMIUM to a \
+             Chromium or Chrome binary); the browser tests fail rather than skip without it"
+        )
+    })
+}

@@ -92,6 +92,54 @@ impl Default for HttpCompression {
     }
 }
 
+/// WebSocket compression, the `permessage-deflate` extension of RFC 7692 (Node's
+/// `perMessageDeflate`). Off by default, as in Node; on, it is used with every client that
+/// offers it (browsers and Node's `ws` do), and a message of at least `threshold` bytes goes
+/// compressed. Clients that do not offer it get plain frames.
+///
+/// Memory: a deflate stream's state is large (about 300 KB to compress, 43 KB to
+/// decompress, with the 32 KB window that is the only one the crate's pure-Rust deflate
+/// offers). By default neither side keeps a context between messages: the server negotiates
+/// `server_no_context_takeover` and `client_no_context_takeover`, and every connection shares
+/// one compressor and one decompressor per thread, so an idle connection costs nothing more.
+/// Keeping a context compresses small, similar messages about twice as well (chat-like JSON
+/// to 41 % of its size instead of 71 %), at that cost for every connection that has sent or
+/// received a compressed message.
+///
+/// CPU: a message is deflated or inflated on its connection's task, as it is sent or read
+/// (some tens of µs for a chat message in a release build, about 20 ms for a megabyte of text
+/// at level 1; `BENCHMARKS.md`), where Node hands the work to zlib's thread pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WsCompression {
+    /// The smallest message compressed, in bytes. Default 1024, as in Node.
+    pub threshold: usize,
+    /// Whether the server keeps its compression context from one message to the next (no
+    /// `server_no_context_takeover` in the answer, unless the client asks for it): about
+    /// 300 KB per connection. Default `false`.
+    pub server_context_takeover: bool,
+    /// Whether the client may keep its compression context from one message to the next (no
+    /// `client_no_context_takeover` in the answer, unless the client offers it): about 43 KB
+    /// per connection on the server. Default `false`.
+    pub client_context_takeover: bool,
+    /// The deflate level of what the server sends, 0 (stored) to 9. Default 1: with flate2's
+    /// pure-Rust backend it deflates a megabyte of text about 2.5 times faster than zlib's
+    /// default 6, and chat-sized messages to the same size, though with context takeover
+    /// level 6 finds more in the history (`cargo bench -p socketio-ns --bench deflate`,
+    /// `BENCHMARKS.md`).
+    pub level: u32,
+}
+
+impl Default for WsCompression {
+    fn default() -> Self {
+        WsCompression {
+            threshold: 1024,
+            server_context_takeover: false,
+            client_context_takeover: false,
+            level: 1,
+        }
+    }
+}
+
 /// Engine.IO server options.
 #[derive(Clone)]
 pub struct EngineConfig {
@@ -125,6 +173,9 @@ pub struct EngineConfig {
     /// Compression of long-polling responses; `None` turns it off. Default on, threshold
     /// 1024 bytes (as Node's `httpCompression`).
     pub http_compression: Option<HttpCompression>,
+    /// WebSocket compression (`permessage-deflate`); `None`, the default, turns it off (as
+    /// Node's `perMessageDeflate`).
+    pub ws_compression: Option<WsCompression>,
     /// Optional handshake filter.
     pub allow_request: Option<AllowRequest>,
     /// Whether clients of Engine.IO protocol revision 3 (Socket.IO v2 clients) are served, as
@@ -149,6 +200,7 @@ impl Default for EngineConfig {
             max_sessions: 100_000,
             cors: Cors::Disabled,
             http_compression: Some(HttpCompression::default()),
+            ws_compression: None,
             allow_request: None,
             allow_eio3: false,
         }
@@ -171,6 +223,7 @@ impl fmt::Debug for EngineConfig {
             .field("max_sessions", &self.max_sessions)
             .field("cors", &self.cors)
             .field("http_compression", &self.http_compression)
+            .field("ws_compression", &self.ws_compression)
             .field("allow_request", &self.allow_request.is_some())
             .field("allow_eio3", &self.allow_eio3)
             .finish()

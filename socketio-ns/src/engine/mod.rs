@@ -15,14 +15,19 @@
 //! - `polling.rs`: HTTP long-polling (the polling handshake, GET and POST).
 //! - `websocket.rs`: WebSocket sessions and the upgrade from polling (probe, then the
 //!   read/write loop).
+//! - `deflate/`: WebSocket `permessage-deflate` ([`WsCompression`]), which tungstenite
+//!   lacks: the extension's negotiation and a frame codec of our own (sans-IO,
+//!   `negotiate.rs` and `codec.rs`), and the stream that drives it (`stream.rs`).
 //! - `heartbeat.rs`: the per-session ping/pong task, which also ends a session for good.
 //! - `session.rs`: one session ([`EngineSession`]): its bounded outbox, its state, and
 //!   [`CloseReason`].
-//! - `config.rs`: [`EngineConfig`], [`Cors`], [`AllowRequest`], [`Transport`].
+//! - `config.rs`: [`EngineConfig`], [`Cors`], [`AllowRequest`], [`Transport`],
+//!   [`HttpCompression`], [`WsCompression`].
 //! - `service.rs`: [`EngineService`], the engine as a `tower::Service`.
 //! - `listener.rs`: the crate's own HTTP/1.1 accept loop.
 
 mod config;
+mod deflate;
 mod heartbeat;
 mod http;
 mod listener;
@@ -33,7 +38,9 @@ mod session;
 mod websocket;
 
 pub use self::http::Body;
-pub use config::{AllowRequest, Cors, EngineConfig, HttpCompression, ProtocolVersion, Transport};
+pub use config::{
+    AllowRequest, Cors, EngineConfig, HttpCompression, ProtocolVersion, Transport, WsCompression,
+};
 pub use listener::{ServeOptions, serve, serve_with};
 pub use router::Engine;
 pub(crate) use router::{Shared as EngineShared, new_sid};

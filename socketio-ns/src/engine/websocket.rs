@@ -2,13 +2,14 @@
 //! the loop that reads and writes a WebSocket session.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
@@ -19,6 +20,7 @@ use tracing::Instrument;
 
 use super::config::ProtocolVersion;
 use super::config::Transport;
+use super::deflate::{Codec, DeflateStream, negotiate};
 use super::http::{Body, ErrorCode, error};
 use super::router::{Engine, Shared};
 use super::session::{CloseReason, EngineSession, HandshakeInfo, POLLING, UPGRADING, WEBSOCKET};
@@ -41,6 +43,11 @@ impl<H: EngineHandler> Engine<H> {
             return error(ErrorCode::BadRequest);
         };
         let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        // permessage-deflate, when it is on and the client offers it in a form we accept.
+        let agreed = self.shared.config.ws_compression.and_then(|config| {
+            let offers = req.headers().get_all(header::SEC_WEBSOCKET_EXTENSIONS);
+            negotiate(offers.iter().map(HeaderValue::as_bytes), &config)
+        });
         let on_upgrade = hyper::upgrade::on(&mut req);
         // Only what the session keeps of the request goes into the task: the parsed request
         // shares hyper's read buffer.
@@ -79,12 +86,16 @@ impl<H: EngineHandler> Engine<H> {
                 ws_config.max_frame_size = Some(c.max_payload + 1);
                 ws_config.read_buffer_size = READ_BUFFER;
                 ws_config.write_buffer_size = 16 * 1024;
-                let ws = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(ws_config),
-                )
-                .await;
+                let io = TokioIo::new(upgraded);
+                let ws = match agreed {
+                    Some(agreed) => Ws::Deflate(DeflateStream::new(
+                        io,
+                        Codec::new(agreed, c.max_payload + 1),
+                    )),
+                    None => Ws::Plain(
+                        WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await,
+                    ),
+                };
                 match target {
                     Err((socket, claimed)) => {
                         tracing::Span::current().record("sid", socket.sid());
@@ -108,11 +119,66 @@ impl<H: EngineHandler> Engine<H> {
         if let Ok(v) = HeaderValue::from_str(&accept) {
             h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
         }
+        if let Some(agreed) = agreed
+            && let Ok(v) = HeaderValue::from_str(&agreed.response())
+        {
+            h.insert(header::SEC_WEBSOCKET_EXTENSIONS, v);
+        }
         res
     }
 }
 
-type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
+
+/// A WebSocket connection: tungstenite's, or ours with `permessage-deflate`. Both are a `Stream` and a `Sink` of tungstenite
+/// messages, so one loop drives either.
+enum Ws {
+    Plain(WebSocketStream<Upgraded>),
+    Deflate(DeflateStream<Upgraded>),
+}
+
+impl Stream for Ws {
+    type Item = Result<WsMessage, tungstenite::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.get_mut() {
+            Ws::Plain(ws) => Pin::new(ws).poll_next(cx),
+            Ws::Deflate(ws) => Pin::new(ws).poll_next(cx),
+        }
+    }
+}
+
+impl Sink<WsMessage> for Ws {
+    type Error = tungstenite::Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match self.get_mut() {
+            Ws::Plain(ws) => Pin::new(ws).poll_ready(cx),
+            Ws::Deflate(ws) => Pin::new(ws).poll_ready(cx),
+        }
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: WsMessage) -> Result<(), Self::Error> {
+        match self.get_mut() {
+            Ws::Plain(ws) => Pin::new(ws).start_send(item),
+            Ws::Deflate(ws) => Pin::new(ws).start_send(item),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match self.get_mut() {
+            Ws::Plain(ws) => Pin::new(ws).poll_flush(cx),
+            Ws::Deflate(ws) => Pin::new(ws).poll_flush(cx),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match self.get_mut() {
+            Ws::Plain(ws) => Pin::new(ws).poll_close(cx),
+            Ws::Deflate(ws) => Pin::new(ws).poll_close(cx),
+        }
+    }
+}
 
 impl<H: EngineHandler> Shared<H> {
     /// The probe phase of an upgrade, then the WebSocket loop.
@@ -123,7 +189,7 @@ impl<H: EngineHandler> Shared<H> {
         claimed: bool,
     ) {
         if !claimed {
-            let _ = ws.close(None).await;
+            let _ = SinkExt::close(&mut ws).await;
             return;
         }
         let timeout = self.config.upgrade_timeout;
@@ -153,7 +219,7 @@ impl<H: EngineHandler> Shared<H> {
         if !probed || socket.is_closed() {
             tracing::debug!("upgrade failed");
             socket.abandon_upgrade();
-            let _ = ws.close(None).await;
+            let _ = SinkExt::close(&mut ws).await;
             return;
         }
         socket.inner.transport.store(WEBSOCKET, Ordering::Release);
@@ -270,7 +336,7 @@ impl<H: EngineHandler> Shared<H> {
                 }
             }
             if socket.is_closed() {
-                let _ = tokio::time::timeout(write_timeout, ws.close(None)).await;
+                let _ = tokio::time::timeout(write_timeout, SinkExt::close(&mut ws)).await;
                 break;
             }
             tokio::select! {

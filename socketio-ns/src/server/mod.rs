@@ -27,6 +27,7 @@ use crate::adapter::{
 use crate::connection::{ConnectionHandler, EventRate};
 use crate::engine::{
     AllowRequest, Body, Cors, Engine, EngineConfig, EngineService, HttpCompression, Transport,
+    WsCompression,
 };
 use crate::namespace::registry::{
     NsEntry, Pattern, Runtime, RuntimeConfig, StateMap, TypedStarter,
@@ -137,6 +138,16 @@ impl Builder {
     /// `None` turns it off; `Some(HttpCompression { threshold })` changes the threshold.
     pub fn http_compression(mut self, compression: Option<HttpCompression>) -> Self {
         self.engine.http_compression = compression;
+        self
+    }
+
+    /// WebSocket compression, the `permessage-deflate` extension (Node's `perMessageDeflate`).
+    /// Off by default, as in Node. `Some(WsCompression::default())` compresses messages of
+    /// 1024 bytes or more to every client that offers the extension (browsers and Node's
+    /// `ws` do), with no context kept between messages on either side, so that a connection
+    /// holds no deflate state; [`WsCompression`] says what keeping it costs and gains.
+    pub fn ws_compression(mut self, compression: Option<WsCompression>) -> Self {
+        self.engine.ws_compression = compression;
         self
     }
 
