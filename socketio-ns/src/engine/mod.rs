@@ -16,6 +16,7 @@
 //! - `websocket.rs`: WebSocket sessions and the upgrade from polling (probe, then the
 //!   read/write loop).
 //! - `heartbeat.rs`: the per-session ping/pong task, which also ends a session for good.
+//! - `observe.rs`: `EngineObserver`, what the admin UI counts (sessions, packets).
 //! - `session.rs`: one session ([`EngineSession`]): its bounded outbox, its state, and
 //!   [`CloseReason`].
 //! - `config.rs`: [`EngineConfig`], [`Cors`], [`AllowRequest`], [`Transport`].
@@ -26,6 +27,7 @@ mod config;
 mod heartbeat;
 mod http;
 mod listener;
+mod observe;
 mod polling;
 mod router;
 mod service;
@@ -35,6 +37,8 @@ mod websocket;
 pub use self::http::Body;
 pub use config::{AllowRequest, Cors, EngineConfig, HttpCompression, ProtocolVersion, Transport};
 pub use listener::{ServeOptions, serve, serve_with};
+#[cfg(feature = "admin-ui")]
+pub(crate) use observe::EngineObserver;
 pub use router::Engine;
 pub(crate) use router::{Shared as EngineShared, new_sid};
 pub use service::EngineService;

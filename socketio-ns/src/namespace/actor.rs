@@ -63,7 +63,9 @@ async fn run<T: Namespace>(
         resumed.is_some() && ns.recovery.get().is_some_and(|r| r.config.skip_middlewares);
     if let Some(r) = &resumed {
         cx.recovered = true;
-        cx.data = r.data.clone();
+        if let Some(data) = r.data.clone() {
+            cx.set_data(data);
+        }
     }
     // The connect, event and disconnect futures are boxed: inline, the largest handler's
     // state machine would be part of every idle socket's task.

@@ -27,6 +27,10 @@ pub(crate) trait Observer: Send + Sync + 'static {
     /// A socket received an event from its client, before its handler runs.
     fn event_received(&self, ns: &NamespaceInstance, socket: &Socket, event: &Event);
 
+    /// The socket's data was set ([`super::Context::set_data`], or restored by connection
+    /// state recovery). Before the socket is connected too: a live view shows it then.
+    fn data_changed(&self, ns: &NamespaceInstance, socket: &Socket, data: &serde_json::Value);
+
     /// An event was emitted to one socket (`cx.emit`, `SocketRef::emit`; not broadcasts, as
     /// with the reference server's `onAnyOutgoing`).
     fn event_sent(&self, ns: &NamespaceInstance, socket: &Socket, packet: &Encoded);
