@@ -427,6 +427,11 @@ fn check_live_view(lines: &[Value], who: &str) {
     };
     let connected = position(&|e| e[0] == "socket_connected" && e[1]["id"] == c1);
     assert_eq!(seen[connected][1]["transport"], "polling", "{who}");
+    // Its own room first, as the socket joins it on connecting.
+    let own = position(&|e| e[0] == "room_joined" && e[2] == c1.as_str());
+    assert_eq!(seen[own][1], "/", "{who}");
+    assert_eq!(seen[own][3], c1.as_str(), "{who}");
+    assert!(own < connected, "{who}: {seen:#}");
     let upgraded = position(&|e| {
         e[0] == "socket_updated" && e[1]["id"] == c1 && e[1]["transport"] == "websocket"
     });

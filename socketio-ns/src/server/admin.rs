@@ -10,8 +10,10 @@
 //!   (every socket of every namespace of this process, through the adapters, so a cluster
 //!   adapter reports every process's).
 //! - Every 2 s, to every admin socket: `server_stats`.
-//! - In development mode, as they happen: `socket_connected`, `socket_disconnected`,
-//!   `room_joined`, `room_left`, `event_received`, `event_sent`.
+//! - In development mode, as they happen: `socket_connected`, `socket_updated`,
+//!   `socket_disconnected`, `room_joined`, `room_left`, `event_received`, `event_sent`.
+//! - `aggregatedEvents` in `server_stats`: counted by the engine's observer (sessions opened
+//!   and closed, message packets and bytes in and out), as the Node package counts them.
 //! - Unless read-only, the operations `emit`, `join`, `leave` and `_disconnect`, each on a
 //!   namespace and an optional room filter, applied through the adapter (every process).
 //!
@@ -815,7 +817,13 @@ impl Observer for AdminState {
             let seen = seen.entry(info.id.clone()).or_insert_with(Seen::now);
             serialize(&info, Some(socket.conn.transport().as_str()), Some(seen))
         };
-        self.emit("socket_connected", (s, iso_now()));
+        // The room of its own id, which the runtime does not join through the adapter: the
+        // Node package reports that join first.
+        let now = iso_now();
+        if info.rooms.iter().any(|r| **r == *info.id) {
+            self.emit("room_joined", (&*ns.path, &info.id, &info.id, &now));
+        }
+        self.emit("socket_connected", (s, now));
     }
 
     fn socket_disconnected(
