@@ -121,7 +121,7 @@ async fn run<T: Namespace>(
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
     if let Some(o) = ns.observer.get() {
-        o.socket_connected(&ns, &socket);
+        o.socket_connected(&ns, &socket, cx.data.as_ref());
     }
     for packet in held {
         let _ = recovery::emit(&ns, &socket, packet);

@@ -238,15 +238,6 @@ struct Seen {
     data: Option<Value>,
 }
 
-impl Seen {
-    fn now() -> Self {
-        Seen {
-            issued: unix_ms(),
-            data: None,
-        }
-    }
-}
-
 impl fmt::Debug for AdminState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AdminState")
@@ -802,7 +793,7 @@ impl EngineObserver for AdminState {
 }
 
 impl Observer for AdminState {
-    fn socket_connected(&self, ns: &Arc<NamespaceInstance>, socket: &Socket) {
+    fn socket_connected(&self, ns: &Arc<NamespaceInstance>, socket: &Socket, data: Option<&Value>) {
         let Some(handshake) = ns.sockets.describe(&socket.id) else {
             return;
         };
@@ -812,11 +803,15 @@ impl Observer for AdminState {
             rooms: ns.rooms(&socket.id),
             handshake,
         };
-        let s = {
-            let mut seen = self.sockets.lock().unwrap_or_else(|x| x.into_inner());
-            let seen = seen.entry(info.id.clone()).or_insert_with(Seen::now);
-            serialize(&info, Some(socket.conn.transport().as_str()), Some(seen))
+        let seen = Seen {
+            issued: unix_ms(),
+            data: data.cloned(),
         };
+        let s = serialize(&info, Some(socket.conn.transport().as_str()), Some(&seen));
+        self.sockets
+            .lock()
+            .unwrap_or_else(|x| x.into_inner())
+            .insert(info.id.clone(), seen);
         // The room of its own id, which the runtime does not join through the adapter: the
         // Node package reports that join first.
         let now = iso_now();
@@ -845,20 +840,23 @@ impl Observer for AdminState {
     }
 
     fn data_changed(&self, ns: &NamespaceInstance, socket: &Socket, data: &Value) {
-        self.sockets
+        // As the Node package: data set before the socket is connected shows in
+        // `socket_connected` (which brings it); a change later is reported on its own.
+        if !socket.is_connected() {
+            return;
+        }
+        if let Some(seen) = self
+            .sockets
             .lock()
             .unwrap_or_else(|x| x.into_inner())
-            .entry(socket.id.to_string())
-            .or_insert_with(Seen::now)
-            .data = Some(data.clone());
-        // As the Node package: data set before the socket is connected shows in
-        // `socket_connected`; a change later is reported on its own.
-        if socket.is_connected() {
-            self.emit(
-                "socket_updated",
-                json!({"id": &*socket.id, "nsp": &*ns.path, "data": data}),
-            );
+            .get_mut(&*socket.id)
+        {
+            seen.data = Some(data.clone());
         }
+        self.emit(
+            "socket_updated",
+            json!({"id": &*socket.id, "nsp": &*ns.path, "data": data}),
+        );
     }
 
     fn event_received(&self, ns: &NamespaceInstance, socket: &Socket, event: &Event) {
