@@ -8,10 +8,10 @@
 # `--features admin-ui`, run as is (hooks compiled in, admin UI off), with
 # ADMIN_UI=production and with ADMIN_UI=development (no dashboard connected: every event is
 # still reported to the admin namespace). Knobs: CLIENTS=100 DURATION=5 WARMUP=1 PAYLOAD=64.
-# Needs bench/target/release/socketio-ns-bench (`cargo build --release` in bench/).
+# Needs bench/target/release/socketio-ns-bench (`cargo build --release` in bench/), or LOADGEN=path.
 set -euo pipefail
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-LOADGEN="$BENCH_DIR/target/release/socketio-ns-bench"
+LOADGEN="${LOADGEN:-$BENCH_DIR/target/release/socketio-ns-bench}"
 BASE="$1" OURS="$2" ROUNDS="${3:-3}"
 CLIENTS="${CLIENTS:-100}" DURATION="${DURATION:-5}" WARMUP="${WARMUP:-1}" PAYLOAD="${PAYLOAD:-64}"
 

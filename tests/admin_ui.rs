@@ -13,10 +13,11 @@ mod common;
 
 use std::path::Path;
 use std::sync::Once;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use socketio_ns::admin_ui::{AdminMode, AdminUi, INVALID_CREDENTIALS};
-use socketio_ns::{Server, namespace};
+use socketio_ns::{Bytes, Context, Server, namespace};
 
 use common::{ExampleServer, npm_install_once, run_node};
 
@@ -237,7 +238,21 @@ fn the_dashboard_protocol_on_the_chat_example() {
 struct Root;
 
 #[namespace("/")]
-impl Root {}
+impl Root {
+    fn on_echo(&mut self, _cx: &mut Context<Self>, value: Value) -> Value {
+        value
+    }
+
+    fn on_echo_bytes(&mut self, _cx: &mut Context<Self>, data: Bytes) -> Bytes {
+        data
+    }
+
+    fn on_set_data(&mut self, cx: &mut Context<Self>, name: String) {
+        let mut data = cx.data().cloned().unwrap_or_else(|| json!({}));
+        data["name"] = json!(name);
+        cx.set_data(data);
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readonly_production_without_auth() {
@@ -289,4 +304,194 @@ async fn readonly_production_without_auth() {
     assert_eq!(line(&lines, "seen"), &json!([]));
     assert_eq!(line(&lines, "client_events"), &json!([]));
     assert_eq!(line(&lines, "client_disconnected"), &Value::Null);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The live view: aggregated events, client counts, disconnect reasons, socket_updated, socket
+// details; ours and the Node reference server (socket.io + @socket.io/admin-ui's instrument())
+// held to the same expectations by one script (tests/js/admin_stats.mjs).
+
+const PING: [u64; 2] = [300, 200];
+
+/// The sum of the `aggregatedEvents` of `stats` of `kind` (and `sub`, when given).
+fn aggregated(stats: &Value, kind: &str, sub: Option<&str>) -> u64 {
+    stats
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["aggregatedEvents"].as_array().unwrap())
+        .filter(|e| e["type"] == kind && sub.is_none_or(|sub| e["subType"] == sub))
+        .map(|e| e["count"].as_u64().unwrap())
+        .sum()
+}
+
+fn check_live_view(lines: &[Value], who: &str) {
+    let clients = line(lines, "clients");
+    let id = |c: &str| clients[c].as_str().unwrap().to_owned();
+    let seen = line(lines, "seen");
+    let stats = line(lines, "stats");
+
+    // Each socket left for the reason the reference server gives.
+    let reasons: Vec<(String, &str)> = ["c1", "c2", "r3", "r4", "r5", "c6"]
+        .iter()
+        .map(|c| {
+            let e = named(seen, "socket_disconnected")
+                .into_iter()
+                .find(|e| e[2] == id(c))
+                .unwrap_or_else(|| panic!("{who}: {c} never left: {seen:#}"));
+            assert_eq!(e[1], "/", "{who}: {e}");
+            (c.to_string(), e[3].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("c1".into(), "client namespace disconnect"),
+            ("c2".into(), "transport close"),
+            ("r3".into(), "parse error"),
+            ("r4".into(), "forced close"),
+            ("r5".into(), "ping timeout"),
+            ("c6".into(), "server namespace disconnect"),
+        ],
+        "{who}"
+    );
+
+    // aggregatedEvents: every Engine.IO connection and disconnection (with the engine's
+    // reason), counted when it happened, in the second it happened.
+    for e in stats
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["aggregatedEvents"].as_array().unwrap())
+    {
+        assert_eq!(e["timestamp"].as_u64().unwrap() % 1000, 0, "{who}: {e}");
+    }
+    // c1, c2, the second admin socket, r3, r4, r5, c6.
+    assert_eq!(
+        aggregated(stats, "rawConnection", None),
+        7,
+        "{who}: {stats:#}"
+    );
+    for (sub, n) in [
+        ("transport close", 3),
+        ("parse error", 1),
+        ("forced close", 2),
+        ("ping timeout", 1),
+    ] {
+        assert_eq!(
+            aggregated(stats, "rawDisconnection", Some(sub)),
+            n,
+            "{who}: {sub}: {stats:#}"
+        );
+    }
+    assert_eq!(aggregated(stats, "rawDisconnection", None), 7, "{who}");
+    // Packets and bytes: what the clients sent and received, message packets with data, the
+    // data's length; plus, in, the error packet the reference decoder makes of what it cannot
+    // decode ("parser error").
+    let client = line(lines, "client_side");
+    let n = |k: &str| client[k].as_u64().unwrap();
+    assert_eq!(
+        aggregated(stats, "packetsIn", None),
+        n("packetsIn") + 1,
+        "{who}: {client} {stats:#}"
+    );
+    assert_eq!(
+        aggregated(stats, "bytesIn", None),
+        n("bytesIn") + "parser error".len() as u64,
+        "{who}: {client} {stats:#}"
+    );
+    assert_eq!(
+        aggregated(stats, "packetsOut", None),
+        n("packetsOut"),
+        "{who}: {client} {stats:#}"
+    );
+    assert_eq!(
+        aggregated(stats, "bytesOut", None),
+        n("bytesOut"),
+        "{who}: {client} {stats:#}"
+    );
+    // At the last tick only the admin socket is left.
+    let last = stats.as_array().unwrap().last().unwrap();
+    assert_eq!(last["clientsCount"], 1, "{who}: {last}");
+    assert_eq!(last["pollingClientsCount"], 0, "{who}: {last}");
+
+    // socket_updated: the upgrade, when it happened (before the first event the client sent
+    // after it), and the data, when it was set.
+    let c1 = id("c1");
+    let position = |pred: &dyn Fn(&Value) -> bool| {
+        seen.as_array()
+            .unwrap()
+            .iter()
+            .position(pred)
+            .unwrap_or_else(|| panic!("{who}: {seen:#}"))
+    };
+    let connected = position(&|e| e[0] == "socket_connected" && e[1]["id"] == c1);
+    assert_eq!(seen[connected][1]["transport"], "polling", "{who}");
+    // Its own room first, as the socket joins it on connecting.
+    let own = position(&|e| e[0] == "room_joined" && e[2] == c1.as_str());
+    assert_eq!(seen[own][1], "/", "{who}");
+    assert_eq!(seen[own][3], c1.as_str(), "{who}");
+    assert!(own < connected, "{who}: {seen:#}");
+    let upgraded = position(&|e| {
+        e[0] == "socket_updated" && e[1]["id"] == c1 && e[1]["transport"] == "websocket"
+    });
+    let echo = position(&|e| e[0] == "event_received" && e[2] == c1.as_str());
+    assert!(upgraded < echo, "{who}: {seen:#}");
+    let data =
+        position(&|e| e[0] == "socket_updated" && e[1]["id"] == c1 && e[1].get("data").is_some());
+    assert_eq!(
+        seen[data][1],
+        json!({"id": c1, "nsp": "/", "data": {"name": "alice"}}),
+        "{who}"
+    );
+
+    // The socket as the dashboard shows it: its data, and when its handshake was.
+    let all = line(lines, "all_sockets");
+    let me = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == c1)
+        .unwrap_or_else(|| panic!("{who}: {all:#}"));
+    assert_eq!(me["data"], json!({"name": "alice"}), "{who}: {me}");
+    assert_eq!(me["transport"], "websocket", "{who}: {me}");
+    let issued = me["handshake"]["issued"].as_u64().expect("issued, ms");
+    let time = me["handshake"]["time"]
+        .as_str()
+        .expect("time, a date string");
+    assert!(time.contains(" GMT"), "{who}: {time}");
+    // Date's toString() has whole seconds.
+    assert_eq!(
+        line(lines, "time_parsed").as_u64(),
+        Some(issued / 1000 * 1000),
+        "{who}: {time} {issued}"
+    );
+    for key in ["address", "headers", "query", "secure", "url", "xdomain"] {
+        assert!(me["handshake"].get(key).is_some(), "{who}: {key}: {me}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_view_as_the_node_package_reports_it() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = Server::builder()
+        .namespace::<Root>()
+        .ping_interval(Duration::from_millis(PING[0]))
+        .ping_timeout(Duration::from_millis(PING[1]))
+        .admin_ui(AdminUi::without_auth())
+        .build();
+    tokio::spawn(server.serve_listener(listener));
+    let (ours, node) = tokio::task::spawn_blocking(move || {
+        let ours = run_node("admin_stats.mjs", json!({"url": url, "ping": PING}));
+        let node = run_node(
+            "admin_stats.mjs",
+            json!({"url": null, "node_reference": true, "ping": PING}),
+        );
+        (ours, node)
+    })
+    .await
+    .unwrap();
+    check_live_view(&node, "node");
+    check_live_view(&ours, "ours");
 }

@@ -7,6 +7,7 @@
 //   "admin": "/admin",               the admin namespace
 //   "password": "...",               the right password (user "admin"), or null without auth
 //   "client": {"nsp": "/chat", "auth": {...}, "login": "alice"} | {"nsp": "/", "auth": null},
+//   "client_url": where the client connects (default: "url"; another process of a cluster),
 //   "transports": ["polling", "websocket"] (default),
 //   "timeout_ms": hard timeout (default 20000)
 // }
@@ -28,8 +29,8 @@ const args = await scenarioArgs();
 hardTimeout(args.timeout_ms ?? 20000);
 const transports = args.transports ?? ["polling", "websocket"];
 
-function connect(nsp, auth) {
-  return io(args.url + nsp, { auth, transports, forceNew: true, reconnection: false, timeout: 5000 });
+function connect(nsp, auth, url = args.url) {
+  return io(url + nsp, { auth, transports, forceNew: true, reconnection: false, timeout: 5000 });
 }
 
 /** Resolves with {ok: true} on connect, {ok: false, message} on connect_error. */
@@ -85,7 +86,7 @@ if (!r.ok) {
 
   // 3. A client of the application.
   const c = args.client;
-  const client = connect(c.nsp, c.auth);
+  const client = connect(c.nsp, c.auth, args.client_url ?? args.url);
   const clientEvents = [];
   client.onAny((event, ...rest) => clientEvents.push([event, ...rest]));
   let clientDisconnected = null;

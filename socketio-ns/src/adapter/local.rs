@@ -455,6 +455,7 @@ mod tests {
             transport,
             64,
             1 << 20,
+            None,
         );
         let s = Connection::attach(&conn, ns.path.clone(), &Default::default()).unwrap();
         ns.insert(s.clone());

@@ -16,8 +16,11 @@ pub enum DisconnectReason {
     TransportError,
     /// The client stopped answering pings.
     PingTimeout,
-    /// The client sent a packet that could not be decoded.
+    /// The client sent an Engine.IO packet that could not be decoded.
     ParseError,
+    /// The server closed the connection under the socket: the client sent a Socket.IO packet
+    /// that could not be decoded (the reference server's client closes its connection then).
+    ForcedClose,
     /// The server is shutting down.
     ServerShutdown,
     /// A handler panicked.
@@ -34,6 +37,7 @@ impl DisconnectReason {
             DisconnectReason::TransportError => "transport error",
             DisconnectReason::PingTimeout => "ping timeout",
             DisconnectReason::ParseError => "parse error",
+            DisconnectReason::ForcedClose => "forced close",
             DisconnectReason::ServerShutdown => "server shutting down",
             DisconnectReason::HandlerPanic => "handler panic",
         }
@@ -41,13 +45,14 @@ impl DisconnectReason {
 
     /// Whether connection state recovery keeps the socket's session after it left for this
     /// reason: the connection was lost or closed under it (transport error or close, ping
-    /// timeout, server shutdown), not a namespace disconnect, a parse error or a panic; as the
-    /// reference server decides.
+    /// timeout, forced close, server shutdown), not a namespace disconnect, a parse error or a
+    /// panic; as the reference server decides.
     pub fn is_recoverable(self) -> bool {
         matches!(
             self,
             DisconnectReason::TransportClose
                 | DisconnectReason::TransportError
+                | DisconnectReason::ForcedClose
                 | DisconnectReason::PingTimeout
                 | DisconnectReason::ServerShutdown
         )
@@ -60,6 +65,7 @@ impl DisconnectReason {
             C::PingTimeout => DisconnectReason::PingTimeout,
             C::ServerShutdown => DisconnectReason::ServerShutdown,
             C::ServerClose => DisconnectReason::ServerNamespaceDisconnect,
+            C::ParseError => DisconnectReason::ParseError,
             _ => DisconnectReason::TransportError,
         }
     }

@@ -287,7 +287,14 @@ impl<N: Namespaces> ConnectionHandler<N> {
             what,
             "invalid Socket.IO packet, closing the connection"
         );
-        conn.close(CloseReason::TransportError);
+        // As the reference server: its client closes the connection (`socket.close()`, a
+        // "forced close" for the engine), and its sockets leave with "forced close".
+        let sockets = std::mem::take(&mut conn.data().lock().sockets);
+        for s in sockets {
+            s.clear_acks();
+            s.disconnect(DisconnectReason::ForcedClose, true);
+        }
+        conn.close(CloseReason::ServerClose);
         Flow::Continue
     }
 

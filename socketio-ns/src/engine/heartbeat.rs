@@ -26,6 +26,9 @@ pub(super) async fn heartbeat<H: EngineHandler>(
     let reason = socket.close_reason().unwrap_or(CloseReason::TransportClose);
     tracing::debug!(%reason, "session closed");
     shared.handler.on_close(&socket, reason);
+    if let Some(o) = &shared.observer {
+        o.session_closed(socket.sid(), reason);
+    }
     // A polling client fetches the close packet of a server-side close (and what was queued
     // before it) with its next GET: keep the session in the table until then, at most a ping
     // timeout.

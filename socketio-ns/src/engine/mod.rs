@@ -19,6 +19,7 @@
 //!   lacks: the extension's negotiation and a frame codec of our own (sans-IO,
 //!   `negotiate.rs` and `codec.rs`), and the stream that drives it (`stream.rs`).
 //! - `heartbeat.rs`: the per-session ping/pong task, which also ends a session for good.
+//! - `observe.rs`: `EngineObserver`, what the admin UI counts (sessions, packets).
 //! - `session.rs`: one session ([`EngineSession`]): its bounded outbox, its state, and
 //!   [`CloseReason`].
 //! - `config.rs`: [`EngineConfig`], [`Cors`], [`AllowRequest`], [`Transport`],
@@ -31,6 +32,7 @@ mod deflate;
 mod heartbeat;
 mod http;
 mod listener;
+mod observe;
 mod polling;
 mod router;
 mod service;
@@ -42,6 +44,8 @@ pub use config::{
     AllowRequest, Cors, EngineConfig, HttpCompression, ProtocolVersion, Transport, WsCompression,
 };
 pub use listener::{ServeOptions, serve, serve_with};
+#[cfg(feature = "admin-ui")]
+pub(crate) use observe::EngineObserver;
 pub use router::Engine;
 pub(crate) use router::{Shared as EngineShared, new_sid};
 pub use service::EngineService;

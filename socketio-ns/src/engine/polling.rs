@@ -192,7 +192,7 @@ impl<H: EngineHandler> Engine<H> {
             }
             Err(e) => {
                 tracing::debug!(sid = %socket.sid(), error = %e, "invalid payload, closing the session");
-                socket.close(CloseReason::TransportError);
+                self.shared.parse_error(&socket);
                 error(ErrorCode::BadRequest)
             }
         }

@@ -15,6 +15,7 @@ use super::heartbeat::heartbeat;
 use super::http::{
     Body, ErrorCode, apply_cors, error, is_websocket_upgrade, path_matches, plain, preflight,
 };
+use super::observe::EngineObserver;
 use super::polling::delivers_close;
 use super::service::EngineService;
 use super::session::{CloseReason, EngineSession, HandshakeInfo, Message, WEBSOCKET};
@@ -47,6 +48,8 @@ pub(crate) struct Shared<H: EngineHandler> {
     pub(crate) config: EngineConfig,
     pub(crate) handler: H,
     pub(super) sessions: RwLock<HashMap<Box<str>, EngineSession<H::Data>>>,
+    /// Told of sessions and packets (the admin UI); `None`: nothing is counted.
+    pub(crate) observer: Option<Arc<dyn EngineObserver>>,
 }
 
 /// The query parameters Engine.IO uses.
@@ -83,11 +86,21 @@ pub(crate) fn new_sid() -> String {
 impl<H: EngineHandler> Engine<H> {
     /// Creates a server for `handler` with `config`.
     pub fn new(handler: H, config: EngineConfig) -> Self {
+        Self::observed(handler, config, None)
+    }
+
+    /// [`Engine::new`], with an observer of sessions and packets.
+    pub(crate) fn observed(
+        handler: H,
+        config: EngineConfig,
+        observer: Option<Arc<dyn EngineObserver>>,
+    ) -> Self {
         Engine {
             shared: Arc::new(Shared {
                 config: config.normalise(),
                 handler,
                 sessions: RwLock::new(HashMap::new()),
+                observer,
             }),
         }
     }
@@ -272,7 +285,11 @@ impl<H: EngineHandler> Engine<H> {
             transport,
             config.max_buffered_packets,
             config.max_buffered_bytes,
+            self.shared.observer.clone(),
         );
+        if let Some(o) = &self.shared.observer {
+            o.session_opened(socket.sid(), transport);
+        }
         self.shared
             .sessions
             .write()
@@ -306,6 +323,13 @@ impl<H: EngineHandler> Shared<H> {
         map.values().cloned().collect()
     }
 
+    /// A session of the table by id, closed or not (no request is being answered).
+    #[cfg(feature = "admin-ui")]
+    pub(crate) fn session(&self, sid: &str) -> Option<EngineSession<H::Data>> {
+        let map = self.sessions.read().unwrap_or_else(|e| e.into_inner());
+        map.get(sid).cloned()
+    }
+
     /// An open session by id. A closed one is unknown at once, though its heartbeat task
     /// may not have removed it from the table yet; except a polling session the server closed,
     /// until a GET has taken its close packet (as the reference server does).
@@ -322,6 +346,18 @@ impl<H: EngineHandler> Shared<H> {
         (!socket.is_closed() || delivers_close(&socket)).then_some(socket)
     }
 
+    /// Ends a session whose client sent what cannot be decoded. The reference server's
+    /// decoder turns it into an error packet whose data is `parser error`, which its engine
+    /// emits as a `packet` (and the admin UI counts) before closing the session.
+    pub(super) fn parse_error(&self, socket: &EngineSession<H::Data>) {
+        if let Some(o) = &self.observer
+            && !socket.is_closed()
+        {
+            o.packet_in("parser error".len());
+        }
+        socket.close(CloseReason::ParseError);
+    }
+
     /// Acts on one packet from the client (none once the session is closed).
     pub(super) fn on_packet(&self, socket: &EngineSession<H::Data>, packet: EnginePacket) -> Flow {
         if socket.is_closed() {
@@ -329,9 +365,18 @@ impl<H: EngineHandler> Shared<H> {
         }
         match packet {
             EnginePacket::Message(text) => {
+                // As the reference server's `packet` event is counted: messages with data.
+                if let Some(o) = &self.observer
+                    && !text.is_empty()
+                {
+                    o.packet_in(text.len());
+                }
                 return self.handler.on_message(socket, Message::Text(text));
             }
             EnginePacket::Binary(data) => {
+                if let Some(o) = &self.observer {
+                    o.packet_in(data.len());
+                }
                 return self.handler.on_message(socket, Message::Binary(data));
             }
             // Revision 3: the client pings, the server answers (and the heartbeat task

@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::config::{ProtocolVersion, Transport};
+use super::observe::EngineObserver;
 use crate::codec::engine::packet::Frame;
 
 /// A message carried by Engine.IO.
@@ -34,8 +35,11 @@ pub enum CloseReason {
     PingTimeout,
     /// The underlying connection was lost (WebSocket closed, polling request aborted).
     TransportClose,
-    /// The client violated the protocol (bad packet, duplicate poll, oversized message).
+    /// The client violated the protocol (duplicate poll, oversized message, a packet in the
+    /// wrong direction).
     TransportError,
+    /// The client sent a packet or payload that could not be decoded.
+    ParseError,
     /// The client did not read fast enough and its send buffer overflowed.
     BufferFull,
     /// The server is shutting down.
@@ -51,6 +55,7 @@ impl CloseReason {
             CloseReason::PingTimeout => "ping timeout",
             CloseReason::TransportClose => "transport close",
             CloseReason::TransportError => "transport error",
+            CloseReason::ParseError => "parse error",
             CloseReason::BufferFull => "buffer full",
             CloseReason::ServerShutdown => "server shutdown",
         }
@@ -171,6 +176,8 @@ pub(crate) struct Inner<D> {
     /// after `born`; `u64::MAX`: no ping outstanding).
     born: tokio::time::Instant,
     ping_deadline: std::sync::atomic::AtomicU64,
+    /// Told of every message queued (the admin UI's counts), when installed.
+    observer: Option<Arc<dyn EngineObserver>>,
 }
 
 struct Outbox {
@@ -190,6 +197,7 @@ impl<D> EngineSession<D> {
         transport: Transport,
         max_buffered: usize,
         max_buffered_bytes: usize,
+        observer: Option<Arc<dyn EngineObserver>>,
     ) -> Self {
         let query = handshake.uri.query().unwrap_or("");
         let param = |name: &str| {
@@ -233,6 +241,7 @@ impl<D> EngineSession<D> {
                 flushed: Notify::new(),
                 born: tokio::time::Instant::now(),
                 ping_deadline: std::sync::atomic::AtomicU64::new(u64::MAX),
+                observer,
             }),
         }
     }
@@ -363,7 +372,30 @@ impl<D> EngineSession<D> {
         if self.over_half(&out) {
             self.inner.backlog.store(true, Ordering::Release);
         }
+        // As the reference server's `packetCreate` is counted: messages with data.
+        let created = self.inner.observer.as_ref().map(|o| {
+            let (mut packets, mut bytes) = (0, 0);
+            for f in out.queue.range(before..) {
+                match f {
+                    Frame::Text(t) if t.len() > 1 && t.as_bytes()[0] == b'4' => {
+                        packets += 1;
+                        bytes += t.len() - 1;
+                    }
+                    Frame::Binary(b) => {
+                        packets += 1;
+                        bytes += b.len();
+                    }
+                    Frame::Text(_) => {}
+                }
+            }
+            (o, packets, bytes)
+        });
         drop(out);
+        if let Some((o, packets, bytes)) = created
+            && packets > 0
+        {
+            o.packets_out(packets, bytes);
+        }
         self.inner.writable.notify_one();
         Ok(())
     }

@@ -224,6 +224,9 @@ impl<H: EngineHandler> Shared<H> {
         }
         socket.inner.transport.store(WEBSOCKET, Ordering::Release);
         tracing::debug!("upgraded to websocket");
+        if let Some(o) = &self.observer {
+            o.session_upgraded(socket.sid());
+        }
         // Wake a GET that may still be pending so it ends with a noop.
         socket.inner.writable.notify_one();
         self.run_websocket(ws, socket, None).await;
@@ -293,6 +296,7 @@ impl<H: EngineHandler> Shared<H> {
                                                 CloseReason::BufferFull
                                                     | CloseReason::PingTimeout
                                                     | CloseReason::TransportError
+                                                    | CloseReason::ParseError
                                             )
                                         ) {
                                             break None;
@@ -356,7 +360,7 @@ impl<H: EngineHandler> Shared<H> {
                             Ok(p) => self.on_packet(&socket, p),
                             Err(e) => {
                                 tracing::debug!(error = %e, "invalid packet, closing the session");
-                                socket.close(CloseReason::TransportError);
+                                self.parse_error(&socket);
                                 Flow::Continue
                             }
                         },
@@ -368,7 +372,7 @@ impl<H: EngineHandler> Shared<H> {
                                 Ok(p) => self.on_packet(&socket, p),
                                 Err(e) => {
                                     tracing::debug!(error = %e, "invalid packet, closing the session");
-                                    socket.close(CloseReason::TransportError);
+                                    self.parse_error(&socket);
                                     Flow::Continue
                                 }
                             }

@@ -63,7 +63,9 @@ async fn run<T: Namespace>(
         resumed.is_some() && ns.recovery.get().is_some_and(|r| r.config.skip_middlewares);
     if let Some(r) = &resumed {
         cx.recovered = true;
-        cx.data = r.data.clone();
+        if let Some(data) = r.data.clone() {
+            cx.set_data(data);
+        }
     }
     // The connect, event and disconnect futures are boxed: inline, the largest handler's
     // state machine would be part of every idle socket's task.
@@ -119,7 +121,7 @@ async fn run<T: Namespace>(
         tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
     if let Some(o) = ns.observer.get() {
-        o.socket_connected(&ns, &socket);
+        o.socket_connected(&ns, &socket, cx.data.as_ref());
     }
     for packet in held {
         let _ = recovery::emit(&ns, &socket, packet);

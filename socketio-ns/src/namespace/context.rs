@@ -164,6 +164,9 @@ impl<T: Namespace> Context<T> {
 
     /// Replaces the socket's data ([`Context::data`]).
     pub fn set_data(&mut self, data: serde_json::Value) {
+        if let Some(o) = self.ns.observer.get() {
+            o.data_changed(&self.ns, &self.socket, &data);
+        }
         self.data = Some(data);
     }
 

@@ -13,8 +13,13 @@ use super::instance::NamespaceInstance;
 /// Sees sockets arrive, leave, receive and send events. Called on the socket's task: an
 /// implementation must not block (it hands what it sees to a broadcast, which does not).
 pub(crate) trait Observer: Send + Sync + 'static {
-    /// A socket joined `ns` (its CONNECT reply is sent).
-    fn socket_connected(&self, ns: &Arc<NamespaceInstance>, socket: &Socket);
+    /// A socket joined `ns` (its CONNECT reply is sent), with the data it was given meanwhile.
+    fn socket_connected(
+        &self,
+        ns: &Arc<NamespaceInstance>,
+        socket: &Socket,
+        data: Option<&serde_json::Value>,
+    );
 
     /// A socket is leaving `ns` (before its rooms are left).
     fn socket_disconnected(
@@ -26,6 +31,11 @@ pub(crate) trait Observer: Send + Sync + 'static {
 
     /// A socket received an event from its client, before its handler runs.
     fn event_received(&self, ns: &NamespaceInstance, socket: &Socket, event: &Event);
+
+    /// The socket's data was set ([`super::Context::set_data`], or restored by connection
+    /// state recovery). Before the socket is connected too (then `socket_connected` brings it
+    /// again).
+    fn data_changed(&self, ns: &NamespaceInstance, socket: &Socket, data: &serde_json::Value);
 
     /// An event was emitted to one socket (`cx.emit`, `SocketRef::emit`; not broadcasts, as
     /// with the reference server's `onAnyOutgoing`).

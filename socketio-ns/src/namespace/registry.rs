@@ -175,6 +175,12 @@ impl Runtime {
         }
     }
 
+    /// The open engine session `sid`, if any.
+    #[cfg(feature = "admin-ui")]
+    pub(crate) fn engine_session(&self, sid: &str) -> Option<EngineSession<Connection>> {
+        self.engine.get()?.upgrade()?.session(sid)
+    }
+
     pub(crate) fn engine_sessions(&self) -> Vec<EngineSession<Connection>> {
         self.engine
             .get()

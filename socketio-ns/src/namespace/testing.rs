@@ -90,6 +90,7 @@ impl<T: Namespace> TestSocket<T> {
             Transport::WebSocket,
             usize::MAX,
             usize::MAX,
+            None,
         );
         let config = ConnectionConfig {
             mailbox_limit: usize::MAX,

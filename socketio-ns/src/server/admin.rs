@@ -10,8 +10,10 @@
 //!   (every socket of every namespace of this process, through the adapters, so a cluster
 //!   adapter reports every process's).
 //! - Every 2 s, to every admin socket: `server_stats`.
-//! - In development mode, as they happen: `socket_connected`, `socket_disconnected`,
-//!   `room_joined`, `room_left`, `event_received`, `event_sent`.
+//! - In development mode, as they happen: `socket_connected`, `socket_updated`,
+//!   `socket_disconnected`, `room_joined`, `room_left`, `event_received`, `event_sent`.
+//! - `aggregatedEvents` in `server_stats`: counted by the engine's observer (sessions opened
+//!   and closed, message packets and bytes in and out), as the Node package counts them.
 //! - Unless read-only, the operations `emit`, `join`, `leave` and `_disconnect`, each on a
 //!   namespace and an optional room filter, applied through the adapter (every process).
 //!
@@ -34,6 +36,7 @@ use crate::adapter::{
 use crate::codec::socketio::Event;
 use crate::codec::socketio::encode::Encoded;
 use crate::connection::{DisconnectReason, Socket};
+use crate::engine::{CloseReason, EngineObserver};
 use crate::namespace::instance::NamespaceInstance;
 use crate::namespace::observe::Observer;
 use crate::namespace::registry::Runtime;
@@ -222,6 +225,17 @@ pub(crate) struct AdminState {
     ticker: OnceLock<()>,
     /// `aggregatedEvents` gathered since the last `server_stats`, by (second, type, subtype).
     events: Mutex<EventBuffer>,
+    /// What the Node package keeps on each socket of this process and the runtime does not:
+    /// when it connected, and its data (development mode).
+    sockets: Mutex<HashMap<String, Seen>>,
+}
+
+/// What the dashboard is shown of a socket beyond what the runtime describes.
+struct Seen {
+    /// When the socket was first seen (its CONNECT), in ms since the epoch: `handshake.issued`.
+    issued: u64,
+    /// Its data (`socket.data`), once set.
+    data: Option<Value>,
 }
 
 impl fmt::Debug for AdminState {
@@ -232,12 +246,17 @@ impl fmt::Debug for AdminState {
     }
 }
 
+/// The Node package's `EventBuffer`: counts by (second, type, subtype), each event in the
+/// second it happened, emptied by each `server_stats`.
 #[derive(Default)]
 struct EventBuffer {
     counts: HashMap<(u64, &'static str, Option<&'static str>), u64>,
-    /// The engine sessions seen at the last tick, to count connections and disconnections,
-    /// with whether each was on WebSocket then (to report upgrades).
-    known: HashMap<String, bool>,
+}
+
+impl EventBuffer {
+    fn push(&mut self, second: u64, kind: &'static str, sub: Option<&'static str>, n: u64) {
+        *self.counts.entry((second, kind, sub)).or_default() += n;
+    }
 }
 
 fn hostname() -> String {
@@ -267,6 +286,7 @@ impl AdminState {
             admin_ns: OnceLock::new(),
             ticker: OnceLock::new(),
             events: Mutex::default(),
+            sockets: Mutex::default(),
         })
     }
 
@@ -306,6 +326,19 @@ impl AdminState {
         }
     }
 
+    /// Emits to every admin socket but `leaving`, when that one is an admin socket on its way
+    /// out: the Node package reports a departure once the socket is gone.
+    fn emit_after<A: crate::Args>(&self, nsp: &str, leaving: &str, event: &str, args: A) {
+        if let Some(admins) = self.admins() {
+            let admins = if nsp == self.options.namespace {
+                admins.except(leaving.to_owned())
+            } else {
+                admins
+            };
+            drop(admins.emit(event, args));
+        }
+    }
+
     /// Starts the `server_stats` ticker, once (when the server is built inside a runtime, else
     /// when the first admin client connects).
     fn start_ticker(self: &Arc<Self>) {
@@ -329,49 +362,28 @@ impl AdminState {
         });
     }
 
+    /// Adds `n` events of `kind` (and `sub`) to the current second's counts.
+    fn count(&self, kind: &'static str, sub: Option<&'static str>, n: u64) {
+        let second = unix_ms() / 1000 * 1000;
+        let mut buf = self.events.lock().unwrap_or_else(|x| x.into_inner());
+        buf.push(second, kind, sub, n);
+    }
+
     /// The `server_stats` payload.
     fn stats(&self, rt: &Runtime) -> Value {
-        let sessions = rt.engine_sessions();
+        // The sessions open now (a closed one may wait in the table for its close packet to
+        // be fetched; the reference server counts it out at once).
+        let sessions: Vec<_> = rt
+            .engine_sessions()
+            .into_iter()
+            .filter(|s| !s.is_closed())
+            .collect();
         let polling = sessions
             .iter()
             .filter(|s| s.transport() == crate::engine::Transport::Polling)
             .count();
-        let mut upgraded = Vec::new();
-        let aggregated = {
+        let aggregated: Vec<Value> = {
             let mut buf = self.events.lock().unwrap_or_else(|x| x.into_inner());
-            let now: HashMap<String, bool> = sessions
-                .iter()
-                .map(|s| {
-                    let ws = s.transport() == crate::engine::Transport::WebSocket;
-                    (s.sid().to_owned(), ws)
-                })
-                .collect();
-            let second = unix_ms() / 1000 * 1000;
-            let connected = now.keys().filter(|k| !buf.known.contains_key(*k)).count() as u64;
-            let gone = buf.known.keys().filter(|k| !now.contains_key(*k)).count() as u64;
-            if self.development() {
-                // Sessions that moved to WebSocket since the last tick (or that arrived on
-                // polling and upgraded within it): their sockets' transport changed.
-                upgraded = sessions
-                    .iter()
-                    .filter(|s| {
-                        s.transport() == crate::engine::Transport::WebSocket
-                            && buf.known.get(s.sid()).is_none_or(|ws| !ws)
-                    })
-                    .flat_map(|s| s.data().sockets())
-                    .collect();
-            }
-            if connected > 0 {
-                *buf.counts
-                    .entry((second, "rawConnection", None))
-                    .or_default() += connected;
-            }
-            if gone > 0 {
-                *buf.counts
-                    .entry((second, "rawDisconnection", Some("transport close")))
-                    .or_default() += gone;
-            }
-            buf.known = now;
             buf.counts
                 .drain()
                 .map(|((timestamp, kind, sub), count)| {
@@ -381,14 +393,8 @@ impl AdminState {
                     }
                     e
                 })
-                .collect::<Vec<_>>()
+                .collect()
         };
-        for socket in upgraded {
-            self.emit(
-                "socket_updated",
-                json!({"id": &*socket.id, "nsp": socket.nsp(), "transport": "websocket"}),
-            );
-        }
         let namespaces: Vec<Value> = rt
             .instances()
             .iter()
@@ -495,11 +501,32 @@ fn iso(ms: u64) -> String {
     )
 }
 
+/// A date as JavaScript's `Date.prototype.toString` writes it, in UTC (the handshake's `time`):
+/// `Sun Nov 29 2026 00:41:16 GMT+0000 (Coordinated Universal Time)`.
+fn date_string(ms: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    // The ISO form has the fields: `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    let iso = iso(ms);
+    let month: usize = iso[5..7].parse().unwrap_or(1);
+    format!(
+        "{} {} {} {} {} GMT+0000 (Coordinated Universal Time)",
+        DAYS[(ms / 86_400_000 % 7) as usize],
+        MONTHS[month - 1],
+        &iso[8..10],
+        &iso[0..4],
+        &iso[11..19]
+    )
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sockets as the dashboard sees them
 
-/// A socket as the Node package's `serialize()` writes it.
-fn serialize(info: &SocketInfo, transport: Option<&str>) -> Value {
+/// A socket as the Node package's `serialize()` writes it; `seen`: what this process knows of
+/// it beyond `info` (nothing for another process's socket).
+fn serialize(info: &SocketInfo, transport: Option<&str>, seen: Option<&Seen>) -> Value {
     let h = &info.handshake;
     let mut headers = Map::new();
     for (k, v) in &h.headers {
@@ -531,12 +558,14 @@ fn serialize(info: &SocketInfo, transport: Option<&str>) -> Value {
         "clientId": client_id,
         "transport": transport,
         "nsp": info.ns,
-        "data": {},
+        "data": seen.and_then(|s| s.data.clone()).unwrap_or_else(|| json!({})),
         "handshake": {
             "address": address,
             "headers": headers,
             "query": query,
+            "issued": seen.map(|s| s.issued),
             "secure": false,
+            "time": seen.map(|s| date_string(s.issued)),
             "url": h.url,
             "xdomain": h.header("origin").is_some(),
         },
@@ -546,7 +575,7 @@ fn serialize(info: &SocketInfo, transport: Option<&str>) -> Value {
 
 /// Every socket of every namespace of this process (each namespace through its adapter, so a
 /// cluster adapter adds the other processes' sockets).
-async fn all_sockets(rt: Arc<Runtime>) -> Vec<Value> {
+async fn all_sockets(state: &AdminState, rt: Arc<Runtime>) -> Vec<Value> {
     let transports: HashMap<String, &'static str> = rt
         .engine_sessions()
         .iter()
@@ -556,11 +585,13 @@ async fn all_sockets(rt: Arc<Runtime>) -> Vec<Value> {
     let mut out = Vec::new();
     for ns in rt.instances() {
         match ns.operator(timeout).fetch_sockets().await {
-            Ok(sockets) => out.extend(
-                sockets
-                    .iter()
-                    .map(|s| serialize(s, transports.get(&s.handshake.engine_id).copied())),
-            ),
+            Ok(sockets) => {
+                let seen = state.sockets.lock().unwrap_or_else(|x| x.into_inner());
+                out.extend(sockets.iter().map(|s| {
+                    let transport = transports.get(&s.handshake.engine_id).copied();
+                    serialize(s, transport, seen.get(&s.id))
+                }))
+            }
             Err(e) => tracing::warn!(ns = %ns.path, error = %e, "admin UI: fetch_sockets failed"),
         }
     }
@@ -658,7 +689,7 @@ impl Namespace for AdminSocket {
             {
                 let socket = cx.socket();
                 cx.spawn(async move {
-                    let sockets = all_sockets(rt).await;
+                    let sockets = all_sockets(&state, rt).await;
                     socket.emit("all_sockets", sockets);
                 });
             }
@@ -708,8 +739,61 @@ fn packet_args(packet: &Encoded) -> Option<Value> {
     serde_json::from_str(p.data?).ok()
 }
 
+/// The reason the reference server's engine gives a closed session (`rawDisconnection`).
+fn engine_reason(reason: CloseReason) -> &'static str {
+    match reason {
+        CloseReason::ClientClose | CloseReason::TransportClose => "transport close",
+        CloseReason::PingTimeout => "ping timeout",
+        CloseReason::ParseError => "parse error",
+        // The server closed it (`disconnect(true)`, shutdown): `socket.close()` in Node.
+        CloseReason::ServerClose | CloseReason::ServerShutdown => "forced close",
+        _ => "transport error",
+    }
+}
+
+/// `aggregatedEvents` as the Node package counts them from its engine's events, and the
+/// transport change of an upgrade (`socket_updated`, at once, as the Node package does).
+impl EngineObserver for AdminState {
+    fn session_opened(&self, _sid: &str, _transport: crate::engine::Transport) {
+        self.count("rawConnection", None, 1);
+    }
+
+    fn session_upgraded(&self, sid: &str) {
+        if !self.development() {
+            return;
+        }
+        let Some(session) = self.runtime().and_then(|rt| rt.engine_session(sid)) else {
+            return;
+        };
+        for socket in session.data().sockets() {
+            self.emit(
+                "socket_updated",
+                json!({"id": &*socket.id, "nsp": socket.nsp(), "transport": "websocket"}),
+            );
+        }
+    }
+
+    fn session_closed(&self, _sid: &str, reason: CloseReason) {
+        self.count("rawDisconnection", Some(engine_reason(reason)), 1);
+    }
+
+    fn packet_in(&self, bytes: usize) {
+        let second = unix_ms() / 1000 * 1000;
+        let mut buf = self.events.lock().unwrap_or_else(|x| x.into_inner());
+        buf.push(second, "packetsIn", None, 1);
+        buf.push(second, "bytesIn", None, bytes as u64);
+    }
+
+    fn packets_out(&self, packets: usize, bytes: usize) {
+        let second = unix_ms() / 1000 * 1000;
+        let mut buf = self.events.lock().unwrap_or_else(|x| x.into_inner());
+        buf.push(second, "packetsOut", None, packets as u64);
+        buf.push(second, "bytesOut", None, bytes as u64);
+    }
+}
+
 impl Observer for AdminState {
-    fn socket_connected(&self, ns: &Arc<NamespaceInstance>, socket: &Socket) {
+    fn socket_connected(&self, ns: &Arc<NamespaceInstance>, socket: &Socket, data: Option<&Value>) {
         let Some(handshake) = ns.sockets.describe(&socket.id) else {
             return;
         };
@@ -719,8 +803,22 @@ impl Observer for AdminState {
             rooms: ns.rooms(&socket.id),
             handshake,
         };
-        let s = serialize(&info, Some(socket.conn.transport().as_str()));
-        self.emit("socket_connected", (s, iso_now()));
+        let seen = Seen {
+            issued: unix_ms(),
+            data: data.cloned(),
+        };
+        let s = serialize(&info, Some(socket.conn.transport().as_str()), Some(&seen));
+        self.sockets
+            .lock()
+            .unwrap_or_else(|x| x.into_inner())
+            .insert(info.id.clone(), seen);
+        // The room of its own id, which the runtime does not join through the adapter: the
+        // Node package reports that join first.
+        let now = iso_now();
+        if info.rooms.iter().any(|r| **r == *info.id) {
+            self.emit("room_joined", (&*ns.path, &info.id, &info.id, &now));
+        }
+        self.emit("socket_connected", (s, now));
     }
 
     fn socket_disconnected(
@@ -729,9 +827,35 @@ impl Observer for AdminState {
         socket: &Socket,
         reason: DisconnectReason,
     ) {
-        self.emit(
+        self.sockets
+            .lock()
+            .unwrap_or_else(|x| x.into_inner())
+            .remove(&*socket.id);
+        self.emit_after(
+            &ns.path,
+            &socket.id,
             "socket_disconnected",
             (&*ns.path, &*socket.id, reason.as_str(), iso_now()),
+        );
+    }
+
+    fn data_changed(&self, ns: &NamespaceInstance, socket: &Socket, data: &Value) {
+        // As the Node package: data set before the socket is connected shows in
+        // `socket_connected` (which brings it); a change later is reported on its own.
+        if !socket.is_connected() {
+            return;
+        }
+        if let Some(seen) = self
+            .sockets
+            .lock()
+            .unwrap_or_else(|x| x.into_inner())
+            .get_mut(&*socket.id)
+        {
+            seen.data = Some(data.clone());
+        }
+        self.emit(
+            "socket_updated",
+            json!({"id": &*socket.id, "nsp": &*ns.path, "data": data}),
         );
     }
 
@@ -801,7 +925,12 @@ impl ObservedAdapter {
                 state.emit("room_joined", (&*self.path, room, &**sid, &now));
             }
             for room in before.iter().filter(|r| !after.contains(r)) {
-                state.emit("room_left", (&*self.path, room, &**sid, &now));
+                state.emit_after(
+                    &self.path,
+                    sid,
+                    "room_left",
+                    (&*self.path, room, &**sid, &now),
+                );
             }
         }
     }
@@ -975,6 +1104,22 @@ mod tests {
         assert_eq!(iso(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso(1_795_902_010_123), "2026-11-28T21:40:10.123Z");
         assert_eq!(iso(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn dates_as_javascript_prints_them() {
+        assert_eq!(
+            date_string(0),
+            "Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)"
+        );
+        assert_eq!(
+            date_string(1_795_912_876_545),
+            "Sun Nov 29 2026 00:41:16 GMT+0000 (Coordinated Universal Time)"
+        );
+        assert_eq!(
+            date_string(951_782_400_000),
+            "Tue Feb 29 2000 00:00:00 GMT+0000 (Coordinated Universal Time)"
+        );
     }
 
     #[test]

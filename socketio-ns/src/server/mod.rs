@@ -488,6 +488,13 @@ impl Builder {
         let handler = ConnectionHandler {
             namespaces: rt.clone(),
         };
+        #[cfg(feature = "admin-ui")]
+        let engine = Engine::observed(
+            handler,
+            self.engine,
+            admin.map(|s| s as Arc<dyn crate::engine::EngineObserver>),
+        );
+        #[cfg(not(feature = "admin-ui"))]
         let engine = Engine::new(handler, self.engine);
         let _ = rt.engine.set(Arc::downgrade(&engine.shared));
         Server { engine }
