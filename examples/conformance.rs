@@ -10,7 +10,8 @@
 //!
 //! pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1,000,000, connect timeout 1000 ms,
 //! CORS for any origin. `ALLOW_EIO3=1` also serves Socket.IO v2 clients (Engine.IO v3, the
-//! builder's `allow_eio3`), on both paths. A connection to `/custom` whose auth has a `refuse`
+//! builder's `allow_eio3`), on both paths. `PARSER=msgpack` makes `/socket.io/` speak the
+//! msgpack parser (`socket.io-msgpack-parser`) instead of JSON. A connection to `/custom` whose auth has a `refuse`
 //! string is refused with that message (a v2 client gives its auth as the query). The
 //! namespaces are written by hand against the `Namespace` trait,
 //! below the `#[namespace]` macro. SIGINT or SIGTERM shut it down gracefully: every client is
@@ -143,6 +144,10 @@ async fn main() -> std::io::Result<()> {
         .init();
     let port = std::env::var("PORT").unwrap_or_else(|_| "3000".into());
     let allow_eio3 = std::env::var("ALLOW_EIO3").is_ok_and(|v| v == "1");
+    let parser = match std::env::var("PARSER").as_deref() {
+        Ok("msgpack") => socketio_ns::Parser::MsgPack,
+        _ => socketio_ns::Parser::Json,
+    };
 
     let engine = Engine::new(
         Echo,
@@ -163,6 +168,7 @@ async fn main() -> std::io::Result<()> {
         .connect_timeout(Duration::from_millis(1000))
         .cors(Cors::Any)
         .allow_eio3(allow_eio3)
+        .parser(parser)
         .namespace::<Root>()
         .namespace::<Custom>()
         .build();
