@@ -22,10 +22,10 @@
 //!   into msgpack, each placeholder becoming the `bin` of its attachment, numbers encoded as
 //!   notepack encodes a JavaScript number.
 //!
-//! Where the runtime is stricter than the reference decoder: a negative or fractional-valued
-//! ack id (notepack accepts any integer; the runtime's ids are `u64`), a map key that is an
-//! array, map, binary or extension (JavaScript would stringify it), and nesting deeper than
-//! [`MAX_DEPTH`] are refused. A map `{"_placeholder":true,"num":N}` sent by the client in a
+//! Where the runtime is stricter than the reference decoder: a negative ack id (the
+//! reference accepts any integer; the runtime's ids are `u64`), a namespace with a comma (the
+//! runtime's packets could not name it), a map key that is an array, map, binary or extension
+//! (JavaScript would stringify it), and nesting deeper than [`MAX_DEPTH`] are refused. A map `{"_placeholder":true,"num":N}` sent by the client in a
 //! packet that also carries binary reads as a placeholder, as with the JSON parser.
 
 use std::borrow::Cow;
@@ -75,7 +75,7 @@ pub enum MsgPackError {
     /// The packet is not a map, or its `type` is not an integer from 0 to 4.
     #[error("invalid packet type")]
     InvalidType,
-    /// The packet's `nsp` is missing or not a string.
+    /// The packet's `nsp` is missing or not a string (or holds a comma).
     #[error("invalid namespace")]
     InvalidNamespace,
     /// The packet's `data` does not fit its type (CONNECT: absent or a map; DISCONNECT:
@@ -142,7 +142,9 @@ pub fn decode(input: &Bytes) -> Result<MsgPackPacket, MsgPackError> {
         _ => return Err(MsgPackError::InvalidType),
     };
     let nsp = match nsp {
-        Some(Value::Str(s)) => s.into_owned(),
+        // The runtime's packets carry their namespace as the JSON parser writes it, up to a
+        // comma: a namespace with one could not be answered.
+        Some(Value::Str(s)) if !s.contains(',') => s.into_owned(),
         _ => return Err(MsgPackError::InvalidNamespace),
     };
     let data = data.filter(|d| !matches!(d, Value::Undefined));
@@ -237,6 +239,15 @@ fn key_string<'v>(key: &'v Value<'_>) -> Result<Cow<'v, str>, MsgPackError> {
     })
 }
 
+/// An extension other than notepack's own: the pair `[type, binary]`, an array as deep as
+/// the arrays and maps around it allow.
+fn extension<'a>(kind: i8, range: Range<usize>, depth: usize) -> Result<Value<'a>, MsgPackError> {
+    if depth >= MAX_DEPTH {
+        return Err(MsgPackError::TooDeep);
+    }
+    Ok(Value::Ext(kind, range))
+}
+
 /// Reads msgpack values, bounds-checked throughout.
 struct Reader<'a> {
     buf: &'a [u8],
@@ -281,16 +292,16 @@ impl<'a> Reader<'a> {
     }
 
     /// Binary or, for type 0, an ArrayBuffer (notepack's ext 8/16/32 encoding of one).
-    fn ext(&mut self, len: usize) -> Result<Value<'a>, MsgPackError> {
+    fn ext(&mut self, len: usize, depth: usize) -> Result<Value<'a>, MsgPackError> {
         let kind = i8::from_be_bytes(self.bytes()?);
         let range = self.take(len)?;
-        Ok(match kind {
-            0 => Value::Bin(range),
-            k => Value::Ext(k, range),
-        })
+        match kind {
+            0 => Ok(Value::Bin(range)),
+            k => extension(k, range, depth),
+        }
     }
 
-    fn fixext(&mut self, len: usize) -> Result<Value<'a>, MsgPackError> {
+    fn fixext(&mut self, len: usize, depth: usize) -> Result<Value<'a>, MsgPackError> {
         let kind = i8::from_be_bytes(self.bytes()?);
         match (len, kind) {
             // notepack's `undefined`: one padding byte.
@@ -304,7 +315,7 @@ impl<'a> Reader<'a> {
                 let lo = u32::from_be_bytes(self.bytes()?);
                 Ok(Value::Date(f64::from(hi) * 4_294_967_296.0 + f64::from(lo)))
             }
-            (len, k) => Ok(Value::Ext(k, self.take(len)?)),
+            (len, k) => extension(k, self.take(len)?, depth),
         }
     }
 
@@ -358,15 +369,15 @@ impl<'a> Reader<'a> {
             }
             0xc7 => {
                 let len = usize::from(self.u8()?);
-                self.ext(len)?
+                self.ext(len, depth)?
             }
             0xc8 => {
                 let len = self.u16()?;
-                self.ext(len)?
+                self.ext(len, depth)?
             }
             0xc9 => {
                 let len = self.u32()?;
-                self.ext(len)?
+                self.ext(len, depth)?
             }
             0xca => Value::Float(f64::from(f32::from_be_bytes(self.bytes()?))),
             0xcb => Value::Float(f64::from_be_bytes(self.bytes()?)),
@@ -378,11 +389,11 @@ impl<'a> Reader<'a> {
             0xd1 => Value::Int(i64::from(i16::from_be_bytes(self.bytes()?))),
             0xd2 => Value::Int(i64::from(i32::from_be_bytes(self.bytes()?))),
             0xd3 => Value::Int(i64::from_be_bytes(self.bytes()?)),
-            0xd4 => self.fixext(1)?,
-            0xd5 => self.fixext(2)?,
-            0xd6 => self.fixext(4)?,
-            0xd7 => self.fixext(8)?,
-            0xd8 => self.fixext(16)?,
+            0xd4 => self.fixext(1, depth)?,
+            0xd5 => self.fixext(2, depth)?,
+            0xd6 => self.fixext(4, depth)?,
+            0xd7 => self.fixext(8, depth)?,
+            0xd8 => self.fixext(16, depth)?,
             0xd9 => {
                 let len = usize::from(self.u8()?);
                 self.str(len)?
@@ -505,13 +516,14 @@ fn write_string(out: &mut Vec<u8>, s: &str) {
     let _ = serde_json::to_writer(&mut *out, s);
 }
 
-/// A number as JSON: integral values below 2^53 as integers (as JavaScript prints them), other
-/// finite values in serde_json's shortest form, `NaN` and infinities as `null`.
+/// A number as JSON: integral values within `i64` as integers (as JavaScript prints them below
+/// 2^53; beyond, exact digits rather than its rounded ones, so that an integer parameter takes
+/// them), other finite values in serde_json's shortest form, `NaN` and infinities as `null`.
 fn write_number(out: &mut Vec<u8>, f: f64) {
     if !f.is_finite() {
         out.extend_from_slice(b"null");
-    } else if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
-        // Exact: an integral float below 2^53.
+    } else if f.fract() == 0.0 && f.abs() < 9.2e18 {
+        // Exact: an integral float within i64 (the bound [`write_float`] uses too).
         out.extend_from_slice((f as i64).to_string().as_bytes());
     } else {
         let _ = serde_json::to_writer(&mut *out, &f);
