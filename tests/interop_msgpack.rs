@@ -387,12 +387,21 @@ fn reference_encoder_to_us_and_back() {
     }
 }
 
+/// A packet in the runtime's form: type, namespace, ack id, JSON data, attachments.
+type Case = (
+    PacketType,
+    &'static str,
+    Option<u64>,
+    Option<&'static str>,
+    Vec<Bytes>,
+);
+
 /// We encode from the runtime's form, Node decodes (and accepts), Node encodes what it
 /// decoded, we decode it back to the same runtime form.
 #[test]
 fn us_to_reference_decoder_and_back() {
     let big = Bytes::from(pseudo_random_bytes(1000, 2));
-    let cases: Vec<(PacketType, &str, Option<u64>, Option<&str>, Vec<Bytes>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             PacketType::Connect,
             "/",

@@ -148,13 +148,16 @@ pub fn decode(input: &Bytes) -> Result<MsgPackPacket, MsgPackError> {
         _ => return Err(MsgPackError::InvalidNamespace),
     };
     let data = data.filter(|d| !matches!(d, Value::Undefined));
-    let valid = match (&kind, &data) {
-        (PacketType::Connect, None | Some(Value::Map(_))) => true,
-        (PacketType::Disconnect, None) => true,
-        (PacketType::ConnectError, Some(Value::Str(_) | Value::Map(_))) => true,
-        (PacketType::Event | PacketType::Ack, Some(Value::Array(_))) => true,
-        _ => false,
-    };
+    let valid = matches!(
+        (&kind, &data),
+        (PacketType::Connect, None | Some(Value::Map(_)))
+            | (PacketType::Disconnect, None)
+            | (
+                PacketType::ConnectError,
+                Some(Value::Str(_) | Value::Map(_))
+            )
+            | (PacketType::Event | PacketType::Ack, Some(Value::Array(_)))
+    );
     if !valid {
         return Err(MsgPackError::InvalidPayload);
     }
