@@ -11,7 +11,7 @@
 //   {"connect": "a", "nsp": "/", "transports": ["websocket"], "auth": {...}}
 //       opens a new connection named "a" (forceNew, no reconnection; with both transports it
 //       waits for the upgrade); prints {"connected": "a", "nsp", "transport", "engine"}.
-//       "query": {...} adds to the handshake query.
+//       "query": {...} adds to the handshake query; "url" connects to that server instead.
 //       With "same_as": "b", opens the namespace on b's Engine.IO connection (multiplexing).
 //       With "expect_error": true, prints {"connect_error": "a", "message", "data"} instead.
 //   {"emit": "name", "by": "a", "args": [...]}  emits with an ack callback and waits for it;
@@ -114,7 +114,7 @@ async function connect(step) {
   const socket =
     step.same_as !== undefined
       ? client(step.same_as).socket.io.socket(nsp, { auth: opts.auth }) // connects by itself
-      : io(args.url + nsp, opts);
+      : io((step.url ?? args.url) + nsp, opts);
   const c = { socket, inbox: new Inbox(), answers: {} };
   clients.set(name, c);
   socket.onAny((event, ...eventArgs) => {
