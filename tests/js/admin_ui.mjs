@@ -8,6 +8,7 @@
 //   "password": "...",               the right password (user "admin"), or null without auth
 //   "client": {"nsp": "/chat", "auth": {...}, "login": "alice"} | {"nsp": "/", "auth": null},
 //   "transports": ["polling", "websocket"] (default),
+//   "parser": "msgpack" for socket.io-msgpack-parser (the dashboard's "MessagePack parser"),
 //   "timeout_ms": hard timeout (default 20000)
 // }
 // Prints, in order:
@@ -28,8 +29,13 @@ const args = await scenarioArgs();
 hardTimeout(args.timeout_ms ?? 20000);
 const transports = args.transports ?? ["polling", "websocket"];
 
+const parser =
+  args.parser === "msgpack" ? (await import("socket.io-msgpack-parser")).default : undefined;
+
 function connect(nsp, auth) {
-  return io(args.url + nsp, { auth, transports, forceNew: true, reconnection: false, timeout: 5000 });
+  const opts = { auth, transports, forceNew: true, reconnection: false, timeout: 5000 };
+  if (parser !== undefined) opts.parser = parser;
+  return io(args.url + nsp, opts);
 }
 
 /** Resolves with {ok: true} on connect, {ok: false, message} on connect_error. */
