@@ -192,7 +192,8 @@ impl Builder {
     }
 
     /// The Socket.IO parser every client speaks, as Node's `new Server({ parser })`: the
-    /// default [`Parser::Json`] (`socket.io-parser`), or [`Parser::MsgPack`], compatible with
+    /// default [`Parser::Json`](crate::Parser::Json) (`socket.io-parser`), or
+    /// [`Parser::MsgPack`](crate::Parser::MsgPack), compatible with
     /// `socket.io-msgpack-parser` 3.0 (clients give `parser: require("socket.io-msgpack-parser")`
     /// to `io()`). With msgpack each packet is one binary Engine.IO message (`b` + base64 over
     /// long-polling) and binary values travel inline; handlers, acks, rooms, broadcasts and the
