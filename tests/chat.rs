@@ -1,6 +1,8 @@
 //! The chat example (`examples/chat`) against socket.io-client 4.8 under node: every rule of its
 //! protocol (README.md, "The chat example protocol"), each on polling, on WebSocket, and on
-//! polling upgraded to WebSocket; and its web page, over raw HTTP.
+//! polling upgraded to WebSocket; the same with `PARSER=msgpack` and msgpack clients; the token
+//! from the handshake query, and socket.io-client 2.5 (`tests/js/eio3.mjs`) logging in with it;
+//! and its web page, over raw HTTP.
 //!
 //! Run: `cargo test -p socketio-ns --test chat --example chat` (needs node and npm; the
 //! harness installs `tests/node_modules` and `examples/chat/node_modules` when missing).
