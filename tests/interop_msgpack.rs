@@ -273,6 +273,57 @@ fn raw_polling() {
     assert!(res.status == 400 || res.text().ends_with('1'), "{res:?}");
 }
 
+/// More binary values in one packet than `max_attachments` (16) allows: the connection is
+/// closed, as for the JSON parser's attachments; 16 are fine.
+#[test]
+fn binary_values_are_bounded() {
+    let server = msgpack_server();
+    let port = server.port;
+    for (count, accepted) in [(16, true), (17, false)] {
+        let open = request(port, "GET", "/socket.io/?EIO=4&transport=polling", &[], b"");
+        let handshake: Value = serde_json::from_str(&open.text()[1..]).unwrap();
+        let target = format!(
+            "/socket.io/?EIO=4&transport=polling&sid={}",
+            handshake["sid"].as_str().unwrap()
+        );
+        let body = b64_record(PacketType::Connect, "/", None, None);
+        assert_eq!(
+            request(port, "POST", &target, &[], body.as_bytes()).status,
+            200
+        );
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            seen.extend(records(request(port, "GET", &target, &[], b"").text()));
+        }
+        let placeholders: Vec<String> = (0..count)
+            .map(|n| format!(r#"{{"_placeholder":true,"num":{n}}}"#))
+            .collect();
+        let data = format!(r#"["message-with-ack",{}]"#, placeholders.join(","));
+        let attachments = vec![Bytes::from_static(b"x"); count];
+        let bytes = msgpack::encode(
+            PacketType::BinaryEvent,
+            "/",
+            Some(1),
+            Some(&data),
+            &attachments,
+        )
+        .unwrap();
+        let body = format!("b{}", BASE64.encode(bytes));
+        assert_eq!(
+            request(port, "POST", &target, &[], body.as_bytes()).status,
+            200
+        );
+        let res = request(port, "GET", &target, &[], b"");
+        if accepted {
+            let answer = records(res.text());
+            assert_eq!(answer[0].kind, PacketType::BinaryAck, "{count}");
+            assert_eq!(answer[0].attachments.len(), count);
+        } else {
+            assert!(res.status == 400 || res.text().ends_with('1'), "{res:?}");
+        }
+    }
+}
+
 /// `{type: 2, data: ["message-with-ack", <bin 7 8 9>, "x"], id: 9, nsp: "/"}` in base64.
 fn rmp_event_with_bin() -> String {
     let bytes = msgpack::encode(

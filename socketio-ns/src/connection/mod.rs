@@ -354,6 +354,10 @@ impl<N: Namespaces> ConnectionHandler<N> {
             Ok(p) => p,
             Err(e) => return self.protocol_error(conn, &e.to_string()),
         };
+        // Binary values inline are bounded as the JSON parser's attachments are.
+        if p.attachments.len() > self.max_attachments() {
+            return self.protocol_error(conn, "too many binary values");
+        }
         let text = Utf8Bytes::from(p.data.unwrap_or_default());
         let packet = SocketIoPacket {
             kind: p.kind,

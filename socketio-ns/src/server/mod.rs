@@ -208,7 +208,8 @@ impl Builder {
         self
     }
 
-    /// The most binary attachments one packet may announce. Default 16.
+    /// The most binary attachments one packet may announce (with the msgpack parser: the most
+    /// binary values one packet may hold). Default 16.
     pub fn max_attachments(mut self, n: usize) -> Self {
         self.io.connection.max_attachments = n;
         self
