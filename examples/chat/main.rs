@@ -12,8 +12,9 @@
 //! `PARSER=msgpack` makes every client speak the msgpack parser (`socket.io-msgpack-parser`,
 //! the builder's `parser`); the page then gets socket.io-client's build with that parser
 //! built in (`dist/socket.io.msgpack.min.js` of the same package). Socket.IO v2 clients
-//! (Engine.IO v3, the builder's `allow_eio3`) are served too; as they cannot send an auth
-//! payload, a CONNECT without one takes its token from the handshake query (`?token=...`).
+//! (Engine.IO v3, the builder's `allow_eio3`) are served too, with the JSON parser; as they
+//! cannot send an auth payload, a CONNECT without one takes its token from the handshake query
+//! (`?token=...`).
 //!
 //! With `ADMIN_PASSWORD` set (and built with `--features admin-ui`), the admin namespace of
 //! `@socket.io/admin-ui` is on (user `admin`, development mode) and its dashboard is served at
