@@ -29,6 +29,7 @@
 //! packet that also carries binary reads as a placeholder, as with the JSON parser.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 
@@ -482,17 +483,22 @@ fn write_json(
         Value::Map(entries) => {
             // A JavaScript object: one property per key, the last value of a repeated key at
             // the first one's place; `undefined` properties are left out by JSON.stringify.
+            // Linear in the entries, whatever the duplicates (a hash map of each key's last
+            // index, taken out at its first occurrence).
             let keys = entries
                 .iter()
                 .map(|(k, _)| key_string(k))
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut first = true;
+            let mut last: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
             for (i, key) in keys.iter().enumerate() {
-                if keys.get(..i).is_some_and(|before| before.contains(key)) {
+                last.insert(key, i);
+            }
+            let mut first = true;
+            for key in &keys {
+                let Some(index) = last.remove(key.as_ref()) else {
                     continue;
-                }
-                let last = keys.iter().rposition(|k| k == key).unwrap_or(i);
-                let Some((_, value)) = entries.get(last) else {
+                };
+                let Some((_, value)) = entries.get(index) else {
                     continue;
                 };
                 if matches!(value, Value::Undefined) {
@@ -1042,6 +1048,28 @@ mod tests {
         write_str(&mut huge, "data");
         huge.extend_from_slice(&[0xdd, 0xff, 0xff, 0xff, 0xff]);
         assert_eq!(dec(&huge), Err(MsgPackError::Malformed));
+    }
+
+    #[test]
+    fn many_keys() {
+        // 100,000 entries of empty keys, then of distinct ones: linear either way.
+        for distinct in [false, true] {
+            let mut data = vec![0x91, 0xdf];
+            data.extend_from_slice(&100_000u32.to_be_bytes());
+            for i in 0..100_000u32 {
+                if distinct {
+                    write_str(&mut data, &i.to_string());
+                } else {
+                    data.push(0xa0);
+                }
+                data.push(0xc0);
+            }
+            let p = dec(&packet(2, "/", Some(&data), None));
+            // An EVENT whose first element is a map is the runtime's concern, not the codec's.
+            let json = p.unwrap().data.unwrap();
+            let want = if distinct { 100_000 } else { 1 };
+            assert_eq!(json.matches(":null").count(), want);
+        }
     }
 
     #[test]
