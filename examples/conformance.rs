@@ -12,7 +12,9 @@
 //! CORS for any origin. `ALLOW_EIO3=1` also serves Socket.IO v2 clients (Engine.IO v3, the
 //! builder's `allow_eio3`), on both paths. `WS_COMPRESSION=<threshold>` turns WebSocket
 //! `permessage-deflate` on (off by default) for messages of that many bytes or more, on both
-//! paths, without context takeover unless `WS_CONTEXT_TAKEOVER=1`. A connection to `/custom` whose auth has a `refuse`
+//! paths, without context takeover unless `WS_CONTEXT_TAKEOVER=1`. `PARSER=msgpack` makes
+//! `/socket.io/` speak the msgpack parser (`socket.io-msgpack-parser`) instead of JSON. A
+//! connection to `/custom` whose auth has a `refuse`
 //! string is refused with that message (a v2 client gives its auth as the query). The
 //! namespaces are written by hand against the `Namespace` trait,
 //! below the `#[namespace]` macro. SIGINT or SIGTERM shut it down gracefully: every client is
@@ -156,6 +158,10 @@ async fn main() -> std::io::Result<()> {
             client_context_takeover: takeover,
             ..WsCompression::default()
         });
+    let parser = match std::env::var("PARSER").as_deref() {
+        Ok("msgpack") => socketio_ns::Parser::MsgPack,
+        _ => socketio_ns::Parser::Json,
+    };
 
     let engine = Engine::new(
         Echo,
@@ -178,6 +184,7 @@ async fn main() -> std::io::Result<()> {
         .cors(Cors::Any)
         .allow_eio3(allow_eio3)
         .ws_compression(ws_compression)
+        .parser(parser)
         .namespace::<Root>()
         .namespace::<Custom>()
         .build();

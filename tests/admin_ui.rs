@@ -49,6 +49,47 @@ fn named<'a>(seen: &'a Value, name: &str) -> Vec<&'a Value> {
         .collect()
 }
 
+/// The same dashboard with its "MessagePack parser" option, on the chat started with
+/// `PARSER=msgpack`: logins, the stats, and the operations on a chat client.
+#[test]
+fn the_dashboard_protocol_with_the_msgpack_parser() {
+    static INSTALL: Once = Once::new();
+    npm_install_once(
+        &INSTALL,
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/chat"),
+    );
+    let server = ExampleServer::spawn_with_env(
+        "chat",
+        &[("ADMIN_PASSWORD", PASSWORD), ("PARSER", "msgpack")],
+    );
+    let lines = run_node(
+        "admin_ui.mjs",
+        json!({
+            "url": server.url(),
+            "admin": "/admin",
+            "password": PASSWORD,
+            "parser": "msgpack",
+            "client": {"nsp": "/chat", "auth": {"token": "t"}, "login": "alice"},
+        }),
+    );
+    let refused: Vec<&Value> = lines.iter().filter_map(|l| l.get("refused")).collect();
+    assert_eq!(refused.len(), 4, "{lines:#?}");
+    assert!(refused.iter().all(|r| r["message"] == INVALID_CREDENTIALS));
+    assert_eq!(line(&lines, "session").as_str().map(str::len), Some(16));
+    assert_eq!(line(&lines, "server_stats")["pid"], server.pid());
+    assert!(
+        line(&lines, "client_rooms")
+            .as_array()
+            .is_some_and(|r| r.contains(&json!("lobby"))),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        line(&lines, "client_disconnected"),
+        &json!("io server disconnect")
+    );
+    assert_eq!(line(&lines, "session_reuse"), &json!("connected"));
+}
+
 #[test]
 fn the_dashboard_protocol_on_the_chat_example() {
     let server = chat_with_admin();

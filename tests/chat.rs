@@ -1,6 +1,8 @@
 //! The chat example (`examples/chat`) against socket.io-client 4.8 under node: every rule of its
 //! protocol (README.md, "The chat example protocol"), each on polling, on WebSocket, and on
-//! polling upgraded to WebSocket; and its web page, over raw HTTP.
+//! polling upgraded to WebSocket; the same with `PARSER=msgpack` and msgpack clients; the token
+//! from the handshake query, and socket.io-client 2.5 (`tests/js/eio3.mjs`) logging in with it;
+//! and its web page, over raw HTTP.
 //!
 //! Run: `cargo test -p socketio-ns --test chat --example chat` (needs node and npm; the
 //! harness installs `tests/node_modules` and `examples/chat/node_modules` when missing).
@@ -51,10 +53,15 @@ fn client_script() -> PathBuf {
 /// the first test installs it into a staging directory renamed into place, like
 /// `tests/node_modules` ([`common::npm_install_once`]).
 fn chat_server() -> ExampleServer {
+    chat_server_with(&[])
+}
+
+/// [`chat_server`] with these environment variables.
+fn chat_server_with(env: &[(&str, &str)]) -> ExampleServer {
     static INSTALL: Once = Once::new();
     npm_install_once(&INSTALL, &example_dir());
     assert!(client_script().is_file(), "{}", client_script().display());
-    ExampleServer::spawn("chat")
+    ExampleServer::spawn_with_env("chat", env)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -64,6 +71,8 @@ fn chat_server() -> ExampleServer {
 struct Scenario {
     mode: Mode,
     steps: Vec<Value>,
+    /// The server and every client speak the msgpack parser.
+    msgpack: bool,
 }
 
 impl Scenario {
@@ -71,7 +80,14 @@ impl Scenario {
         Scenario {
             mode,
             steps: Vec::new(),
+            msgpack: false,
         }
+    }
+
+    /// The chat started with `PARSER=msgpack`, every client with socket.io-msgpack-parser.
+    fn msgpack(mut self) -> Scenario {
+        self.msgpack = true;
+        self
     }
 
     fn step(mut self, step: Value) -> Scenario {
@@ -139,10 +155,19 @@ impl Scenario {
     /// did so on `/chat` over the mode's final transport (in [`Mode::Upgrade`]: after the
     /// upgrade, which `rooms.mjs` waits for) and returns the other lines.
     fn run(self) -> Vec<Value> {
-        let server = chat_server();
+        let (env, parser): (&[(&str, &str)], _) = match self.msgpack {
+            true => (&[("PARSER", "msgpack")], json!("msgpack")),
+            false => (&[], Value::Null),
+        };
+        let server = chat_server_with(env);
         let lines = run_node(
             "rooms.mjs",
-            json!({ "url": server.url(), "steps": self.steps, "timeout_ms": 15_000 }),
+            json!({
+                "url": server.url(),
+                "steps": self.steps,
+                "timeout_ms": 15_000,
+                "parser": parser,
+            }),
         );
         let mut rest = Vec::new();
         for line in lines {
@@ -251,6 +276,83 @@ fn connect_auth(mode: Mode) {
         .map(|i| json!({ "connect_error": format!("r{i}"), "message": "unauthorized", "data": null }))
         .collect();
     expected.push(ack("ok", "login", json!({ "nick": "ok" })));
+    assert_lines(&lines, &expected);
+}
+
+/// A CONNECT without auth payload takes its token from the handshake query; one with a
+/// payload is judged by the payload alone.
+fn query_token(mode: Mode) {
+    let lines = Scenario::new(mode)
+        .step(json!({
+            "connect": "q", "nsp": NSP, "transports": mode.transports(),
+            "query": { "token": "from-query" },
+        }))
+        .emit("q", "login", json!(["q"]))
+        .step(json!({
+            "connect": "empty", "nsp": NSP, "transports": mode.transports(),
+            "query": { "token": "" }, "expect_error": true,
+        }))
+        .step(json!({
+            "connect": "both", "nsp": NSP, "transports": mode.transports(),
+            "query": { "token": "from-query" }, "auth": {}, "expect_error": true,
+        }))
+        .run();
+    assert_lines(
+        &lines,
+        &[
+            ack("q", "login", json!({ "nick": "q" })),
+            json!({ "connect_error": "empty", "message": "unauthorized", "data": null }),
+            json!({ "connect_error": "both", "message": "unauthorized", "data": null }),
+        ],
+    );
+}
+
+/// With `PARSER=msgpack`: the macro's handlers, the ACL, acks, a broadcast to a room, binary
+/// both ways (uploads, downloads up to 1 MiB), errors in both forms.
+fn msgpack_chat(mode: Mode) {
+    let said = json!([{ "room": "r1", "nick": "a", "text": "hello r1" }]);
+    let big = pseudo_random_bytes(100_000, 11);
+    let lines = Scenario::new(mode)
+        .msgpack()
+        .connect_with("refused", json!({ "token": "" }), true)
+        .connect("x")
+        .emit("x", "join", json!(["r1"]))
+        .send("x", "join", json!(["r1"]))
+        .expect("error", &["x"])
+        .logged_in(&["a", "b", "c"])
+        .emit("a", "join", json!(["r1"]))
+        .emit("b", "join", json!(["r1"]))
+        .emit("a", "say", json!(["r1", "hello r1"]))
+        .expect("said", &["b"])
+        .emit("c", "upload", json!(["big.bin", binary(&big)]))
+        .emit("c", "download", json!([MIB]))
+        .sync(&["a", "b", "c"])
+        .nothing(&["a", "b", "c"])
+        .run();
+    let mut expected = vec![
+        json!({ "connect_error": "refused", "message": "unauthorized", "data": null }),
+        ack_error("x", "join", "method_access_denied"),
+        error_event("x", "method_access_denied"),
+        ack("a", "login", json!({ "nick": "a" })),
+        ack("b", "login", json!({ "nick": "b" })),
+        ack("c", "login", json!({ "nick": "c" })),
+        ack("a", "join", json!({ "rooms": ["r1"] })),
+        ack("b", "join", json!({ "rooms": ["r1"] })),
+        ack("a", "say", json!(true)),
+        event("said", "b", said),
+        ack(
+            "c",
+            "upload",
+            json!({ "name": "big.bin", "size": big.len() }),
+        ),
+        ack(
+            "c",
+            "download",
+            json!({ "$binary": b64(&download_bytes(MIB)) }),
+        ),
+    ];
+    expected.extend(synced(&["a", "b", "c"]));
+    expected.push(json!({ "nothing": ["a", "b", "c"] }));
     assert_lines(&lines, &expected);
 }
 
@@ -583,7 +685,61 @@ fn ticker_stops_on_leave(mode: Mode) {
     assert!(after.windows(2).all(|w| w[1] == w[0] + 1), "{lines:#?}");
 }
 
+/// socket.io-client 2.5 (Engine.IO v3; `tests/js/eio3.mjs`) logs in with `?token=` on the
+/// handshake (its only way to send one), talks with another v2 client in a room, and is refused
+/// without a token.
+fn v2_client_query_token(mode: Mode) {
+    let server = chat_server();
+    let steps = json!([
+        { "connect": { "nsp": NSP, "query": { "token": "t1" } } },
+        { "emit": "login", "args": ["old"], "ack": true },
+        { "emit": "join", "args": ["r"], "ack": true },
+        { "connect": { "nsp": NSP, "query": { "token": "t2" } } },
+        { "emit": "login", "args": ["older"], "ack": true },
+        { "emit": "join", "args": ["r"], "ack": true },
+        { "emit": "say", "args": ["r", "hi from v2"], "ack": true },
+        { "on": 0, "expect": "said" },
+        { "connect": { "nsp": NSP }, "expect_error": true },
+        { "connect": { "nsp": NSP, "query": { "token": "" } }, "expect_error": true },
+    ]);
+    let lines = run_node(
+        "eio3.mjs",
+        json!({ "url": server.url(), "transports": mode.transports(), "steps": steps }),
+    );
+    let mut rest = Vec::new();
+    for line in lines {
+        if let Some(c) = line.get("connected") {
+            assert_eq!(c["nsp"], NSP, "{c}");
+            assert_eq!(c["transport"], mode.final_transport(), "{c}");
+        } else if line.get("upgrade").is_none() {
+            rest.push(line);
+        }
+    }
+    let v2_ack = |event: &str, args: Value| json!({ "ack": { "event": event, "args": args } });
+    assert_lines(
+        &rest,
+        &[
+            v2_ack("login", json!([{ "nick": "old" }])),
+            v2_ack("join", json!([{ "rooms": ["r"] }])),
+            v2_ack("login", json!([{ "nick": "older" }])),
+            v2_ack("join", json!([{ "rooms": ["r"] }])),
+            v2_ack("say", json!([true])),
+            json!({
+                "event": "said",
+                // The recovery offset every broadcast carries (for every client, as in Node).
+                "args": [{ "room": "r", "nick": "older", "text": "hi from v2" }, "*"],
+                "acked": false,
+            }),
+            json!({ "connect_error": "unauthorized" }),
+            json!({ "connect_error": "unauthorized" }),
+        ],
+    );
+}
+
 per_transport!(
+    query_token,
+    msgpack_chat,
+    v2_client_query_token,
     connect_auth,
     acl_login_logout,
     join_leave,
@@ -647,4 +803,22 @@ fn serves_page_and_client_script() {
     assert_eq!(handshake.status, 200);
     assert!(handshake.text().starts_with("0{"), "{}", handshake.text());
     assert_eq!(request(server.port, "GET", "/nope", &[], b"").status, 404);
+}
+
+/// With `PARSER=msgpack` the page gets socket.io-client's build with the msgpack parser, byte
+/// for byte the package's `dist/socket.io.msgpack.min.js`; the page itself is unchanged.
+#[test]
+fn serves_msgpack_client_script() {
+    let server = chat_server_with(&[("PARSER", "msgpack")]);
+    let script = request(server.port, "GET", "/socket.io-client.min.js", &[], b"");
+    assert_eq!(script.status, 200);
+    let msgpack_build =
+        example_dir().join("node_modules/socket.io-client/dist/socket.io.msgpack.min.js");
+    assert_eq!(script.body, fs::read(msgpack_build).unwrap());
+    assert_ne!(script.body, fs::read(client_script()).unwrap());
+    let page = request(server.port, "GET", "/", &[], b"");
+    assert!(
+        page.text()
+            .contains(r#"<script src="/socket.io-client.min.js"></script>"#)
+    );
 }

@@ -414,6 +414,59 @@ async fn chat_example_shares_rooms_through_redis() {
     );
 }
 
+/// Two chat processes with `PARSER=msgpack` on one Redis: msgpack clients on each share a
+/// room (the adapter carries the runtime's packets; each process writes them in msgpack).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msgpack_chat_processes_share_rooms() {
+    let redis = Redis::start();
+    let url = redis.url();
+    let env = [("REDIS_URL", url.as_str()), ("PARSER", "msgpack")];
+    let one = common::ExampleServer::spawn_with_env("chat", &env);
+    let two = common::ExampleServer::spawn_with_env("chat", &env);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while redis.servers_of("/chat") != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the chat processes did not subscribe"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut steps = Vec::new();
+    for (name, server) in [("x", &one), ("y", &two)] {
+        steps.push(json!({
+            "connect": name, "nsp": "/chat", "url": server.url(),
+            "transports": ["websocket"], "auth": { "token": "t" },
+        }));
+        steps.push(json!({ "emit": "login", "by": name, "args": [name] }));
+        steps.push(json!({ "emit": "join", "by": name, "args": ["lobby"] }));
+    }
+    steps.push(json!({ "emit": "say", "by": "y", "args": ["lobby", "hello"] }));
+    steps.push(json!({ "expect": "said", "by": "x" }));
+    steps.push(json!({ "emit": "stop_ticker", "by": "y", "args": [] }));
+    steps.push(json!({ "nothing": ["y"] }));
+    let lines = tokio::task::spawn_blocking(move || {
+        common::run_node(
+            "rooms.mjs",
+            json!({ "url": one.url(), "parser": "msgpack", "steps": steps }),
+        )
+    })
+    .await
+    .unwrap();
+    let said: Vec<&Value> = lines.iter().filter(|l| l["event"] == "said").collect();
+    assert_eq!(said.len(), 1, "{lines:#?}");
+    assert_eq!(said[0]["by"], "x", "{lines:#?}");
+    assert_eq!(
+        said[0]["args"][0],
+        json!({ "room": "lobby", "nick": "y", "text": "hello" }),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.get("nothing").is_some()),
+        "{lines:#?}"
+    );
+    drop(two);
+}
+
 // ---------------------------------------------------------------------------------------------
 // emitters: processes that are not servers
 

@@ -9,6 +9,13 @@
 //! serves it from the npm package pinned in `examples/chat/package.json` (installed with
 //! `npm ci` on the first run).
 //!
+//! `PARSER=msgpack` makes every client speak the msgpack parser (`socket.io-msgpack-parser`,
+//! the builder's `parser`); the page then gets socket.io-client's build with that parser
+//! built in (`dist/socket.io.msgpack.min.js` of the same package). Socket.IO v2 clients
+//! (Engine.IO v3, the builder's `allow_eio3`) are served too, with the JSON parser; as they
+//! cannot send an auth payload, a CONNECT without one takes its token from the handshake query
+//! (`?token=...`).
+//!
 //! With `ADMIN_PASSWORD` set (and built with `--features admin-ui`), the admin namespace of
 //! `@socket.io/admin-ui` is on (user `admin`, development mode) and its dashboard is served at
 //! <http://127.0.0.1:3000/admin/>, from the same npm install. `WS_COMPRESSION=<threshold>`
@@ -95,14 +102,19 @@ events! {
 #[namespace("/chat", acl = [on_login], emits = ChatEvents, vis = pub(crate))]
 impl Chat {
     // Any object with a non-empty string `token` is let in (a real server would check it).
+    // Without an auth payload (Socket.IO v2 clients cannot send one), the token comes from the
+    // handshake query, `?token=...`.
     fn recv_connect(
         &mut self,
         cx: &mut Context<Self>,
         auth: Option<ChatAuth>,
     ) -> Result<(), ConnectError> {
-        match auth.as_ref().and_then(|a| a.token.as_str()) {
-            Some(token) if !token.is_empty() => {}
-            _ => return Err(ConnectError::new("unauthorized")),
+        let token = match &auth {
+            Some(auth) => auth.token.as_str().map(str::to_owned),
+            None => cx.handshake().query_param("token").map(|t| t.into_owned()),
+        };
+        if token.is_none_or(|t| t.is_empty()) {
+            return Err(ConnectError::new("unauthorized"));
         }
         // Recovered by another process (Redis streams adapter): logged in again from the
         // socket's data, which travelled with its session.
@@ -244,13 +256,24 @@ async fn main() -> std::io::Result<()> {
             .map_err(|_| std::io::Error::other("PORT: not a port"))?,
         Err(_) => 3000,
     };
-    let client = socket_io_client();
+    let parser = match std::env::var("PARSER").as_deref() {
+        Err(_) | Ok("json") => socketio_ns::Parser::Json,
+        Ok("msgpack") => socketio_ns::Parser::MsgPack,
+        Ok(other) => {
+            return Err(std::io::Error::other(format!(
+                "PARSER={other}: `json` (the default) or `msgpack`"
+            )));
+        }
+    };
+    let client = socket_io_client(parser);
 
     // A page whose network blips for up to 2 minutes comes back logged in, in its rooms, its
     // ticker still running, with what was said meanwhile.
     let builder = Server::builder()
         .namespace::<Chat>()
-        .connection_state_recovery(ConnectionStateRecovery::new());
+        .connection_state_recovery(ConnectionStateRecovery::new())
+        .parser(parser)
+        .allow_eio3(true);
     // WS_COMPRESSION=<threshold>: WebSocket permessage-deflate on (tests/browser.rs).
     let builder = match std::env::var("WS_COMPRESSION").map(|t| t.parse()) {
         Ok(Ok(threshold)) => builder.ws_compression(Some(socketio_ns::engine::WsCompression {
@@ -408,10 +431,17 @@ const NO_CLIENT: &str = "socket.io-client is not installed: run `npm ci` in exam
                          (needs node and npm), then restart the server";
 
 /// The browser build of socket.io-client, from the package pinned in `package.json` (installed
-/// with `npm ci` when missing). `None` when it cannot be had: the page says so.
-fn socket_io_client() -> Option<Bytes> {
+/// with `npm ci` when missing): the one with the msgpack parser built in for
+/// [`Parser::MsgPack`](socketio_ns::Parser::MsgPack). `None` when it cannot be had: the page
+/// says so.
+fn socket_io_client(parser: socketio_ns::Parser) -> Option<Bytes> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/chat");
-    let script = dir.join("node_modules/socket.io-client/dist/socket.io.min.js");
+    let script = dir.join(match parser {
+        socketio_ns::Parser::MsgPack => {
+            "node_modules/socket.io-client/dist/socket.io.msgpack.min.js"
+        }
+        _ => "node_modules/socket.io-client/dist/socket.io.min.js",
+    });
     let admin = dir.join("node_modules/@socket.io/admin-ui/ui/dist/index.html");
     if !script.exists() || !admin.exists() {
         println!(

@@ -1,6 +1,6 @@
 //! Criterion micro-benchmarks of the sans-IO codecs: Engine.IO packets and polling payloads,
-//! Socket.IO packet headers and event arrays, and the binary-aware argument serializer and
-//! deserializer.
+//! Socket.IO packet headers and event arrays, the binary-aware argument serializer and
+//! deserializer, and the msgpack parser (to and from the runtime's JSON form).
 //!
 //! ```text
 //! cargo bench -p socketio-ns --bench codec -- --warm-up-time 1 --measurement-time 3
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use socketio_ns::codec::engine::packet::{EnginePacket, Frame};
 use socketio_ns::codec::engine::payload::{self, SEPARATOR};
-use socketio_ns::codec::socketio::{binary, packet};
+use socketio_ns::codec::socketio::{binary, msgpack, packet};
 
 /// A typical chat event, as the Socket.IO packet inside an Engine.IO `4` message.
 const CHAT_EVENT: &str = r#"2["chat message",{"room":"lobby","text":"hello world"}]"#;
@@ -226,8 +226,53 @@ fn from_arg(c: &mut Criterion) {
     g.finish();
 }
 
+fn msgpack_packets(c: &mut Criterion) {
+    let mut g = c.benchmark_group("msgpack");
+    let upload = [Bytes::from(vec![7u8; 1024])];
+    for (name, kind, data, attachments) in [
+        (
+            "typical",
+            packet::PacketType::Event,
+            r#"["chat message",{"room":"lobby","text":"hello world"}]"#,
+            &[][..],
+        ),
+        (
+            "binary_1k",
+            packet::PacketType::BinaryEvent,
+            r#"["upload",{"name":"a.png","data":{"_placeholder":true,"num":0}}]"#,
+            &upload[..],
+        ),
+    ] {
+        let bytes = Bytes::from(
+            msgpack::encode(kind, "/", None, Some(data), attachments).expect("encodes"),
+        );
+        let p = msgpack::decode(&bytes).expect("decodes");
+        assert_eq!(
+            (p.data.as_deref(), &p.attachments[..]),
+            (Some(data), attachments)
+        );
+        g.throughput(Throughput::Bytes(bytes.len() as u64));
+        g.bench_function(format!("decode/{name}"), |b| {
+            b.iter(|| black_box(msgpack::decode(black_box(&bytes))))
+        });
+        g.bench_function(format!("encode/{name}"), |b| {
+            b.iter(|| {
+                black_box(msgpack::encode(
+                    kind,
+                    "/",
+                    None,
+                    Some(black_box(data)),
+                    attachments,
+                ))
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    msgpack_packets,
     engine_packets,
     polling_payloads,
     socketio_packets,

@@ -82,7 +82,7 @@ pub mod __private {
 pub use adapter::{
     Broadcast, BroadcastAcks, BroadcastOperator, EmitError, EventOf, Events, IntoRooms, Untyped,
 };
-pub use codec::socketio::{Args, Event, RawArgs};
+pub use codec::socketio::{Args, Event, Parser, RawArgs};
 pub use connection::{AckError, AckResponse, DisconnectReason, EventRate, Session};
 pub use engine::{ServeOptions, serve, serve_with};
 #[doc(hidden)]

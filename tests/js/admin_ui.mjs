@@ -9,6 +9,7 @@
 //   "client": {"nsp": "/chat", "auth": {...}, "login": "alice"} | {"nsp": "/", "auth": null},
 //   "client_url": where the client connects (default: "url"; another process of a cluster),
 //   "transports": ["polling", "websocket"] (default),
+//   "parser": "msgpack" for socket.io-msgpack-parser (the dashboard's "MessagePack parser"),
 //   "timeout_ms": hard timeout (default 20000)
 // }
 // Prints, in order:
@@ -29,8 +30,13 @@ const args = await scenarioArgs();
 hardTimeout(args.timeout_ms ?? 20000);
 const transports = args.transports ?? ["polling", "websocket"];
 
+const parser =
+  args.parser === "msgpack" ? (await import("socket.io-msgpack-parser")).default : undefined;
+
 function connect(nsp, auth, url = args.url) {
-  return io(url + nsp, { auth, transports, forceNew: true, reconnection: false, timeout: 5000 });
+  const opts = { auth, transports, forceNew: true, reconnection: false, timeout: 5000 };
+  if (parser !== undefined) opts.parser = parser;
+  return io(url + nsp, opts);
 }
 
 /** Resolves with {ok: true} on connect, {ok: false, message} on connect_error. */

@@ -7,7 +7,9 @@
 //   "password": "...",               that password,
 //   "chromium": "/usr/bin/chromium",
 //   "shots": "/path/to/dir",         where the screenshots go,
-//   "timeout_ms": hard timeout (default 90000)
+//   "timeout_ms": hard timeout (default 90000),
+//   "chat_only": true to stop after the chat page (a chat started without ADMIN_PASSWORD, e.g.
+//                with PARSER=msgpack); the page then also reports {"parser": "msgpack"|"json"}
 // }
 // Prints:
 //   {"chat": {"mode", "status", "a_got", "b_got", "left"}}  for mode polling, websocket, upgrade:
@@ -100,6 +102,19 @@ for (const mode of ["polling", "websocket", "upgrade"]) {
   await waitLog(a, `bob-${mode} left`, 15000).catch(() => { left = false; });
   out({ chat: { mode, status, a_got: aGot, b_got: bGot, left } });
   await a.close();
+}
+
+if (args.chat_only) {
+  // Which parser the page's socket.io-client speaks: the msgpack build encodes packets as
+  // binary (socket.io-msgpack-parser's Encoder yields one Uint8Array-like value).
+  const page = await chatTab("", "probe");
+  const parser = await page.evaluate(() => {
+    const [encoded] = new socket.io.encoder.constructor().encode({ type: 2, nsp: "/", data: ["x"] });
+    return typeof encoded === "string" ? "json" : "msgpack";
+  });
+  out({ parser });
+  await browser.close();
+  exit(0);
 }
 
 // ------------------------------------------------------------------------------------------

@@ -4,12 +4,14 @@
 // stdin: {
 //   "url": "http://127.0.0.1:PORT",
 //   "timeout_ms": hard timeout of the whole script (default 15000),
+//   "parser": "msgpack" to use socket.io-msgpack-parser (default: the JSON parser),
 //   "steps": [step, ...]
 // }
 // Steps (binary values as {"$binary": "<base64>"}; "by" is a client name or a list of names):
 //   {"connect": "a", "nsp": "/", "transports": ["websocket"], "auth": {...}}
 //       opens a new connection named "a" (forceNew, no reconnection; with both transports it
 //       waits for the upgrade); prints {"connected": "a", "nsp", "transport", "engine"}.
+//       "query": {...} adds to the handshake query; "url" connects to that server instead.
 //       With "same_as": "b", opens the namespace on b's Engine.IO connection (multiplexing).
 //       With "expect_error": true, prints {"connect_error": "a", "message", "data"} instead.
 //   {"emit": "name", "by": "a", "args": [...]}  emits with an ack callback and waits for it;
@@ -45,6 +47,8 @@ const args = await scenarioArgs();
 hardTimeout(args.timeout_ms ?? 15000);
 const clients = new Map();
 const idNames = new Map();
+const parser =
+  args.parser === "msgpack" ? (await import("socket.io-msgpack-parser")).default : undefined;
 
 /** Events received by one client, buffered by name until a step asks for them. */
 class Inbox extends BaseInbox {
@@ -105,10 +109,12 @@ async function connect(step) {
   const upgrade = transports.length > 1;
   const opts = { transports, upgrade, forceNew: true, reconnection: false, timeout: 5000 };
   if (step.auth !== undefined) opts.auth = fromJson(step.auth);
+  if (step.query !== undefined) opts.query = step.query;
+  if (parser !== undefined) opts.parser = parser;
   const socket =
     step.same_as !== undefined
       ? client(step.same_as).socket.io.socket(nsp, { auth: opts.auth }) // connects by itself
-      : io(args.url + nsp, opts);
+      : io((step.url ?? args.url) + nsp, opts);
   const c = { socket, inbox: new Inbox(), answers: {} };
   clients.set(name, c);
   socket.onAny((event, ...eventArgs) => {

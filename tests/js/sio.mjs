@@ -6,6 +6,7 @@
 //   "upgrade": bool (default: true when both transports are given; then every connection
 //                    waits until it has been upgraded to WebSocket before going on),
 //   "timeout_ms": hard timeout of the whole script (default 10000),
+//   "parser": "msgpack" to use socket.io-msgpack-parser (default: the JSON parser),
 //   "steps": [step, ...]
 // }
 // Steps (binary values in args as {"$binary": "<base64>"}):
@@ -38,11 +39,14 @@ const transports = args.transports ?? ["polling", "websocket"];
 const upgrade = args.upgrade ?? transports.length > 1;
 const connections = [];
 let finished = false;
+const parser =
+  args.parser === "msgpack" ? (await import("socket.io-msgpack-parser")).default : undefined;
 
 
 async function connect(step) {
   const nsp = step.connect.nsp ?? "/";
   const opts = { transports, upgrade, forceNew: true, reconnection: false, timeout: 5000 };
+  if (parser !== undefined) opts.parser = parser;
   if (step.connect.auth !== undefined) opts.auth = fromJson(step.connect.auth);
   let socket;
   if (step.connect.same_connection) {

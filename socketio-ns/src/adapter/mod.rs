@@ -133,10 +133,7 @@ impl BroadcastPacket {
         }
         let ack_id = p.id;
         Ok(BroadcastPacket {
-            encoded: Encoded {
-                text: text.into(),
-                attachments,
-            },
+            encoded: Encoded::new(text.into(), attachments),
             ack_id,
         })
     }

@@ -152,10 +152,7 @@ pub(crate) fn stamp(packet: &BroadcastPacket, offset: &str) -> BroadcastPacket {
     out.push_str(offset);
     out.push_str("\"]");
     BroadcastPacket::new(
-        Encoded {
-            text: Utf8Bytes::from(out),
-            attachments: packet.encoded.attachments.clone(),
-        },
+        Encoded::new(Utf8Bytes::from(out), packet.encoded.attachments.clone()),
         None,
     )
 }

@@ -8,6 +8,10 @@
 //! - Binary arguments: `write_args` → `parse_ack` → `check_placeholders` and `from_arg`, and
 //!   the whole outgoing path (`encode::event` / `encode::ack`, as the server sends them).
 //!
+//! - The msgpack parser: the outgoing path in msgpack form (`Encoded::frames`) →
+//!   `msgpack::decode` → the runtime's argument decoding; and `msgpack::decode` of what
+//!   `msgpack::encode` wrote from any packet of the runtime's form.
+//!
 //! The fuzz targets (`fuzz/`) start from the bytes instead: decode → encode.
 
 use std::collections::BTreeMap;
@@ -23,6 +27,7 @@ use super::engine::payload::{decode_payload, encode_payload, encoded_len};
 use super::engine::v3;
 use super::socketio::binary::{check_placeholders, from_arg, write_args};
 use super::socketio::encode;
+use super::socketio::msgpack;
 use super::socketio::packet::{
     PacketType, SocketIoPacket, decode, parse_ack, parse_event, write_header,
 };
@@ -356,5 +361,84 @@ proptest! {
         prop_assert_eq!(check_placeholders(&args, p.attachments), Ok(()));
         prop_assert_eq!(args.len(), 1);
         prop_assert_eq!(from_arg::<Upload>(args[0], &encoded.attachments).ok(), Some(upload.clone()));
+    }
+
+    #[test]
+    fn msgpack_outgoing_round_trip(
+        nsp in nsp(),
+        name in text(),
+        id in any::<Option<u64>>(),
+        value in json(),
+        upload in upload(),
+    ) {
+        // An event as the server sends it to a msgpack client: one binary frame.
+        let encoded = encode::event(&nsp, &name, &(&value, &upload), id)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let frames: Vec<Frame> = encoded.frames(msgpack::Parser::MsgPack).collect();
+        let [Frame::Binary(bytes)] = frames.as_slice() else {
+            return Err(TestCaseError::fail(format!("not one binary frame: {frames:?}")));
+        };
+        let p = msgpack::decode(bytes).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let binary = !encoded.attachments.is_empty();
+        let kind = if binary { PacketType::BinaryEvent } else { PacketType::Event };
+        prop_assert_eq!((p.kind, p.nsp.as_str(), p.id), (kind, nsp.as_str(), id));
+        prop_assert_eq!(&p.attachments, &encoded.attachments);
+        let data = p.data.unwrap_or_default();
+        let event = parse_event(&data).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&*event.name, name.as_str());
+        prop_assert_eq!(event.args.len(), 2);
+        prop_assert_eq!(check_placeholders(&event.args, p.attachments.len()), Ok(()));
+        let atts = &p.attachments;
+        // Numbers travel as JavaScript numbers: an integral float comes back as an integer.
+        let back = from_arg::<Value>(event.args[0], atts).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(integral(back), integral(value.clone()));
+        let back = from_arg::<Upload>(event.args[1], atts).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let (mut back, mut sent) = (back, upload.clone());
+        back.extra = integral(back.extra);
+        sent.extra = integral(sent.extra);
+        prop_assert_eq!(back, sent);
+    }
+
+    #[test]
+    fn msgpack_packet_round_trip(parts in packet_parts(), atts in vec(bytes(), 0..3)) {
+        // Any packet of the runtime's form; a binary one with the attachments its placeholders
+        // name (after its other arguments).
+        let atts = if parts.kind.is_binary() { atts } else { Vec::new() };
+        let data = match parts.kind {
+            PacketType::BinaryEvent | PacketType::BinaryAck if !atts.is_empty() => {
+                let name = (parts.kind == PacketType::BinaryEvent).then(|| Value::from(parts.name.clone()));
+                let placeholders = (0..atts.len()).map(|n| serde_json::json!({"_placeholder": true, "num": n}));
+                let args = name.into_iter().chain(parts.args.iter().cloned()).chain(placeholders);
+                Some(Value::Array(args.collect()).to_string())
+            }
+            _ => parts.data.clone(),
+        };
+        let nsp = parts.nsp.replace(',', "");
+        let bytes = msgpack::encode(parts.kind, &nsp, parts.id, data.as_deref(), &atts)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let p = msgpack::decode(&Bytes::from(bytes)).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let kind = match parts.kind {
+            PacketType::BinaryEvent if atts.is_empty() => PacketType::Event,
+            PacketType::BinaryAck if atts.is_empty() => PacketType::Ack,
+            k => k,
+        };
+        prop_assert_eq!((p.kind, p.nsp.as_str(), p.id), (kind, nsp.as_str(), parts.id));
+        prop_assert_eq!(p.attachments, atts);
+        let json = |d: &str| serde_json::from_str::<Value>(d).map(integral).ok();
+        prop_assert_eq!(p.data.as_deref().map(json), data.as_deref().map(json));
+    }
+}
+
+/// `value` with every integral float within `i64` as an integer, as it reads back from
+/// msgpack (where it travels as a JavaScript number).
+fn integral(value: Value) -> Value {
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.2e18 => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(a) => Value::Array(a.into_iter().map(integral).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, integral(v))).collect()),
+        v => v,
     }
 }

@@ -26,7 +26,7 @@ pub use session::Session;
 pub use socket::Sid;
 pub(crate) use socket::Socket;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -35,8 +35,8 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use crate::codec::engine::packet::Frame;
 use crate::codec::socketio::packet::{self, PacketType, SocketIoPacket};
-use crate::codec::socketio::{Event, Received};
-use crate::codec::socketio::{binary, encode, v2};
+use crate::codec::socketio::{Event, Parser, Received};
+use crate::codec::socketio::{binary, encode, msgpack, v2};
 use crate::engine::{CloseReason, EngineHandler, EngineSession, Flow, Message, ProtocolVersion};
 
 /// Event names a client may not emit.
@@ -67,6 +67,8 @@ pub(crate) struct ConnectionConfig {
     /// The events a connection may send per second (sustained) and in a burst; `None`: no
     /// limit.
     pub(crate) event_rate: Option<EventRate>,
+    /// The Socket.IO parser every connection speaks.
+    pub(crate) parser: Parser,
 }
 
 impl Default for ConnectionConfig {
@@ -77,6 +79,7 @@ impl Default for ConnectionConfig {
             mailbox_limit: 256,
             max_namespaces: 64,
             event_rate: None,
+            parser: Parser::Json,
         }
     }
 }
@@ -128,7 +131,12 @@ pub(crate) trait Namespaces: Send + Sync + 'static {
 pub(crate) fn refuse(conn: &Conn, nsp: &str, json: &str) {
     if is_v2(conn) {
         let data = v2::connect_error_data(json);
-        let _ = conn.send_frame(encode::simple(PacketType::ConnectError, nsp, Some(&data)));
+        let _ = conn.send_frame(simple_frame(
+            conn,
+            PacketType::ConnectError,
+            nsp,
+            Some(&data),
+        ));
         return;
     }
     refuse_as_is(conn, nsp, json);
@@ -137,7 +145,17 @@ pub(crate) fn refuse(conn: &Conn, nsp: &str, json: &str) {
 /// Sends CONNECT_ERROR for `nsp` with `json` whatever the client's protocol (the reference
 /// server answers an unknown namespace `{"message":"Invalid namespace"}` to every client).
 pub(crate) fn refuse_as_is(conn: &Conn, nsp: &str, json: &str) {
-    let _ = conn.send_frame(encode::simple(PacketType::ConnectError, nsp, Some(json)));
+    let _ = conn.send_frame(simple_frame(
+        conn,
+        PacketType::ConnectError,
+        nsp,
+        Some(json),
+    ));
+}
+
+/// A CONNECT, DISCONNECT or CONNECT_ERROR packet for `conn`, in its parser's form.
+pub(crate) fn simple_frame(conn: &Conn, kind: PacketType, nsp: &str, json: Option<&str>) -> Frame {
+    encode::simple(conn.data().parser(), kind, nsp, json)
 }
 
 /// Whether `conn` is a Socket.IO v2 client (Socket.IO protocol v4 over Engine.IO v3): it is
@@ -151,7 +169,7 @@ pub(crate) fn is_v2(conn: &Conn) -> bool {
 /// no payload for v2 ones.
 pub(crate) fn connect_reply_frame(conn: &Conn, nsp: &str, reply: &str) -> Frame {
     let data = (!is_v2(conn)).then_some(reply);
-    encode::simple(PacketType::Connect, nsp, data)
+    simple_frame(conn, PacketType::Connect, nsp, data)
 }
 
 /// Per-connection Socket.IO state, kept inside the Engine.IO session.
@@ -160,6 +178,8 @@ pub(crate) struct Connection {
     state: Mutex<ConnectionState>,
     /// Data shared by every namespace of this connection.
     pub(crate) session: Session,
+    /// The parser this connection speaks (set when it opens; JSON until then).
+    parser: OnceLock<Parser>,
 }
 
 #[derive(Default)]
@@ -181,6 +201,11 @@ struct Partial {
 impl Connection {
     fn lock(&self) -> std::sync::MutexGuard<'_, ConnectionState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The Socket.IO parser this connection speaks.
+    pub(crate) fn parser(&self) -> Parser {
+        self.parser.get().copied().unwrap_or_default()
     }
 
     /// This connection's socket in namespace `nsp`, if it has one.
@@ -326,6 +351,40 @@ impl<N: Namespaces> ConnectionHandler<N> {
             Ok(p) => p,
             Err(e) => return self.protocol_error(conn, &e.to_string()),
         };
+        self.on_packet(conn, &text, &p, None)
+    }
+
+    /// A msgpack packet (one binary message, binary inline): checked as the reference
+    /// decoder checks it, then handled as the JSON parser's packet it translates to.
+    fn on_msgpack(&self, conn: &Conn, data: &Bytes) -> Flow {
+        let p = match msgpack::decode(data) {
+            Ok(p) => p,
+            Err(e) => return self.protocol_error(conn, &e.to_string()),
+        };
+        // Binary values inline are bounded as the JSON parser's attachments are.
+        if p.attachments.len() > self.max_attachments() {
+            return self.protocol_error(conn, "too many binary values");
+        }
+        let text = Utf8Bytes::from(p.data.unwrap_or_default());
+        let packet = SocketIoPacket {
+            kind: p.kind,
+            nsp: &p.nsp,
+            attachments: p.attachments.len(),
+            id: p.id,
+            data: Some(text.as_str()).filter(|d| !d.is_empty()),
+        };
+        self.on_packet(conn, &text, &packet, Some(p.attachments))
+    }
+
+    /// A decoded packet; `inline` holds the attachments of a msgpack packet (the JSON
+    /// parser's arrive later, as binary messages).
+    fn on_packet(
+        &self,
+        conn: &Conn,
+        text: &Utf8Bytes,
+        p: &SocketIoPacket<'_>,
+        inline: Option<Vec<Bytes>>,
+    ) -> Flow {
         match p.kind {
             PacketType::Connect if is_v2(conn) => {
                 let (nsp, auth) = v2::split_namespace(p.nsp);
@@ -338,12 +397,15 @@ impl<N: Namespaces> ConnectionHandler<N> {
                 }
             }
             PacketType::Event | PacketType::Ack => {
-                return self.dispatch(conn, &text, &p, Vec::new());
+                return self.dispatch(conn, text, p, inline.unwrap_or_default());
+            }
+            PacketType::BinaryEvent | PacketType::BinaryAck if inline.is_some() => {
+                return self.dispatch(conn, text, p, inline.unwrap_or_default());
             }
             // A binary packet that announces no attachment is complete as it is (as for the
             // reference parser); waiting for one would stall the connection.
             PacketType::BinaryEvent | PacketType::BinaryAck if p.attachments == 0 => {
-                return self.dispatch(conn, &text, &p, Vec::new());
+                return self.dispatch(conn, text, p, Vec::new());
             }
             PacketType::BinaryEvent | PacketType::BinaryAck => {
                 conn.data().lock().partial = Some(Partial {
@@ -468,6 +530,10 @@ impl<N: Namespaces> EngineHandler for ConnectionHandler<N> {
     type Data = Connection;
 
     fn on_open(&self, conn: &Conn) {
+        let _ = conn
+            .data()
+            .parser
+            .set(self.namespaces.connection_config().parser);
         arm_connect_timer(conn, self.namespaces.connection_config().connect_timeout);
         if is_v2(conn) {
             // A v2 client is connected to `/` without asking (the reference server does so).
@@ -476,9 +542,13 @@ impl<N: Namespaces> EngineHandler for ConnectionHandler<N> {
     }
 
     fn on_message(&self, conn: &Conn, message: Message) -> Flow {
-        match message {
-            Message::Text(t) => self.on_text(conn, t),
-            Message::Binary(b) => self.on_binary(conn, b),
+        match (conn.data().parser(), message) {
+            (Parser::MsgPack, Message::Binary(b)) => self.on_msgpack(conn, &b),
+            (Parser::MsgPack, Message::Text(_)) => {
+                self.protocol_error(conn, "text message to a msgpack server")
+            }
+            (_, Message::Text(t)) => self.on_text(conn, t),
+            (_, Message::Binary(b)) => self.on_binary(conn, b),
         }
     }
 

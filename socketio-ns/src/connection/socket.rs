@@ -137,12 +137,14 @@ impl Socket {
 
     /// Queues an encoded packet for this socket.
     pub(crate) fn send(&self, packet: &Encoded) -> Result<(), SendError> {
-        self.conn.send_frames(packet.frames())
+        self.conn
+            .send_frames(packet.frames(self.conn.data().parser()))
     }
 
     /// Queues an encoded packet unless the transport is backed up.
     pub(crate) fn send_volatile(&self, packet: &Encoded) -> Result<(), SendError> {
-        self.conn.send_volatile(packet.frames())
+        self.conn
+            .send_volatile(packet.frames(self.conn.data().parser()))
     }
 
     // ----- acks -----

@@ -13,10 +13,9 @@ use super::instance::NamespaceInstance;
 use super::recovery::{self, Parking, Resumed};
 use super::registry::Runtime;
 use super::{ConnectError, Context, Middleware, Namespace};
-use crate::codec::socketio::encode;
 use crate::codec::socketio::packet::PacketType;
 use crate::connection::{
-    Cmd, Connection, DisconnectReason, Socket, connect_reply_frame, is_v2, refuse,
+    Cmd, Connection, DisconnectReason, Socket, connect_reply_frame, is_v2, refuse, simple_frame,
 };
 
 /// Starts the actor of a new socket.
@@ -174,9 +173,12 @@ async fn run<T: Namespace>(
     socket.set_connected(false);
     cx.kill_jobs_on_leave();
     if !silent {
-        let _ = socket
-            .conn
-            .send_frame(encode::simple(PacketType::Disconnect, socket.nsp(), None));
+        let _ = socket.conn.send_frame(simple_frame(
+            &socket.conn,
+            PacketType::Disconnect,
+            socket.nsp(),
+            None,
+        ));
     }
     tracing::debug!(%reason, "disconnected");
     if Box::pin(AssertUnwindSafe(value.disconnect(&mut cx, reason)).catch_unwind())

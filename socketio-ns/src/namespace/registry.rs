@@ -401,6 +401,13 @@ impl Runtime {
         recover: bool,
     ) {
         let Some((entry, ns)) = self.resolve(nsp) else {
+            if nsp == "/" && crate::connection::is_v2(conn) {
+                // The implicit connection of a v2 client to `/`, which the Node server always
+                // has: left unanswered, as a v2 client hands an error for `/` to every one of
+                // its namespaces.
+                tracing::debug!("no namespace `/` for the implicit connection of a v2 client");
+                return;
+            }
             tracing::debug!(nsp, "CONNECT to an unknown namespace");
             return refuse_as_is(conn, nsp, r#"{"message":"Invalid namespace"}"#);
         };

@@ -202,7 +202,25 @@ impl Builder {
         self
     }
 
-    /// The most binary attachments one packet may announce. Default 16.
+    /// The Socket.IO parser every client speaks, as Node's `new Server({ parser })`: the
+    /// default [`Parser::Json`](crate::Parser::Json) (`socket.io-parser`), or
+    /// [`Parser::MsgPack`](crate::Parser::MsgPack), compatible with
+    /// `socket.io-msgpack-parser` 3.0 (clients give `parser: require("socket.io-msgpack-parser")`
+    /// to `io()`). With msgpack each packet is one binary Engine.IO message (`b` + base64 over
+    /// long-polling) and binary values travel inline; handlers, acks, rooms, broadcasts and the
+    /// adapters work the same, a broadcast being encoded once for all its recipients. A client
+    /// of the other parser is closed at its first packet, as any client sending a malformed one.
+    ///
+    /// The runtime keeps what clients send as JSON: see [`crate::codec::socketio::msgpack`] for
+    /// how msgpack values map to it (a `Date` becomes its ISO string, `undefined` is left out
+    /// of objects, and so on).
+    pub fn parser(mut self, parser: crate::Parser) -> Self {
+        self.io.connection.parser = parser;
+        self
+    }
+
+    /// The most binary attachments one packet may announce (with the msgpack parser: the most
+    /// binary values one packet may hold). Default 16.
     pub fn max_attachments(mut self, n: usize) -> Self {
         self.io.connection.max_attachments = n;
         self

@@ -1,11 +1,15 @@
 //! Encoding outgoing Socket.IO packets straight into Engine.IO message frames (`4` + packet),
-//! so one encoding serves every recipient.
+//! so one encoding serves every recipient. With the msgpack parser, a packet's msgpack form is
+//! made from that encoding the first time it is sent, and shared by every recipient too.
+
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::RawArgs;
 use super::binary;
+use super::msgpack::{self, Parser};
 use super::packet::{PacketType, write_header};
 use crate::codec::engine::packet::Frame;
 
@@ -65,18 +69,44 @@ impl Args for RawArgs {
     }
 }
 
-/// An encoded packet: the text frame, then its attachments.
+/// An encoded packet: the text frame, then its attachments (the JSON parser's form, which the
+/// runtime keeps), and its msgpack form once made.
 #[derive(Debug, Clone)]
 pub(crate) struct Encoded {
     pub(crate) text: Utf8Bytes,
     pub(crate) attachments: Vec<Bytes>,
+    /// The msgpack message, made on first use and shared by the clones.
+    msgpack: Arc<OnceLock<Option<Bytes>>>,
 }
 
 impl Encoded {
-    /// The frames to queue, cheaply cloned.
-    pub(crate) fn frames(&self) -> impl Iterator<Item = Frame> + '_ {
-        std::iter::once(Frame::Text(self.text.clone()))
-            .chain(self.attachments.iter().cloned().map(Frame::Binary))
+    /// A packet from its text frame (`4` + the packet) and its attachments.
+    pub(crate) fn new(text: Utf8Bytes, attachments: Vec<Bytes>) -> Self {
+        Encoded {
+            text,
+            attachments,
+            msgpack: Arc::default(),
+        }
+    }
+
+    /// The frames to queue for a client of `parser`, cheaply cloned: the text frame and the
+    /// attachments, or one msgpack binary frame.
+    pub(crate) fn frames(&self, parser: Parser) -> impl Iterator<Item = Frame> + '_ {
+        let (json, msgpack) = match parser {
+            Parser::MsgPack => {
+                let m = self
+                    .msgpack
+                    .get_or_init(|| to_msgpack(self.text.as_str(), &self.attachments));
+                (None, m.clone())
+            }
+            _ => (Some(self), None),
+        };
+        json.into_iter()
+            .flat_map(|e| {
+                std::iter::once(Frame::Text(e.text.clone()))
+                    .chain(e.attachments.iter().cloned().map(Frame::Binary))
+            })
+            .chain(msgpack.map(Frame::Binary))
     }
 
     fn finish(
@@ -101,11 +131,26 @@ impl Encoded {
             b
         };
         let text = String::from_utf8(buf).map_err(serde::ser::Error::custom)?;
-        Ok(Encoded {
-            text: text.into(),
-            attachments,
-        })
+        Ok(Encoded::new(text.into(), attachments))
     }
+}
+
+/// The msgpack form of an Engine.IO message `4<packet>` and its attachments; `None` (logged)
+/// if the text is not a packet, which the runtime's own encodings always are.
+fn to_msgpack(text: &str, attachments: &[Bytes]) -> Option<Bytes> {
+    let result = match text
+        .strip_prefix('4')
+        .map(|p| super::packet::decode(p, usize::MAX))
+    {
+        Some(Ok(p)) => msgpack::encode(p.kind, p.nsp, p.id, p.data, attachments)
+            .map(Bytes::from)
+            .map_err(|e| e.to_string()),
+        Some(Err(e)) => Err(e.to_string()),
+        None => Err("not a message".to_owned()),
+    };
+    result
+        .inspect_err(|e| tracing::error!(error = %e, "packet not sent: no msgpack form"))
+        .ok()
 }
 
 /// `42<nsp>,<id>["event",...args]` (or its binary form).
@@ -144,8 +189,18 @@ pub(crate) fn ack<A: Args + ?Sized>(
     Encoded::finish(buf, header_end, PacketType::Ack, nsp, Some(id), attachments)
 }
 
-/// A packet without ack id or attachments: CONNECT, DISCONNECT, CONNECT_ERROR.
-pub(crate) fn simple(kind: PacketType, nsp: &str, json: Option<&str>) -> Frame {
+/// A packet without ack id or attachments: CONNECT, DISCONNECT, CONNECT_ERROR, for a client of
+/// `parser`.
+pub(crate) fn simple(parser: Parser, kind: PacketType, nsp: &str, json: Option<&str>) -> Frame {
+    if parser == Parser::MsgPack {
+        return match msgpack::encode(kind, nsp, None, json, &[]) {
+            Ok(m) => Frame::Binary(m.into()),
+            Err(e) => {
+                tracing::error!(error = %e, "packet not sent: no msgpack form");
+                Frame::noop()
+            }
+        };
+    }
     let mut buf = Vec::with_capacity(16 + json.map_or(0, str::len));
     buf.push(b'4');
     write_header(&mut buf, kind, nsp, 0, None);
