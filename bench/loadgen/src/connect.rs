@@ -22,7 +22,7 @@ pub async fn run(ctx: &Ctx) -> Result<Map<String, Value>, String> {
     let mut holders = Vec::new();
 
     let (warm, _, warm_err) =
-        proto::connect_many(&ctx.engine_url, &ctx.prefix, false, o.warmup_conns, o.concurrency).await;
+        proto::connect_many(&ctx.engine_url, &ctx.prefix, false, o.warmup_conns, o.concurrency, o.transport).await;
     if warm.len() < o.warmup_conns {
         return Err(format!(
             "warm-up: only {}/{} connected; first error: {}",
@@ -38,7 +38,7 @@ pub async fn run(ctx: &Ctx) -> Result<Map<String, Value>, String> {
     let cpu0 = CpuSnap::take(ctx.server_pid);
     let t0 = Instant::now();
     let (conns, hist, errors) =
-        proto::connect_many(&ctx.engine_url, &ctx.prefix, false, o.clients, o.concurrency).await;
+        proto::connect_many(&ctx.engine_url, &ctx.prefix, false, o.clients, o.concurrency, o.transport).await;
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu1 = CpuSnap::take(ctx.server_pid);
     let connected = conns.len();
