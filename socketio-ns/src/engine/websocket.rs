@@ -11,7 +11,6 @@ use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
-use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
@@ -22,6 +21,7 @@ use super::config::Transport;
 use super::http::{Body, ErrorCode, error};
 use super::router::{Engine, Shared};
 use super::session::{CloseReason, EngineSession, HandshakeInfo, POLLING, UPGRADING, WEBSOCKET};
+use super::ws_io::WsIo;
 use super::{EngineHandler, Flow};
 use crate::codec::engine::packet::{EnginePacket, Frame};
 use crate::codec::engine::v3;
@@ -79,12 +79,20 @@ impl<H: EngineHandler> Engine<H> {
                 ws_config.max_frame_size = Some(c.max_payload + 1);
                 ws_config.read_buffer_size = READ_BUFFER;
                 ws_config.write_buffer_size = 16 * 1024;
-                let ws = WebSocketStream::from_raw_socket(
-                    TokioIo::new(upgraded),
-                    Role::Server,
-                    Some(ws_config),
-                )
-                .await;
+                let ws = match WsIo::new(upgraded) {
+                    (io, None) => {
+                        WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await
+                    }
+                    (io, Some(read)) => {
+                        WebSocketStream::from_partially_read(
+                            io,
+                            read,
+                            Role::Server,
+                            Some(ws_config),
+                        )
+                        .await
+                    }
+                };
                 match target {
                     Err((socket, claimed)) => {
                         tracing::Span::current().record("sid", socket.sid());
@@ -112,7 +120,7 @@ impl<H: EngineHandler> Engine<H> {
     }
 }
 
-type Ws = WebSocketStream<TokioIo<hyper::upgrade::Upgraded>>;
+type Ws = WebSocketStream<WsIo>;
 
 impl<H: EngineHandler> Shared<H> {
     /// The probe phase of an upgrade, then the WebSocket loop.
