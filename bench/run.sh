@@ -151,10 +151,16 @@ server_enabled() {
 # ---------------------------------------------------------------- servers
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Below the ephemeral range: the load generator's own client sockets (10,000 of them, and
+# their TIME_WAITs) take ports in it, and a server port picked there may be taken between the
+# check and the bind (AddrInUse).
+EPHEMERAL_LOW="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
 free_port() {
-    local p i
+    local p i lo=10000 span
+    span=$(( EPHEMERAL_LOW - lo ))
+    (( span > 1000 )) || { lo=20000; span=30000; }
     for i in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 30000 ))
+        p=$(( lo + RANDOM % span ))
         if ! port_in_use "$p"; then echo "$p"; return 0; fi
     done
     return 1
@@ -222,7 +228,14 @@ run_one() {
                   extra+=(--hold "$HOLD"); limit=$(( $(ceil "$HOLD") + 120 ))
               fi ;;
     esac
-    if ! start_server "$name" "$LOGDIR/server-$scen-$size-$name-$run.log"; then
+    local started_ok=0 try
+    for try in 1 2 3; do
+        if start_server "$name" "$LOGDIR/server-$scen-$size-$name-$run.log"; then
+            started_ok=1
+            break
+        fi
+    done
+    if (( ! started_ok )); then
         printf '{"scenario":"%s","size":%s,"label":"%s","error":"server did not start"}\n' \
             "$scen" "$size" "$name" >>"$RESULTS"
         return
