@@ -182,8 +182,10 @@ def generate(runs, results_path, elapsed):
     w("")
     w("## Machine and versions")
     w("")
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    commit = sh(["git", "rev-parse", "--short", "HEAD"]) or "?"
+    # When the runs ended (the results file's last write) and the code they ran
+    # (BENCH_COMMIT when the report is made again later, else HEAD).
+    now = datetime.fromtimestamp(os.path.getmtime(results_path), timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    commit = os.environ.get("BENCH_COMMIT") or sh(["git", "rev-parse", "--short", "HEAD"]) or "?"
     w(f"- {now}, commit `{commit}`; {machine()}. Client and server share the cores, so **server CPU")
     w("  per 1000 messages** (utime + stime of the server process over the window) is the figure that")
     w("  does not depend on how the cores were shared; throughput is that of client and server together.")
