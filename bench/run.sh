@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark: socketio-ns ("ours") vs socketioxide (and the raw
-# WebSocket echo ceiling), on this machine, over loopback only.
+# Side-by-side benchmark: socketio-ns ("ours") vs socketioxide, the raw WebSocket echo
+# ceiling and the Node.js socket.io server (polling), on this machine, over loopback only.
 #
-#   bench/run.sh                 # build everything (release), run all, print the table
+#   bench/run.sh                 # build everything (release), run all, print the table,
+#                                # regenerate BENCHMARKS.md (bench/report.py)
 #
 # Knobs (environment):
 #   RUNS=3            runs per scenario, size and server (servers alternate)
-#   DURATION=10       measured window per run, seconds (echo, broadcast)
+#   DURATION=5        measured window per run, seconds (echo, broadcast)
 #   WARMUP=2          warm-up before the window, seconds (excluded)
 #   HOLD=3            connect: idle hold before reading the server's RSS
+#   SCALE_HOLD=61     scale: idle hold (1 s settling, then the idle CPU window)
 #   PAYLOAD=64        payload bytes
 #   BCAST_WINDOW=16   broadcasts in flight (broadcast --concurrency)
-#   ECHO_SIZES="10 100"  BCAST_SIZES="100 1000"  CONNECT_SIZES="5000"
-#   ONLY="echo broadcast connect"   scenarios to run
-#   SERVERS="ours socketioxide raw" servers to run (raw only runs echo)
+#   ECHO_SIZES="10 100"  BCAST_SIZES="100 1000 10000"  CONNECT_SIZES="5000"
+#   POLL_ECHO_SIZES="10"  POLL_BCAST_SIZES="100"   (Engine.IO long-polling clients)
+#   SCALE_SIZES=auto  idle WebSocket connections for the scale run (auto: as many as the
+#                     open-file limit allows, at most 50000)
+#   ONLY="echo broadcast connect echo_polling broadcast_polling scale"   scenarios to run
+#   SERVERS="ours socketioxide raw node" servers to run (raw: echo only; node: polling only)
+#   REPORT=1          regenerate BENCHMARKS.md from the results (0: only print the table)
 #   SKIP_BUILD=1      do not build (use the binaries already there)
 #   OURS_BIN=path     our server binary (default ../target/release/examples/bench_server,
 #                     built with `cargo build --release --example bench_server` in the main workspace)
@@ -30,16 +36,21 @@ ROOT_DIR="$(cd "$BENCH_DIR/.." && pwd)"
 cd "$BENCH_DIR"
 
 RUNS="${RUNS:-3}"
-DURATION="${DURATION:-10}"
+DURATION="${DURATION:-5}"
 WARMUP="${WARMUP:-2}"
 HOLD="${HOLD:-3}"
+SCALE_HOLD="${SCALE_HOLD:-61}"
 PAYLOAD="${PAYLOAD:-64}"
 BCAST_WINDOW="${BCAST_WINDOW:-16}"
 ECHO_SIZES="${ECHO_SIZES:-10 100}"
-BCAST_SIZES="${BCAST_SIZES:-100 1000}"
+BCAST_SIZES="${BCAST_SIZES:-100 1000 10000}"
 CONNECT_SIZES="${CONNECT_SIZES:-5000}"
-ONLY="${ONLY:-echo broadcast connect}"
-SERVERS="${SERVERS:-ours socketioxide raw}"
+POLL_ECHO_SIZES="${POLL_ECHO_SIZES:-10}"
+POLL_BCAST_SIZES="${POLL_BCAST_SIZES:-100}"
+SCALE_SIZES="${SCALE_SIZES:-auto}"
+ONLY="${ONLY:-echo broadcast connect echo_polling broadcast_polling scale}"
+SERVERS="${SERVERS:-ours socketioxide raw node}"
+REPORT="${REPORT:-1}"
 PIN="${PIN:-0}"
 mkdir -p results
 STAMP="$(date +%Y%m%d-%H%M%S)"
@@ -53,17 +64,25 @@ ceil() { local i="${1%%.*}"; echo $(( ${i:-0} + 1 )); }
 
 log() { printf '[run.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-# 5000 client sockets + 5000 server sockets (one per process) plus spares.
-want_fds=16384
+# Every connection costs one descriptor in the server and one in the load generator (each
+# process has its own limit): the scale run wants 50,000 plus spares. Raised as far as the
+# hard limit allows (raising the hard limit itself needs CAP_SYS_RESOURCE).
+want_fds=51200
 hard="$(ulimit -Hn)"
 if [[ "$hard" == unlimited ]] || (( hard >= want_fds )); then
     ulimit -n "$want_fds"
 else
     ulimit -n "$hard"
 fi
-log "open-file limit: $(ulimit -n)"
+log "open-file limit: $(ulimit -n) (hard limit $hard)"
 if (( $(ulimit -n) < 11000 )); then
-    log "WARNING: open-file limit $(ulimit -n) is too low for 5000 connections (raise the hard limit)"
+    log "WARNING: open-file limit $(ulimit -n) is too low for 10000 receivers (raise the hard limit)"
+fi
+if [[ "$SCALE_SIZES" == auto ]]; then
+    # 100 warm-up connections and about 300 descriptors of the process itself.
+    SCALE_SIZES=$(( $(ulimit -n) - 500 ))
+    (( SCALE_SIZES > 50000 )) && SCALE_SIZES=50000
+    (( SCALE_SIZES < 50000 )) && log "scale: $SCALE_SIZES connections (50000 needs an open-file limit of $want_fds; this one is $(ulimit -n))"
 fi
 
 # ---------------------------------------------------------------- build
@@ -73,12 +92,12 @@ RAW_BIN="$BENCH_DIR/target/release/bench-raw-ws"
 OURS_BIN="${OURS_BIN:-}"
 ours_explicit=0
 [[ -n "$OURS_BIN" ]] && ours_explicit=1
-OURS_BIN="${OURS_BIN:-$ROOT_DIR/target/release/examples/bench_server}"
+OURS_BIN="${OURS_BIN:-${CARGO_TARGET_DIR:-$ROOT_DIR/target}/release/examples/bench_server}"
 
 have_ours=0
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
     log "building bench/ (loadgen, socketioxide server, raw-ws server) in release"
-    cargo build --release --manifest-path "$BENCH_DIR/Cargo.toml" \
+    CARGO_TARGET_DIR="$BENCH_DIR/target" cargo build --release --manifest-path "$BENCH_DIR/Cargo.toml" \
         -p socketio-ns-bench -p bench-socketioxide -p bench-raw-ws || { log "bench build failed"; exit 1; }
     if (( ! ours_explicit )) && [[ " $SERVERS " == *" ours "* ]]; then
         log "building ours: cargo build --release --example bench_server (main workspace)"
@@ -97,6 +116,16 @@ if (( have_ours )) && [[ ! -x "$OURS_BIN" ]]; then
     log "built, but $OURS_BIN is missing (CARGO_TARGET_DIR set?); skipping ours"
     have_ours=0
 fi
+NODE_DIR="$BENCH_DIR/servers/node"
+have_node=0
+if [[ " $SERVERS " == *" node "* ]] && command -v node >/dev/null; then
+    if [[ -d "$NODE_DIR/node_modules/socket.io" ]] ||
+        (cd "$NODE_DIR" && npm ci --no-audit --no-fund >/dev/null 2>&1); then
+        have_node=1
+    else
+        log "node: npm ci failed in $NODE_DIR; skipping node"
+    fi
+fi
 for b in "$LOADGEN" "$SIO_BIN" "$RAW_BIN"; do
     [[ -x "$b" ]] || { log "missing $b (build failed?)"; exit 1; }
 done
@@ -109,21 +138,29 @@ server_bin() {
         ours) echo "$OURS_BIN" ;;
         socketioxide) echo "$SIO_BIN" ;;
         raw) echo "$RAW_BIN" ;;
+        node) echo node ;;
     esac
 }
 
 server_enabled() {
     [[ " $SERVERS " == *" $1 "* ]] || return 1
-    [[ "$1" != ours ]] || (( have_ours ))
+    [[ "$1" != ours ]] || (( have_ours )) || return 1
+    [[ "$1" != node ]] || (( have_node ))
 }
 
 # ---------------------------------------------------------------- servers
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Below the ephemeral range: the load generator's own client sockets (10,000 of them, and
+# their TIME_WAITs) take ports in it, and a server port picked there may be taken between the
+# check and the bind (AddrInUse).
+EPHEMERAL_LOW="$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
 free_port() {
-    local p i
+    local p i lo=10000 span
+    span=$(( EPHEMERAL_LOW - lo ))
+    (( span > 1000 )) || { lo=20000; span=30000; }
     for i in $(seq 1 200); do
-        p=$(( 20000 + RANDOM % 30000 ))
+        p=$(( lo + RANDOM % span ))
         if ! port_in_use "$p"; then echo "$p"; return 0; fi
     done
     return 1
@@ -149,12 +186,14 @@ trap 'stop_server' EXIT
 # start_server NAME LOGFILE -> sets SERVER_PID and PORT
 start_server() {
     local name="$1" logf="$2" bin
+    local args=()
     bin="$(server_bin "$name")"
+    [[ "$name" == node ]] && args=("$NODE_DIR/server.mjs")
     PORT="$(free_port)" || { log "no free port"; return 1; }
     if [[ "$PIN" == 1 ]]; then
-        PORT="$PORT" taskset -c 0 "$bin" >"$logf" 2>&1 &
+        PORT="$PORT" taskset -c 0 "$bin" "${args[@]}" >"$logf" 2>&1 &
     else
-        PORT="$PORT" "$bin" >"$logf" 2>&1 &
+        PORT="$PORT" "$bin" "${args[@]}" >"$logf" 2>&1 &
     fi
     SERVER_PID=$!
     for _ in $(seq 1 200); do
@@ -174,15 +213,29 @@ run_one() {
     local scen="$1" size="$2" name="$3" run="$4" logf extra=() limit out rc
     logf="$LOGDIR/$scen-$size-$name-$run.log"
     case "$scen" in
-        echo) extra=(--duration "$DURATION" --warmup "$WARMUP")
+        echo_polling|broadcast_polling) scen="${scen%_polling}"; extra=(--transport polling) ;;
+        scale) scen=connect; extra=(--concurrency 200) ;;
+    esac
+    case "$scen" in
+        echo) extra+=(--duration "$DURATION" --warmup "$WARMUP")
               [[ "$name" == raw ]] && extra+=(--raw)
               limit=$(( $(ceil "$DURATION") + $(ceil "$WARMUP") + 60 )) ;;
-        broadcast) extra=(--duration "$DURATION" --warmup "$WARMUP" --concurrency "$BCAST_WINDOW")
+        broadcast) extra+=(--duration "$DURATION" --warmup "$WARMUP" --concurrency "$BCAST_WINDOW")
               limit=$(( $(ceil "$DURATION") + $(ceil "$WARMUP") + 90 )) ;;
-        connect) extra=(--hold "$HOLD")
-              limit=$(( $(ceil "$HOLD") + 120 )) ;;
+        connect) if [[ "$1" == scale ]]; then
+                  extra+=(--hold "$SCALE_HOLD"); limit=$(( $(ceil "$SCALE_HOLD") + 180 ))
+              else
+                  extra+=(--hold "$HOLD"); limit=$(( $(ceil "$HOLD") + 120 ))
+              fi ;;
     esac
-    if ! start_server "$name" "$LOGDIR/server-$scen-$size-$name-$run.log"; then
+    local started_ok=0 try
+    for try in 1 2 3; do
+        if start_server "$name" "$LOGDIR/server-$scen-$size-$name-$run.log"; then
+            started_ok=1
+            break
+        fi
+    done
+    if (( ! started_ok )); then
         printf '{"scenario":"%s","size":%s,"label":"%s","error":"server did not start"}\n' \
             "$scen" "$size" "$name" >>"$RESULTS"
         return
@@ -211,10 +264,16 @@ for scen in $ONLY; do
         echo) sizes="$ECHO_SIZES"; servers="ours socketioxide raw" ;;
         broadcast) sizes="$BCAST_SIZES"; servers="ours socketioxide" ;;
         connect) sizes="$CONNECT_SIZES"; servers="ours socketioxide" ;;
+        echo_polling) sizes="$POLL_ECHO_SIZES"; servers="ours socketioxide node" ;;
+        broadcast_polling) sizes="$POLL_BCAST_SIZES"; servers="ours socketioxide node" ;;
+        # Ours only, once: 60 idle seconds at tens of thousands of connections.
+        scale) sizes="$SCALE_SIZES"; servers="ours" ;;
         *) log "unknown scenario $scen"; continue ;;
     esac
     for size in $sizes; do
-        for run in $(seq 1 "$RUNS"); do
+        runs="$RUNS"
+        [[ "$scen" == scale ]] && runs=1
+        for run in $(seq 1 "$runs"); do
             for name in $servers; do
                 server_enabled "$name" || continue
                 run_one "$scen" "$size" "$name" "$run"
@@ -230,3 +289,7 @@ echo
 echo "results: $RESULTS"
 echo "table:   ${RESULTS%.jsonl}.summary.txt"
 echo "logs:    $LOGDIR"
+if [[ "$REPORT" == 1 ]]; then
+    python3 "$BENCH_DIR/report.py" "$RESULTS" --elapsed "$(( SECONDS - started ))" \
+        --out "$ROOT_DIR/BENCHMARKS.md" && echo "report:  $ROOT_DIR/BENCHMARKS.md (regenerated)"
+fi

@@ -780,3 +780,44 @@ fn socketio_connect_timeout() {
         "Session ID unknown",
     );
 }
+
+/// A client may send its first frames in the same segment as its upgrade request: the bytes
+/// the HTTP server read past the request are the WebSocket's first bytes, not lost.
+#[test]
+fn websocket_frames_sent_with_the_upgrade_request_are_read() {
+    let server = server();
+    let port = server.addr().port();
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut bytes = format!(
+        "GET {EIO}?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    )
+    .into_bytes();
+    // A masked text frame carrying the Engine.IO message `4hello`, in the same write.
+    let mask = [0x12u8, 0x34, 0x56, 0x78];
+    let payload = b"4hello";
+    bytes.extend_from_slice(&[0x81, 0x80 | payload.len() as u8]);
+    bytes.extend_from_slice(&mask);
+    bytes.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    stream.write_all(&bytes).unwrap();
+
+    // The 101 response, read byte by byte so that no frame is taken with it.
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        std::io::Read::read_exact(&mut stream, &mut byte).expect("read the 101 response");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+
+    let mut ws = WebSocket::from_raw_socket(stream, tungstenite::protocol::Role::Client, None);
+    let open = ws_next_text(&mut ws);
+    assert!(
+        open.starts_with("0{"),
+        "expected the open packet, got {open:?}"
+    );
+    assert_eq!(ws_next_text(&mut ws), "4hello");
+}

@@ -20,13 +20,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::*};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, watch};
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::proto::{self, Ws};
+use crate::proto::{self, Conn};
 use crate::{Ctx, lat_json, new_hist, procstat::CpuSnap, r3};
 
 const WARMUP: u8 = 0;
@@ -69,7 +68,7 @@ fn parse_broadcast(text: &str, head: &str) -> Option<(u64, u64)> {
     Some((seq, t_us))
 }
 
-async fn receiver(mut ws: Ws, sh: Arc<Shared>, mut stop: watch::Receiver<bool>) -> RecvStats {
+async fn receiver(mut ws: Conn, sh: Arc<Shared>, mut stop: watch::Receiver<bool>) -> RecvStats {
     let mut st = RecvStats::default();
     let mut hist = new_hist();
     let head = format!("42{}[\"broadcast\",\"", sh.prefix);
@@ -77,16 +76,8 @@ async fn receiver(mut ws: Ws, sh: Arc<Shared>, mut stop: watch::Receiver<bool>) 
         tokio::select! {
             biased;
             _ = stop.changed() => break,
-            m = ws.next() => {
-                let t = match m {
-                    Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => { st.died = true; break; }
-                    Some(Ok(_)) => continue,
-                };
-                if t.as_str() == "2" {
-                    if ws.send(Message::text("3")).await.is_err() { st.died = true; break; }
-                    continue;
-                }
+            m = ws.recv() => {
+                let Some(t) = m else { st.died = true; break; };
                 let Some((seq, t_us)) = parse_broadcast(&t, &head) else {
                     if t.starts_with(head.as_str()) { st.bad += 1 } else { st.unexpected += 1 }
                     continue;
@@ -116,7 +107,7 @@ struct SendStats {
 }
 
 async fn sender(
-    mut ws: Ws,
+    mut ws: Conn,
     sh: Arc<Shared>,
     mut done_rx: mpsc::UnboundedReceiver<u64>,
     mut stop: watch::Receiver<bool>,
@@ -142,7 +133,7 @@ async fn sender(
             sh.ring[(seq & sh.mask) as usize].store(0, Release);
             let t_us = sh.base.elapsed().as_micros() as u64;
             let msg = format!("{head}{seq},{t_us},{}\"]", sh.padding);
-            if ws.send(Message::text(msg)).await.is_err() {
+            if !ws.send(Utf8Bytes::from(msg)).await {
                 st.died = true;
                 return st;
             }
@@ -157,16 +148,13 @@ async fn sender(
                 inflight -= 1;
                 last_progress = Instant::now();
             }
-            m = ws.next() => match m {
-                Some(Ok(Message::Text(t))) => {
-                    if t.as_str() == "2" {
-                        if ws.send(Message::text("3")).await.is_err() { st.died = true; break; }
-                    } else if t.starts_with(head.as_str()) {
+            m = ws.recv() => match m {
+                Some(t) => {
+                    if t.starts_with(head.as_str()) {
                         st.own_copies += 1;
                     }
                 }
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => { st.died = true; break; }
-                Some(Ok(_)) => {}
+                None => { st.died = true; break; }
             },
             _ = tick.tick() => {
                 if inflight > 0 && last_progress.elapsed() > STALL && !st.stalled {
@@ -208,7 +196,7 @@ pub async fn run(ctx: &Ctx) -> Result<Map<String, Value>, String> {
 
     // The sender on --url; the receivers on --url, or spread over --receiver-urls.
     let (mut senders, mut conn_hist, mut errors) =
-        proto::connect_many(&ctx.engine_url, &ctx.prefix, false, 1, 1).await;
+        proto::connect_many(&ctx.engine_url, &ctx.prefix, false, 1, 1, o.transport).await;
     let urls: Vec<String> = if o.receiver_urls.is_empty() {
         vec![ctx.engine_url.clone()]
     } else {
@@ -217,7 +205,7 @@ pub async fn run(ctx: &Ctx) -> Result<Map<String, Value>, String> {
     let mut receiver_conns = Vec::with_capacity(o.clients);
     for (i, url) in urls.iter().enumerate() {
         let n = o.clients / urls.len() + usize::from(i < o.clients % urls.len());
-        let (conns, hist, errs) = proto::connect_many(url, &ctx.prefix, false, n, 64).await;
+        let (conns, hist, errs) = proto::connect_many(url, &ctx.prefix, false, n, 64, o.transport).await;
         receiver_conns.extend(conns);
         conn_hist.add(&hist).ok();
         errors.extend(errs);

@@ -22,7 +22,7 @@ pub async fn run(ctx: &Ctx) -> Result<Map<String, Value>, String> {
     let mut holders = Vec::new();
 
     let (warm, _, warm_err) =
-        proto::connect_many(&ctx.engine_url, &ctx.prefix, false, o.warmup_conns, o.concurrency).await;
+        proto::connect_many(&ctx.engine_url, &ctx.prefix, false, o.warmup_conns, o.concurrency, o.transport).await;
     if warm.len() < o.warmup_conns {
         return Err(format!(
             "warm-up: only {}/{} connected; first error: {}",
@@ -38,13 +38,21 @@ pub async fn run(ctx: &Ctx) -> Result<Map<String, Value>, String> {
     let cpu0 = CpuSnap::take(ctx.server_pid);
     let t0 = Instant::now();
     let (conns, hist, errors) =
-        proto::connect_many(&ctx.engine_url, &ctx.prefix, false, o.clients, o.concurrency).await;
+        proto::connect_many(&ctx.engine_url, &ctx.prefix, false, o.clients, o.concurrency, o.transport).await;
     let elapsed = t0.elapsed().as_secs_f64();
     let cpu1 = CpuSnap::take(ctx.server_pid);
     let connected = conns.len();
     holders.extend(conns.into_iter().map(|ws| tokio::spawn(proto::idle(ws, stop_rx.clone()))));
 
-    tokio::time::sleep(Duration::from_secs_f64(o.hold)).await;
+    // Settle (the last handshakes' tasks), then the idle window: what the server spends on
+    // connections that do nothing (heartbeats, timers).
+    let settle = o.hold.min(1.0);
+    tokio::time::sleep(Duration::from_secs_f64(settle)).await;
+    let idle0 = CpuSnap::take(ctx.server_pid);
+    let ti = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(o.hold - settle)).await;
+    let idle_window = ti.elapsed().as_secs_f64();
+    let idle1 = CpuSnap::take(ctx.server_pid);
     let rss_after = ctx.server_pid.and_then(rss_kb);
     // Count connections that died while idle (before closing them all).
     let alive_before_close = holders.iter().filter(|h| !h.is_finished()).count();
@@ -69,6 +77,9 @@ pub async fn run(ctx: &Ctx) -> Result<Map<String, Value>, String> {
     m.insert("lat_us".into(), lat_json(&hist));
     ctx.cpu_json(&mut m, &cpu0, &cpu1, connected as u64);
     m.insert("hold_s".into(), json!(o.hold));
+    let (idle_cpu, _) = idle0.delta_secs(&idle1, ctx.tck);
+    m.insert("idle_window_s".into(), r3(Some(idle_window)));
+    m.insert("idle_server_cpu_s".into(), r3(idle_cpu));
     m.insert("rss_before_kb".into(), json!(rss_before));
     m.insert("rss_after_kb".into(), json!(rss_after));
     let per_conn = match (rss_before, rss_after) {

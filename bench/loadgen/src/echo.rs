@@ -8,13 +8,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::proto::{self, Ws};
+use crate::proto::{self, Conn};
 use crate::{Ctx, lat_json, new_hist, procstat::CpuSnap, r3, record};
 
 #[derive(Debug, Default)]
@@ -34,7 +33,7 @@ struct Shared {
     raw: bool,
 }
 
-async fn client(mut ws: Ws, sh: Arc<Shared>, mut stop: watch::Receiver<bool>) -> ClientStats {
+async fn client(mut ws: Conn, sh: Arc<Shared>, mut stop: watch::Receiver<bool>) -> ClientStats {
     let mut st = ClientStats::default();
     let mut hist = new_hist();
     let ack_prefix = format!("43{}", sh.prefix);
@@ -44,7 +43,7 @@ async fn client(mut ws: Ws, sh: Arc<Shared>, mut stop: watch::Receiver<bool>) ->
     // Raw: the echo server answers in order.
     let mut raw_pending: VecDeque<Instant> = VecDeque::with_capacity(sh.concurrency);
     let mut next_id: u64 = 0;
-    let raw_msg = Message::text(sh.payload.clone());
+    let raw_msg = Utf8Bytes::from(sh.payload.clone());
 
     macro_rules! send_one {
         () => {{
@@ -55,9 +54,9 @@ async fn client(mut ws: Ws, sh: Arc<Shared>, mut stop: watch::Receiver<bool>) ->
                 let id = next_id;
                 next_id += 1;
                 pending.push((id, Instant::now()));
-                Message::text(format!("42{}{}[\"echo\",\"{}\"]", sh.prefix, id, sh.payload))
+                Utf8Bytes::from(format!("42{}{}[\"echo\",\"{}\"]", sh.prefix, id, sh.payload))
             };
-            ws.send(msg).await.is_ok()
+            ws.send(msg).await
         }};
     }
 
@@ -71,21 +70,14 @@ async fn client(mut ws: Ws, sh: Arc<Shared>, mut stop: watch::Receiver<bool>) ->
         tokio::select! {
             biased;
             _ = stop.changed() => break,
-            m = ws.next() => {
-                let t = match m {
-                    Some(Ok(Message::Text(t))) => t,
-                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => { st.died = true; break; }
-                    Some(Ok(_)) => continue,
-                };
+            m = ws.recv() => {
+                let Some(t) = m else { st.died = true; break; };
                 let sent_at = if sh.raw {
                     match raw_pending.pop_front() {
                         Some(at) if t.as_str() == sh.payload => at,
                         Some(at) => { st.bad += 1; at }
                         None => { st.unexpected += 1; continue; }
                     }
-                } else if t.as_str() == "2" {
-                    if ws.send(Message::text("3")).await.is_err() { st.died = true; break; }
-                    continue;
                 } else if let Some((id, tail)) = proto::parse_ack(&t, &ack_prefix) {
                     let Some(pos) = pending.iter().position(|(i, _)| *i == id) else {
                         st.unexpected += 1;
@@ -119,7 +111,7 @@ pub async fn run(ctx: &Ctx) -> Result<Map<String, Value>, String> {
         raw: o.raw,
     });
     let (conns, _, errors) =
-        proto::connect_many(&ctx.engine_url, &ctx.prefix, o.raw, o.clients, 64).await;
+        proto::connect_many(&ctx.engine_url, &ctx.prefix, o.raw, o.clients, 64, o.transport).await;
     if conns.len() < o.clients {
         return Err(format!(
             "only {}/{} clients connected; first error: {}",

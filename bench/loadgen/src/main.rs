@@ -10,6 +10,7 @@
 mod broadcast;
 mod connect;
 mod echo;
+mod poll;
 mod procstat;
 mod proto;
 mod summarize;
@@ -41,6 +42,8 @@ options:
   --hold S             connect: idle hold before measuring RSS (default 3)
   --warmup-conns N     connect: connections opened and held before the
                        measured ones (default min(100, clients))
+  --transport T        websocket (default) or polling (Engine.IO long-polling:
+                       one keep-alive HTTP connection for GETs, one for POSTs)
   --raw                echo: plain WebSocket echo, no Socket.IO framing (bench-raw-ws)
   --label NAME         copied into the JSON line (e.g. ours, socketioxide, raw)
   --receiver-urls U,.. broadcast: spread the receivers round-robin over these
@@ -66,6 +69,7 @@ pub struct Opts {
     pub hold: f64,
     pub warmup_conns: usize,
     pub raw: bool,
+    pub transport: proto::Transport,
     pub label: String,
     pub threads: Option<usize>,
     pub receiver_urls: Vec<String>,
@@ -98,6 +102,7 @@ fn parse_args(args: Vec<String>) -> Opts {
         hold: 3.0,
         warmup_conns: 0,
         raw: false,
+        transport: proto::Transport::WebSocket,
         label: String::new(),
         threads: None,
         receiver_urls: Vec::new(),
@@ -129,6 +134,13 @@ fn parse_args(args: Vec<String>) -> Opts {
             "--hold" => o.hold = num(&flag, &val),
             "--warmup-conns" => warmup_conns = Some(num(&flag, &val)),
             "--label" => o.label = val,
+            "--transport" => {
+                o.transport = match val.as_str() {
+                    "websocket" => proto::Transport::WebSocket,
+                    "polling" => proto::Transport::Polling,
+                    _ => die(&format!("bad value for --transport: {val:?}")),
+                }
+            }
             "--threads" => o.threads = Some(num(&flag, &val)),
             "--receiver-urls" => {
                 o.receiver_urls = val.split(',').filter(|u| !u.is_empty()).map(str::to_owned).collect()
@@ -150,6 +162,9 @@ fn parse_args(args: Vec<String>) -> Opts {
     }
     if o.raw && scenario != "echo" {
         die("--raw is only for the echo scenario");
+    }
+    if o.raw && o.transport == proto::Transport::Polling {
+        die("--raw is WebSocket only");
     }
     if o.label.is_empty() {
         o.label = if o.raw { "raw".into() } else { "server".into() };
@@ -223,6 +238,10 @@ impl Ctx {
         m.insert("size".into(), json!(o.clients));
         m.insert("concurrency".into(), json!(o.concurrency));
         m.insert("payload_bytes".into(), json!(o.payload_bytes));
+        m.insert(
+            "transport".into(),
+            json!(if o.transport == proto::Transport::Polling { "polling" } else { "websocket" }),
+        );
         if !o.receiver_urls.is_empty() {
             m.insert("receiver_urls".into(), json!(o.receiver_urls));
         }

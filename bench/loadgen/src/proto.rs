@@ -1,5 +1,5 @@
-//! Minimal hand-written Engine.IO v4 / Socket.IO v5 client over WebSocket
-//! (text frames only, no binary attachments, no polling).
+//! Minimal hand-written Engine.IO v4 / Socket.IO v5 client over WebSocket or
+//! long-polling ([`crate::poll`]); text packets only, no binary attachments.
 //!
 //! Engine.IO packets: `0{..}` open, `2` ping (server -> client), `3` pong.
 //! Socket.IO packets ride in Engine.IO `4` messages:
@@ -13,10 +13,51 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream,
-    tungstenite::{Message, protocol::WebSocketConfig},
+    tungstenite::{Message, Utf8Bytes, protocol::WebSocketConfig},
 };
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// One client connection, over either transport.
+pub enum Conn {
+    Ws(Ws),
+    Poll(crate::poll::PollConn),
+}
+
+impl Conn {
+    /// The next text packet from the server; Engine.IO pings (`2`) are answered here and not
+    /// returned. `None`: the connection is gone. Cancel-safe between packets.
+    pub async fn recv(&mut self) -> Option<Utf8Bytes> {
+        match self {
+            Conn::Ws(ws) => loop {
+                match ws.next().await {
+                    Some(Ok(Message::Text(t))) if t.as_str() == "2" => {
+                        ws.send(Message::text("3")).await.ok()?;
+                    }
+                    Some(Ok(Message::Text(t))) => return Some(t),
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                    Some(Ok(_)) => {}
+                }
+            },
+            Conn::Poll(p) => p.recv().await,
+        }
+    }
+
+    /// Sends one text packet (a raw WebSocket frame for the raw echo server).
+    pub async fn send(&mut self, text: Utf8Bytes) -> bool {
+        match self {
+            Conn::Ws(ws) => ws.send(Message::Text(text)).await.is_ok(),
+            Conn::Poll(p) => p.send(text.as_str()).await.is_ok(),
+        }
+    }
+
+    /// Closes the connection (a WebSocket close frame; a polling session just drops).
+    pub async fn close(&mut self) {
+        if let Conn::Ws(ws) = self {
+            let _ = ws.close(None).await;
+        }
+    }
+}
 
 /// Connect + handshake timeout, per connection.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -106,6 +147,37 @@ pub async fn sio_connect(engine_url: &str, prefix: &str) -> Result<Ws, String> {
     }
 }
 
+/// [`sio_connect`] over long-polling, at `host` (`127.0.0.1:PORT`).
+pub async fn sio_connect_poll(host: &str, prefix: &str) -> Result<crate::poll::PollConn, String> {
+    let fut = async {
+        let mut p = crate::poll::PollConn::open(host).await?;
+        p.send(&format!("40{prefix}")).await?;
+        let ok = format!("40{prefix}");
+        let err = format!("44{prefix}");
+        loop {
+            let Some(t) = p.recv().await else { return Err("closed during handshake".to_string()) };
+            if let Some(rest) = t.strip_prefix(ok.as_str()) {
+                if rest.starts_with('{') {
+                    return Ok(p);
+                }
+            } else if t.starts_with(err.as_str()) {
+                return Err(format!("namespace connect error: {}", t.as_str()));
+            }
+        }
+    };
+    match tokio::time::timeout(CONNECT_TIMEOUT, fut).await {
+        Ok(r) => r,
+        Err(_) => Err("socket.io handshake (polling): timeout".into()),
+    }
+}
+
+/// Which transport the clients use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    WebSocket,
+    Polling,
+}
+
 /// Parse an ack `43<prefix><id><rest>`: returns `(id, rest)`.
 pub fn parse_ack<'a>(text: &'a str, ack_prefix: &str) -> Option<(u64, &'a str)> {
     let body = text.strip_prefix(ack_prefix)?;
@@ -140,7 +212,8 @@ pub async fn connect_many(
     raw: bool,
     n: usize,
     concurrency: usize,
-) -> (Vec<Ws>, hdrhistogram::Histogram<u64>, Vec<String>) {
+    transport: Transport,
+) -> (Vec<Conn>, hdrhistogram::Histogram<u64>, Vec<String>) {
     use std::sync::Arc;
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -152,7 +225,13 @@ pub async fn connect_many(
         tokio::spawn(async move {
             let _permit = sem.acquire_owned().await;
             let t = std::time::Instant::now();
-            let r = if raw { ws_connect(&url).await } else { sio_connect(&url, &prefix).await };
+            let r = match transport {
+                _ if raw => ws_connect(&url).await.map(Conn::Ws),
+                Transport::WebSocket => sio_connect(&url, &prefix).await.map(Conn::Ws),
+                Transport::Polling => {
+                    sio_connect_poll(&crate::poll::host_of(&url), &prefix).await.map(Conn::Poll)
+                }
+            };
             let _ = tx.send((r, t.elapsed()));
         });
     }
@@ -174,22 +253,14 @@ pub async fn connect_many(
 
 /// Keep an idle connection alive: answer Engine.IO pings until `stop` fires
 /// or the server closes. Returns false when the connection died first.
-pub async fn idle(mut ws: Ws, mut stop: tokio::sync::watch::Receiver<bool>) -> bool {
+pub async fn idle(mut conn: Conn, mut stop: tokio::sync::watch::Receiver<bool>) -> bool {
     loop {
         tokio::select! {
             _ = stop.changed() => {
-                let _ = ws.close(None).await;
+                conn.close().await;
                 return true;
             }
-            m = ws.next() => match m {
-                Some(Ok(Message::Text(t))) if t.as_str() == "2" => {
-                    if ws.send(Message::text("3")).await.is_err() {
-                        return false;
-                    }
-                }
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return false,
-                Some(Ok(_)) => {}
-            }
+            m = conn.recv() => if m.is_none() { return false },
         }
     }
 }

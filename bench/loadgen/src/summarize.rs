@@ -48,7 +48,10 @@ pub fn run(files: &[String]) -> i32 {
         };
         for line in text.lines().filter(|l| l.trim_start().starts_with('{')) {
             let Ok(v) = serde_json::from_str::<Value>(line) else { continue };
-            let scen = v["scenario"].as_str().unwrap_or("?").to_string();
+            let mut scen = v["scenario"].as_str().unwrap_or("?").to_string();
+            if v["transport"] == "polling" {
+                scen.push_str("/polling");
+            }
             let size = v["size"].as_u64().unwrap_or(0);
             let label = v["label"].as_str().unwrap_or("?").to_string();
             if !labels_seen.contains(&label) {
@@ -89,7 +92,7 @@ pub fn run(files: &[String]) -> i32 {
         .collect();
     labels.extend(labels_seen.iter().filter(|l| !labels.contains(l)).cloned().collect::<Vec<_>>());
 
-    let mut header = format!("{:<10} {:>5}  {:<14}", "scenario", "size", "metric");
+    let mut header = format!("{:<18} {:>5}  {:<14}", "scenario", "size", "metric");
     for l in &labels {
         header += &format!(" {:>14}", format!("{l} (med)"));
     }
@@ -109,7 +112,7 @@ pub fn run(files: &[String]) -> i32 {
             if meds.iter().all(Option::is_none) {
                 continue;
             }
-            let mut row = format!("{scen:<10} {size:>5}  {title:<14}");
+            let mut row = format!("{scen:<18} {size:>5}  {title:<14}");
             for m in &meds {
                 row += &format!(" {:>14}", fmt(*m));
             }
@@ -136,8 +139,8 @@ pub fn run(files: &[String]) -> i32 {
                 _ => format!("{:>14}", "-"),
             })
             .collect();
-        println!("{:<10} {:>5}  {:<14} {}", "", "", "rate min..max", spread.join(" "));
-        println!("{:<10} {:>5}  {:<14} {}", "", "", "runs", runs.iter().map(|r| format!("{r:>14}")).collect::<Vec<_>>().join(" "));
+        println!("{:<18} {:>5}  {:<14} {}", "", "", "rate min..max", spread.join(" "));
+        println!("{:<18} {:>5}  {:<14} {}", "", "", "runs", runs.iter().map(|r| format!("{r:>14}")).collect::<Vec<_>>().join(" "));
     }
     println!();
     println!("rate/s: acks/s (echo), deliveries/s to receivers (broadcast), connections/s (connect);");

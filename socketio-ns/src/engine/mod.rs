@@ -38,6 +38,7 @@ mod router;
 mod service;
 mod session;
 mod websocket;
+mod ws_io;
 
 pub use self::http::Body;
 pub use config::{

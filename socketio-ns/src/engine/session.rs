@@ -172,6 +172,9 @@ pub(crate) struct Inner<D> {
     /// Frames the WebSocket task has written and flushed, and its signal after each flush.
     written: std::sync::atomic::AtomicU64,
     pub(crate) flushed: Notify,
+    /// How many [`EngineSession::written_all`] wait on `flushed`: a flush signals only then
+    /// (`Notify::notify_waiters` takes a lock, once per write otherwise).
+    flush_waiters: std::sync::atomic::AtomicUsize,
     /// When the session was created, and when the outstanding ping expires (nanoseconds
     /// after `born`; `u64::MAX`: no ping outstanding).
     born: tokio::time::Instant,
@@ -238,6 +241,7 @@ impl<D> EngineSession<D> {
                 held: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
                 written: std::sync::atomic::AtomicU64::new(0),
+                flush_waiters: std::sync::atomic::AtomicUsize::new(0),
                 flushed: Notify::new(),
                 born: tokio::time::Instant::now(),
                 ping_deadline: std::sync::atomic::AtomicU64::new(u64::MAX),
@@ -436,8 +440,12 @@ impl<D> EngineSession<D> {
 
     /// The WebSocket task wrote and flushed `n` more frames.
     pub(crate) fn mark_written(&self, n: usize) {
-        self.inner.written.fetch_add(n as u64, Ordering::AcqRel);
-        self.inner.flushed.notify_waiters();
+        // SeqCst on both sides: either a waiter's count is seen here, or the waiter sees this
+        // count of frames written.
+        self.inner.written.fetch_add(n as u64, Ordering::SeqCst);
+        if self.inner.flush_waiters.load(Ordering::SeqCst) > 0 {
+            self.inner.flushed.notify_waiters();
+        }
     }
 
     /// Waits until every frame queued so far has been written to the WebSocket (returns at
@@ -450,9 +458,18 @@ impl<D> EngineSession<D> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .pushed;
+        /// Counts this waiter while it waits, cancelled or not.
+        struct Waiting<'a>(&'a std::sync::atomic::AtomicUsize);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        self.inner.flush_waiters.fetch_add(1, Ordering::SeqCst);
+        let _waiting = Waiting(&self.inner.flush_waiters);
         loop {
             let flushed = self.inner.flushed.notified();
-            if self.inner.written.load(Ordering::Acquire) >= target
+            if self.inner.written.load(Ordering::SeqCst) >= target
                 || self.is_closed()
                 || self.inner.transport.load(Ordering::Acquire) != WEBSOCKET
             {

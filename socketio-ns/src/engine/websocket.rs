@@ -12,7 +12,6 @@ use futures_util::future::BoxFuture;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
-use hyper_util::rt::TokioIo;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
@@ -24,6 +23,7 @@ use super::deflate::{Codec, DeflateStream, negotiate};
 use super::http::{Body, ErrorCode, error};
 use super::router::{Engine, Shared};
 use super::session::{CloseReason, EngineSession, HandshakeInfo, POLLING, UPGRADING, WEBSOCKET};
+use super::ws_io::WsIo;
 use super::{EngineHandler, Flow};
 use crate::codec::engine::packet::{EnginePacket, Frame};
 use crate::codec::engine::v3;
@@ -86,14 +86,24 @@ impl<H: EngineHandler> Engine<H> {
                 ws_config.max_frame_size = Some(c.max_payload + 1);
                 ws_config.read_buffer_size = READ_BUFFER;
                 ws_config.write_buffer_size = 16 * 1024;
-                let io = TokioIo::new(upgraded);
-                let ws = match agreed {
-                    Some(agreed) => Ws::Deflate(DeflateStream::new(
+                let (io, read) = WsIo::new(upgraded);
+                let ws = match (agreed, read) {
+                    (Some(agreed), read) => Ws::Deflate(DeflateStream::new(
                         io,
                         Codec::new(agreed, c.max_payload + 1),
+                        read,
                     )),
-                    None => Ws::Plain(
+                    (None, None) => Ws::Plain(
                         WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await,
+                    ),
+                    (None, Some(read)) => Ws::Plain(
+                        WebSocketStream::from_partially_read(
+                            io,
+                            read,
+                            Role::Server,
+                            Some(ws_config),
+                        )
+                        .await,
                     ),
                 };
                 match target {
@@ -128,13 +138,11 @@ impl<H: EngineHandler> Engine<H> {
     }
 }
 
-type Upgraded = TokioIo<hyper::upgrade::Upgraded>;
-
 /// A WebSocket connection: tungstenite's, or ours with `permessage-deflate`. Both are a `Stream` and a `Sink` of tungstenite
 /// messages, so one loop drives either.
 enum Ws {
-    Plain(WebSocketStream<Upgraded>),
-    Deflate(DeflateStream<Upgraded>),
+    Plain(WebSocketStream<WsIo>),
+    Deflate(DeflateStream<WsIo>),
 }
 
 impl Stream for Ws {

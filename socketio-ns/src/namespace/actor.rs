@@ -91,7 +91,7 @@ async fn run<T: Namespace>(
     }
 
     // Rooms recv_connect joined take effect before the CONNECT reply.
-    cx.settle_joins().await;
+    Box::pin(cx.settle_joins()).await;
     // No connection state recovery for v2 clients (the reference server has none for them).
     let pid = match resumed {
         Some(r) => Some(r.pid),
@@ -112,12 +112,13 @@ async fn run<T: Namespace>(
         // later, as with the reference server (which writes them in different event-loop
         // ticks): some clients, the protocol test suite among them, take one message per read
         // and would miss the second of two frames that arrive together.
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_millis(100),
-            socket.conn.written_all(),
-        )
+        let conn = socket.conn.clone();
+        Box::pin(async move {
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(100), conn.written_all())
+                .await;
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        })
         .await;
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
     if let Some(o) = ns.observer.get() {
         o.socket_connected(&ns, &socket, cx.data.as_ref());
@@ -127,6 +128,8 @@ async fn run<T: Namespace>(
     }
     tracing::debug!("connected");
 
+    // Every await below but the events loop's is boxed, as the hooks above are: the task of an
+    // idle socket is only as large as the state it waits in (the events loop).
     let mut socket = socket;
     let (reason, silent) = loop {
         let (reason, silent) = events(&mut value, &mut cx, &socket).await;
@@ -137,12 +140,13 @@ async fn run<T: Namespace>(
             break (reason, silent);
         };
         // Connection lost: the socket waits for its client with its value, ACL and jobs.
-        match recovery::park(&mut cx, &rt, pid, since.clone()).await {
+        match Box::pin(recovery::park(&mut cx, &rt, pid, since.clone())).await {
             Parking::Resumed(new) => {
                 socket = new;
                 cx.socket = socket.clone();
                 cx.recovered = true;
-                if let Err(e) = recovery::middlewares_allow(&cx, &rt, &middlewares).await {
+                if let Err(e) = Box::pin(recovery::middlewares_allow(&cx, &rt, &middlewares)).await
+                {
                     refuse(&socket.conn, socket.nsp(), &e.to_json());
                     break (DisconnectReason::ServerNamespaceDisconnect, true);
                 }
@@ -226,7 +230,7 @@ async fn events<T: Namespace>(
                     return (DisconnectReason::HandlerPanic, false);
                 }
                 // Rooms the handler joined take effect before its answer leaves.
-                cx.settle_joins().await;
+                settle(cx).await;
                 cx.begin_event(None);
             }
             Cmd::Call(call) => {
@@ -242,10 +246,18 @@ async fn events<T: Namespace>(
                     cx.error("handler_error", "the handler failed");
                     return (DisconnectReason::HandlerPanic, false);
                 }
-                cx.settle_joins().await;
+                settle(cx).await;
             }
             Cmd::Disconnect(reason, silent) => return (reason, silent),
         }
+    }
+}
+
+/// Makes the rooms a handler joined take effect; boxed only when there are any, so that the
+/// state of the wait stays out of every idle socket's task.
+async fn settle<T: Namespace>(cx: &mut Context<T>) {
+    if cx.has_pending_joins() {
+        Box::pin(cx.settle_joins()).await;
     }
 }
 

@@ -101,6 +101,12 @@ impl<T: Namespace> Context<T> {
         self.acl = acl;
     }
 
+    /// Whether [`Context::settle_joins`] has anything to wait for or send.
+    pub(crate) fn has_pending_joins(&mut self) -> bool {
+        let settle = self.settle.get_mut().unwrap_or_else(|x| x.into_inner());
+        settle.is_some() || !self.deferred.is_empty()
+    }
+
     /// Waits until the joins of the handler that just ran took effect in the adapter (bounded),
     /// then sends the ack and the emits that waited for them.
     pub(crate) async fn settle_joins(&mut self) {

@@ -32,6 +32,12 @@ pub trait Args {
         attachments: &mut Vec<Bytes>,
         leading_comma: bool,
     ) -> Result<usize, serde_json::Error>;
+
+    /// Bytes the arguments are known to take at least once written (0: unknown); sizes the
+    /// packet's buffer so that it is allocated once.
+    fn len_hint(&self) -> usize {
+        0
+    }
 }
 
 impl<T: serde::Serialize + ?Sized> Args for T {
@@ -66,6 +72,10 @@ impl Args for RawArgs {
         out.extend_from_slice(self.json.as_bytes());
         attachments.extend(self.attachments.iter().cloned());
         Ok(self.count)
+    }
+
+    fn len_hint(&self) -> usize {
+        self.json.len()
     }
 }
 
@@ -160,7 +170,7 @@ pub(crate) fn event<A: Args + ?Sized>(
     args: &A,
     id: Option<u64>,
 ) -> Result<Encoded, serde_json::Error> {
-    let mut buf = Vec::with_capacity(64 + name.len());
+    let mut buf = Vec::with_capacity(64 + nsp.len() + name.len() + args.len_hint());
     buf.push(b'4');
     write_header(&mut buf, PacketType::Event, nsp, 0, id);
     let header_end = buf.len();
@@ -178,7 +188,7 @@ pub(crate) fn ack<A: Args + ?Sized>(
     id: u64,
     args: &A,
 ) -> Result<Encoded, serde_json::Error> {
-    let mut buf = Vec::with_capacity(64);
+    let mut buf = Vec::with_capacity(64 + nsp.len() + args.len_hint());
     buf.push(b'4');
     write_header(&mut buf, PacketType::Ack, nsp, 0, Some(id));
     let header_end = buf.len();

@@ -44,11 +44,12 @@ pub(crate) struct DeflateStream<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> DeflateStream<S> {
-    pub(crate) fn new(io: S, codec: Codec) -> Self {
+    /// A connection on `io`, `read` the bytes already read from it past the upgrade request.
+    pub(crate) fn new(io: S, codec: Codec, read: Option<Vec<u8>>) -> Self {
         DeflateStream {
             io,
             codec,
-            read: BytesMut::new(),
+            read: read.map_or_else(BytesMut::new, |r| BytesMut::from(&r[..])),
             write: Vec::new(),
             written: 0,
             close_received: false,
