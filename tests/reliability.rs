@@ -299,9 +299,11 @@ async fn a_reader_that_holds_too_many_bytes_is_disconnected() {
     )
     .await;
     let mut ws = connect(&addr).await;
-    // 40 messages of 100 KB (4 MB, far fewer packets than the packet limit) at once, to a
-    // client that reads nothing meanwhile.
-    ws.send(Message::text(r#"421["flood",40,100000]"#))
+    // 200 messages of 100 KB (20 MB, fewer packets than the packet limit) at once, to a
+    // client that reads nothing meanwhile: more than loopback's socket buffers take (the
+    // sender's grows to 4 MB here), so that the rest must wait in the server, whose limit is
+    // 1 MB. 4 MB sometimes fit in the kernel's buffers and nothing was ever held.
+    ws.send(Message::text(r#"421["flood",200,100000]"#))
         .await
         .unwrap();
     let reason = tokio::time::timeout(Duration::from_secs(10), left.recv())
