@@ -50,11 +50,13 @@ async function shot(page, name) {
   out({ shot: path });
 }
 
-/** Waits until the page's #log holds a line with `text`. */
+/** Waits until the page's #log holds a line with `text`. It checks every 100 ms rather than
+ *  at each animation frame (puppeteer's default): a tab in the background gets no frames, and
+ *  with two tabs open one of them always is. */
 async function waitLog(page, text, timeout = 10000) {
   await page.waitForFunction(
     (t) => [...document.querySelectorAll("#log div")].some((d) => d.textContent.includes(t)),
-    { timeout },
+    { timeout, polling: 100 },
     text,
   );
 }
@@ -87,7 +89,7 @@ for (const mode of ["polling", "websocket", "upgrade"]) {
   step("a");
   const b = await chatTab(query, `bob-${mode}`);
   if (mode === "upgrade") {
-    await a.waitForFunction(() => socket.io.engine.transport.name === "websocket", { timeout: 10000 });
+    await a.waitForFunction(() => socket.io.engine.transport.name === "websocket", { timeout: 10000, polling: 100 });
   }
   const status = await a.evaluate(() => `connected over ${socket.io.engine.transport.name}`);
   await say(a, `hello from alice over ${mode}`);
@@ -184,7 +186,7 @@ await selectNamespace("/chat");
 const sockets = await admin
   .waitForFunction(
     (ids) => ids.every((id) => document.body.innerText.includes(id)),
-    { timeout: 10000 },
+    { timeout: 10000, polling: 100 },
     [aliceId, bobId],
   )
   .then(() => true, () => false);
@@ -192,7 +194,7 @@ await shot(admin, "admin-sockets");
 
 await route("/rooms/");
 const rooms = await admin
-  .waitForFunction(() => /\blobby\b/.test(document.body.innerText), { timeout: 10000 })
+  .waitForFunction(() => /\blobby\b/.test(document.body.innerText), { timeout: 10000, polling: 100 })
   .then(() => true, () => false);
 out({ admin: { sockets, rooms } });
 
@@ -208,7 +210,7 @@ await admin.waitForSelector(".select-room input", { visible: true }).catch(async
 await admin.type(".select-room input", "vip");
 step("room typed");
 await admin.$eval(".select-room", (e) => e.closest("form").requestSubmit());
-await admin.waitForFunction(() => /\bvip\b/.test(document.body.innerText), { timeout: 10000 });
+await admin.waitForFunction(() => /\bvip\b/.test(document.body.innerText), { timeout: 10000, polling: 100 });
 // joins lobby again: the ack lists every room (a DOM click: the tab is in the background,
 // where puppeteer's input events wait for a frame that never comes)
 await alice.$eval("#join", (b) => b.click());
@@ -221,7 +223,7 @@ out({ join: roomsLine });
 const reason = bob.evaluate(() => new Promise((resolve) => socket.once("disconnect", resolve)));
 await route("/sockets/");
 await selectNamespace("/chat");
-await admin.waitForFunction((id) => document.body.innerText.includes(id), { timeout: 10000 }, bobId);
+await admin.waitForFunction((id) => document.body.innerText.includes(id), { timeout: 10000, polling: 100 }, bobId);
 const rows = await admin.$$("tbody tr");
 for (const row of rows) {
   if ((await row.evaluate((e) => e.textContent)).includes(bobId)) {
