@@ -175,13 +175,8 @@ fn the_chat_page_with_the_msgpack_parser_in_chromium() {
         );
         assert_eq!(chat["a_got"], true, "{chat}");
         assert_eq!(chat["b_got"], true, "{chat}");
-        // On long-polling the browser client base64-encodes a binary packet asynchronously
-        // (engine.io-parser's FileReader), so the DISCONNECT a closing page sends with the
-        // msgpack parser never leaves it: the others get `left` only when the session times
-        // out, as with a Node server. Over WebSocket the binary frame leaves at once.
-        if mode != "polling" {
-            assert_eq!(chat["left"], true, "{chat}");
-        }
+        // On long-polling the page posts its DISCONNECT as a beacon, in the msgpack form here.
+        assert_eq!(chat["left"], true, "{chat}");
     }
     assert_eq!(line(&lines, "parser"), [&json!("msgpack")]);
 }
