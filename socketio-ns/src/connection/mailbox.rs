@@ -85,20 +85,24 @@ impl Mailbox {
     pub(super) async fn pop(&self) -> Cmd {
         loop {
             let notified = self.notify.notified();
-            let popped = {
-                let mut q = self.lock();
-                q.cmds
-                    .pop_front()
-                    .map(|cmd| (cmd, q.cmds.len() + 1 == self.limit))
-            };
-            if let Some((cmd, freed)) = popped {
-                if freed {
-                    self.room.notify_waiters();
-                }
+            // Taken in a function of its own: a command held in this scope across the wait
+            // would be part of every idle actor's state.
+            if let Some(cmd) = self.try_pop() {
                 return cmd;
             }
             notified.await;
         }
+    }
+
+    fn try_pop(&self) -> Option<Cmd> {
+        let mut q = self.lock();
+        let cmd = q.cmds.pop_front()?;
+        let freed = q.cmds.len() + 1 == self.limit;
+        drop(q);
+        if freed {
+            self.room.notify_waiters();
+        }
+        Some(cmd)
     }
 
     /// The actor is gone: what is queued is dropped and a waiting reader goes on.

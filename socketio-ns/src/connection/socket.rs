@@ -124,8 +124,8 @@ impl Socket {
     }
 
     /// The next command for the actor.
-    pub(crate) async fn next_command(&self) -> Cmd {
-        self.mailbox.pop().await
+    pub(crate) fn next_command(&self) -> impl Future<Output = Cmd> + Send + '_ {
+        self.mailbox.pop()
     }
 
     /// Closes the whole connection (every namespace of this client).

@@ -1,124 +1,165 @@
-//! The heartbeat: one task per session that pings the client (revision 4) or waits for its
-//! pings (revision 3), closes the session on a ping timeout, and removes it from the table
-//! once it has ended.
+//! The heartbeat: pings the client (revision 4) or waits for its pings (revision 3), closes the
+//! session on a ping timeout, and once the session has ended removes it from the table.
+//!
+//! [`Beat`] is the heartbeat's state without a task of its own: a session born on a WebSocket
+//! runs it inside its WebSocket task (one timer in that loop), a long-polling session in the
+//! small task [`heartbeat`] (a session that upgrades keeps that task).
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::EngineHandler;
-use super::config::ProtocolVersion;
+use super::config::{EngineConfig, ProtocolVersion};
 use super::polling::delivers_close;
 use super::router::Shared;
 use super::session::{CloseReason, EngineSession};
 
-/// Pings every interval; closes the session when no pong comes in time. When the session ends
-/// for any reason, removes it from the table and tells the handler, exactly once.
+/// Where a session's heartbeat stands: what it waits for, and until when.
+#[derive(Debug)]
+pub(super) struct Beat {
+    at: Instant,
+    phase: Phase,
+    interval: Duration,
+    timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Revision 4: the next ping leaves at `at`.
+    Idle,
+    /// Revision 4: a ping is out; its pong is due by `at`.
+    Pinged,
+    /// Revision 3: the client's next ping is due by `at`.
+    ClientPings,
+}
+
+impl Beat {
+    /// The heartbeat of a session opened now.
+    pub(super) fn start<D>(socket: &EngineSession<D>, config: &EngineConfig) -> Beat {
+        let now = Instant::now();
+        let (interval, timeout) = (config.ping_interval, config.ping_timeout);
+        if socket.protocol() == ProtocolVersion::V3 {
+            let at = now + interval + timeout;
+            socket.set_ping_deadline(Some(at));
+            Beat {
+                at,
+                phase: Phase::ClientPings,
+                interval,
+                timeout,
+            }
+        } else {
+            Beat {
+                at: now + interval,
+                phase: Phase::Idle,
+                interval,
+                timeout,
+            }
+        }
+    }
+
+    /// When [`Beat::fire`] is next due.
+    pub(super) fn at(&self) -> Instant {
+        self.at
+    }
+
+    /// The timer reached [`Beat::at`]: pings, or gives a held client more time, or closes the
+    /// session for a ping timeout. Returns `false` once the session is closed.
+    pub(super) fn fire<D>(&mut self, socket: &EngineSession<D>) -> bool {
+        match self.phase {
+            Phase::Idle => {
+                // Deadlines run from planned instants, not from when a timer happened to fire,
+                // so the session closes when the protocol says (timers only ever fire late).
+                // The timeout is cut by a hair for the same reason: a client that waited
+                // exactly interval + timeout must find the session gone. Outstanding before it
+                // leaves: the pong may come back at once.
+                let grace = Duration::from_millis(2).min(self.timeout / 2);
+                self.at = self.at + self.timeout - grace;
+                self.phase = Phase::Pinged;
+                socket.set_ping_deadline(Some(self.at));
+                socket.send_ping().is_ok()
+            }
+            Phase::Pinged | Phase::ClientPings if socket.inbound_held() => {
+                // The client's pong (or ping) waits behind what we do not read (flow control,
+                // or a write it is slow to take): it is there; give it another timeout.
+                self.at = Instant::now()
+                    + if self.phase == Phase::Pinged {
+                        self.timeout
+                    } else {
+                        self.interval + self.timeout
+                    };
+                socket.set_ping_deadline(Some(self.at));
+                true
+            }
+            Phase::Pinged | Phase::ClientPings => {
+                tracing::debug!("ping timeout");
+                socket.close(CloseReason::PingTimeout);
+                false
+            }
+        }
+    }
+
+    /// The client answered (revision 4: the pong to our ping; revision 3: its own ping, which
+    /// the packet handler already answered).
+    pub(super) fn answered<D>(&mut self, socket: &EngineSession<D>) {
+        let now = Instant::now();
+        match self.phase {
+            Phase::Pinged => {
+                socket.set_ping_deadline(None);
+                self.at = now + self.interval;
+                self.phase = Phase::Idle;
+            }
+            Phase::ClientPings => {
+                self.at = now + self.interval + self.timeout;
+                socket.set_ping_deadline(Some(self.at));
+            }
+            Phase::Idle => {}
+        }
+    }
+}
+
+/// The heartbeat task of a long-polling session: runs its [`Beat`] until the session closes,
+/// then ends it.
 pub(super) async fn heartbeat<H: EngineHandler>(
     shared: Arc<Shared<H>>,
     socket: EngineSession<H::Data>,
 ) {
-    let interval = shared.config.ping_interval;
-    let timeout = shared.config.ping_timeout;
-    if socket.protocol() == ProtocolVersion::V3 {
-        client_pings(&socket, interval + timeout).await;
-    } else {
-        server_pings(&socket, interval, timeout).await;
-    }
-    let reason = socket.close_reason().unwrap_or(CloseReason::TransportClose);
-    tracing::debug!(%reason, "session closed");
-    shared.handler.on_close(&socket, reason);
-    if let Some(o) = &shared.observer {
-        o.session_closed(socket.sid(), reason);
-    }
-    // A polling client fetches the close packet of a server-side close (and what was queued
-    // before it) with its next GET: keep the session in the table until then, at most a ping
-    // timeout.
-    let deadline = tokio::time::Instant::now() + timeout;
-    while delivers_close(&socket) && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    shared
-        .sessions
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .remove(socket.sid());
-}
-
-/// Revision 4: the server pings every `interval` and closes the session when no pong comes
-/// within `timeout`. Returns when the session closed.
-async fn server_pings<D>(
-    socket: &EngineSession<D>,
-    interval: std::time::Duration,
-    timeout: std::time::Duration,
-) {
+    let mut beat = Beat::start(&socket, &shared.config);
     let inner = &socket.inner;
-    // Deadlines run from planned instants, not from when a timer happened to fire, so the
-    // session closes when the protocol says (timers only ever fire late). The timeout is cut
-    // by a hair for the same reason: a client that waited exactly interval + timeout must
-    // find the session gone.
-    let grace = std::time::Duration::from_millis(2).min(timeout / 2);
-    let mut ping_at = tokio::time::Instant::now() + interval;
     loop {
         tokio::select! {
-            _ = tokio::time::sleep_until(ping_at) => {}
+            _ = tokio::time::sleep_until(beat.at()) => {
+                if !beat.fire(&socket) {
+                    break;
+                }
+            }
+            _ = inner.pong.notified() => beat.answered(&socket),
             _ = inner.closing.notified() => break,
         }
-        // Outstanding before it leaves: a pong may come back before this task runs again.
-        let mut deadline = ping_at + timeout - grace;
-        socket.set_ping_deadline(Some(deadline));
-        if socket.send_ping().is_err() {
-            break;
-        }
-        let answered = loop {
-            tokio::select! {
-                _ = inner.pong.notified() => {
-                    socket.set_ping_deadline(None);
-                    break true;
-                }
-                _ = tokio::time::sleep_until(deadline) => {
-                    if socket.inbound_held() {
-                        // The client's pong waits behind what we do not read for flow
-                        // control: it is there, sending; give it another timeout.
-                        deadline = tokio::time::Instant::now() + timeout;
-                        socket.set_ping_deadline(Some(deadline));
-                        continue;
-                    }
-                    tracing::debug!("ping timeout");
-                    socket.close(CloseReason::PingTimeout);
-                    break false;
-                }
-                _ = inner.closing.notified() => break false,
-            }
-        };
-        if !answered {
-            break;
-        }
-        ping_at = tokio::time::Instant::now() + interval;
     }
+    shared.session_ended(&socket).await;
 }
 
-/// Revision 3: the client pings; the session closes when no ping (answered by the packet
-/// handler, which wakes `pong`) arrives within `limit` (ping interval + ping timeout) of the
-/// last one or of the opening. Returns when the session closed.
-async fn client_pings<D>(socket: &EngineSession<D>, limit: std::time::Duration) {
-    let inner = &socket.inner;
-    let mut deadline = tokio::time::Instant::now() + limit;
-    loop {
-        socket.set_ping_deadline(Some(deadline));
-        tokio::select! {
-            _ = inner.pong.notified() => {
-                deadline = tokio::time::Instant::now() + limit;
-            }
-            _ = tokio::time::sleep_until(deadline) => {
-                if socket.inbound_held() {
-                    // The client's ping may wait behind what we do not read for flow control.
-                    deadline = tokio::time::Instant::now() + limit;
-                    continue;
-                }
-                tracing::debug!("ping timeout (no ping from the v3 client)");
-                socket.close(CloseReason::PingTimeout);
-                return;
-            }
-            _ = inner.closing.notified() => return,
+impl<H: EngineHandler> Shared<H> {
+    /// A session has closed: tells the handler, exactly once, and removes it from the table.
+    pub(super) async fn session_ended(&self, socket: &EngineSession<H::Data>) {
+        let reason = socket.close_reason().unwrap_or(CloseReason::TransportClose);
+        tracing::debug!(%reason, "session closed");
+        self.handler.on_close(socket, reason);
+        if let Some(o) = &self.observer {
+            o.session_closed(socket.sid(), reason);
         }
+        // A polling client fetches the close packet of a server-side close (and what was
+        // queued before it) with its next GET: keep the session in the table until then, at
+        // most a ping timeout.
+        let deadline = Instant::now() + self.config.ping_timeout;
+        while delivers_close(socket) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.sessions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(socket.sid());
     }
 }

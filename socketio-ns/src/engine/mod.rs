@@ -18,7 +18,9 @@
 //! - `deflate/`: WebSocket `permessage-deflate` ([`WsCompression`]), which tungstenite
 //!   lacks: the extension's negotiation and a frame codec of our own (sans-IO,
 //!   `negotiate.rs` and `codec.rs`), and the stream that drives it (`stream.rs`).
-//! - `heartbeat.rs`: the per-session ping/pong task, which also ends a session for good.
+//! - `heartbeat.rs`: ping/pong as a state machine (`Beat`), run by the WebSocket task of a
+//!   session opened on a WebSocket and by a small task for a long-polling one, and the end of
+//!   a session for good.
 //! - `observe.rs`: `EngineObserver`, what the admin UI counts (sessions, packets).
 //! - `session.rs`: one session ([`EngineSession`]): its bounded outbox, its state, and
 //!   [`CloseReason`].

@@ -272,6 +272,8 @@ impl<H: EngineHandler> Engine<H> {
         }
     }
 
+    /// A new session, in the table. A long-polling session gets its heartbeat task here; the
+    /// WebSocket task runs a WebSocket session's heartbeat itself ([`super::heartbeat::Beat`]).
     pub(super) fn create_session(
         &self,
         transport: Transport,
@@ -295,8 +297,10 @@ impl<H: EngineHandler> Engine<H> {
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .insert(socket.inner.sid.clone(), socket.clone());
-        let span = tracing::debug_span!("engine", sid = %socket.sid());
-        tokio::spawn(heartbeat(self.shared.clone(), socket.clone()).instrument(span));
+        if transport == Transport::Polling {
+            let span = tracing::debug_span!("engine", sid = %socket.sid());
+            tokio::spawn(heartbeat(self.shared.clone(), socket.clone()).instrument(span));
+        }
         socket
     }
 

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use tokio_tungstenite::WebSocketStream;
@@ -20,6 +20,7 @@ use tracing::Instrument;
 use super::config::ProtocolVersion;
 use super::config::Transport;
 use super::deflate::{Codec, DeflateStream, negotiate};
+use super::heartbeat::Beat;
 use super::http::{Body, ErrorCode, error};
 use super::router::{Engine, Shared};
 use super::session::{CloseReason, EngineSession, HandshakeInfo, POLLING, UPGRADING, WEBSOCKET};
@@ -106,16 +107,28 @@ impl<H: EngineHandler> Engine<H> {
                         .await,
                     ),
                 };
+                // The accept task ends here: the session's loop runs as a task of its own,
+                // sized for the loop alone (an idle connection keeps only that).
+                let span = tracing::Span::current();
                 match target {
                     Err((socket, claimed)) => {
-                        tracing::Span::current().record("sid", socket.sid());
-                        engine.shared.run_upgrade(ws, socket, claimed).await
+                        span.record("sid", socket.sid());
+                        let shared = engine.shared.clone();
+                        if let Some(ws) = shared.probe(ws, &socket, claimed).await {
+                            tokio::spawn(shared.run_websocket(ws, socket, None).instrument(span));
+                        }
                     }
                     Ok(handshake) => {
                         let socket = engine.create_session(Transport::WebSocket, handshake);
-                        tracing::Span::current().record("sid", socket.sid());
+                        span.record("sid", socket.sid());
                         let hello = engine.handshake_json(socket.sid(), Transport::WebSocket);
-                        engine.shared.run_websocket(ws, socket, Some(hello)).await
+                        tokio::spawn(
+                            engine
+                                .shared
+                                .clone()
+                                .run_websocket(ws, socket, Some(hello))
+                                .instrument(span),
+                        );
                     }
                 }
             }
@@ -189,16 +202,17 @@ impl Sink<WsMessage> for Ws {
 }
 
 impl<H: EngineHandler> Shared<H> {
-    /// The probe phase of an upgrade, then the WebSocket loop.
-    async fn run_upgrade(
-        self: Arc<Self>,
+    /// The probe phase of an upgrade: the WebSocket to carry the session on, or `None` when
+    /// the upgrade failed (the session goes on over long-polling).
+    async fn probe(
+        &self,
         mut ws: Ws,
-        socket: EngineSession<H::Data>,
+        socket: &EngineSession<H::Data>,
         claimed: bool,
-    ) {
+    ) -> Option<Ws> {
         if !claimed {
             let _ = SinkExt::close(&mut ws).await;
-            return;
+            return None;
         }
         let timeout = self.config.upgrade_timeout;
         let probed = tokio::time::timeout(timeout, async {
@@ -228,7 +242,7 @@ impl<H: EngineHandler> Shared<H> {
             tracing::debug!("upgrade failed");
             socket.abandon_upgrade();
             let _ = SinkExt::close(&mut ws).await;
-            return;
+            return None;
         }
         socket.inner.transport.store(WEBSOCKET, Ordering::Release);
         tracing::debug!("upgraded to websocket");
@@ -237,29 +251,63 @@ impl<H: EngineHandler> Shared<H> {
         }
         // Wake a GET that may still be pending so it ends with a noop.
         socket.inner.writable.notify_one();
-        self.run_websocket(ws, socket, None).await;
+        Some(ws)
     }
 
-    /// The WebSocket loop: one task reads and writes.
-    async fn run_websocket(
+    /// A WebSocket session's task. A session opened on this WebSocket (`hello`: its handshake
+    /// to send) has its heartbeat run here and is ended here; an upgraded one keeps the
+    /// heartbeat task it had under long-polling.
+    ///
+    /// Not an `async fn`: that would keep a second copy of its arguments (the WebSocket among
+    /// them) in every idle connection's task.
+    #[expect(
+        clippy::manual_async_fn,
+        reason = "an async fn keeps a second copy of its arguments"
+    )]
+    fn run_websocket(
         self: Arc<Self>,
         mut ws: Ws,
         socket: EngineSession<H::Data>,
         hello: Option<String>,
-    ) {
-        if let Some(hello) = hello {
+    ) -> impl Future<Output = ()> + Send + 'static {
+        async move {
+            let Some(hello) = hello else {
+                self.websocket_loop(&mut ws, &socket, &mut None).await;
+                return;
+            };
             if ws.send(WsMessage::Text(hello.into())).await.is_err() {
                 socket.close(CloseReason::TransportClose);
-                return;
+            } else {
+                tracing::debug!("session opened (websocket)");
+                self.handler.on_open(&socket);
+                let mut beat = Some(Beat::start(&socket, &self.config));
+                self.websocket_loop(&mut ws, &socket, &mut beat).await;
             }
-            tracing::debug!("session opened (websocket)");
-            self.handler.on_open(&socket);
+            drop(ws);
+            self.session_ended(&socket).await;
         }
+    }
+
+    /// The WebSocket loop: reads, writes, and runs the heartbeat when it has it, until the
+    /// session closes.
+    async fn websocket_loop(
+        &self,
+        ws: &mut Ws,
+        socket: &EngineSession<H::Data>,
+        beat: &mut Option<Beat>,
+    ) {
         let write_timeout = self.config.write_timeout;
         let v3 = socket.protocol() == ProtocolVersion::V3;
         let mut frames = Vec::new();
         // Inbound flow control: while the handler has no room, no frame is read.
         let mut paused: Option<BoxFuture<'static, ()>> = None;
+        // The heartbeat's one timer, moved only when its deadline does (never polled without
+        // a heartbeat).
+        let heartbeat = tokio::time::sleep_until(beat.as_ref().map_or_else(
+            || tokio::time::Instant::now() + std::time::Duration::from_secs(86_400),
+            Beat::at,
+        ));
+        tokio::pin!(heartbeat);
         loop {
             let notified = socket.inner.writable.notified();
             socket.drain(&mut frames);
@@ -270,49 +318,31 @@ impl<H: EngineHandler> Shared<H> {
                 // A write the client does not take blocks here; a session closed meanwhile for
                 // a fault of the client's (buffer full, ping timeout) drops it at once.
                 let mut woken = false;
-                let written = {
-                    let write = async {
-                        for f in frames.drain(..) {
-                            if !skip {
-                                ws.feed(if v3 {
-                                    frame_to_ws_v3(f, socket.supports_binary())
-                                } else {
-                                    frame_to_ws(f)
-                                })
-                                .await?;
-                            }
-                        }
-                        ws.flush().await
-                    };
-                    tokio::pin!(write);
-                    // Most writes complete at once (the kernel has room): no timer for them.
-                    match std::future::poll_fn(|cx| Poll::Ready(write.as_mut().poll(cx))).await {
-                        Poll::Ready(r) => Some(Ok(r)),
-                        Poll::Pending => {
-                            // Not reading while writing: a pong may wait unread meanwhile.
-                            socket.set_inbound_held(true);
-                            let write = tokio::time::timeout(write_timeout, write);
-                            tokio::pin!(write);
-                            loop {
-                                tokio::select! {
-                                    r = &mut write => break Some(r),
-                                    _ = socket.inner.writable.notified() => {
-                                        woken = true;
-                                        if matches!(
-                                            socket.close_reason(),
-                                            Some(
-                                                CloseReason::BufferFull
-                                                    | CloseReason::PingTimeout
-                                                    | CloseReason::TransportError
-                                                    | CloseReason::ParseError
-                                            )
-                                        ) {
-                                            break None;
-                                        }
-                                    }
-                                }
-                            }
-                        }
+                if skip {
+                    frames.clear();
+                }
+                // Written from the back, oldest first.
+                frames.reverse();
+                let binary = socket.supports_binary();
+                // Most writes complete at once (the kernel has room): no timer for them, and
+                // the state of a write that waits is allocated only then.
+                let written = match std::future::poll_fn(|cx| {
+                    Poll::Ready(poll_write(ws, &mut frames, v3, binary, cx))
+                })
+                .await
+                {
+                    Poll::Ready(r) => Some(Ok(r)),
+                    Poll::Pending => {
+                        Box::pin(stalled_write(
+                            ws,
+                            &mut frames,
+                            (v3, binary),
+                            socket,
+                            (beat, heartbeat.as_mut()),
+                            write_timeout,
+                            &mut woken,
+                        ))
+                        .await
                     }
                 };
                 socket.set_inbound_held(paused.is_some());
@@ -348,11 +378,16 @@ impl<H: EngineHandler> Shared<H> {
                 }
             }
             if socket.is_closed() {
-                let _ = tokio::time::timeout(write_timeout, SinkExt::close(&mut ws)).await;
+                let _ = Box::pin(tokio::time::timeout(write_timeout, SinkExt::close(ws))).await;
                 break;
             }
             tokio::select! {
                 _ = notified => {}
+                _ = &mut heartbeat, if beat.is_some() => {
+                    let b = beat.as_mut().expect("guarded");
+                    b.fire(socket);
+                    heartbeat.as_mut().reset(b.at());
+                }
                 _ = async { paused.as_mut().expect("guarded").await }, if paused.is_some() => {
                     paused = None;
                     socket.set_inbound_held(false);
@@ -365,10 +400,10 @@ impl<H: EngineHandler> Shared<H> {
                         } else {
                             EnginePacket::decode_text(text)
                         } {
-                            Ok(p) => self.on_packet(&socket, p),
+                            Ok(p) => self.ws_packet(socket, p, beat),
                             Err(e) => {
                                 tracing::debug!(error = %e, "invalid packet, closing the session");
-                                self.parse_error(&socket);
+                                self.parse_error(socket);
                                 Flow::Continue
                             }
                         },
@@ -377,21 +412,21 @@ impl<H: EngineHandler> Shared<H> {
                         {
                             // Revision 3: the frame's first byte is the packet type.
                             match v3::decode_ws_binary(data) {
-                                Ok(p) => self.on_packet(&socket, p),
+                                Ok(p) => self.ws_packet(socket, p, beat),
                                 Err(e) => {
                                     tracing::debug!(error = %e, "invalid packet, closing the session");
-                                    self.parse_error(&socket);
+                                    self.parse_error(socket);
                                     Flow::Continue
                                 }
                             }
                         }
                         Some(Ok(WsMessage::Binary(data))) => {
-                            self.on_packet(&socket, EnginePacket::Binary(data))
+                            self.ws_packet(socket, EnginePacket::Binary(data), beat)
                         }
                         Some(Ok(WsMessage::Close(_))) => {
                             // tungstenite queued the answering close frame: send it (RFC 6455
                             // 5.5.1).
-                            let _ = tokio::time::timeout(write_timeout, ws.flush()).await;
+                            let _ = Box::pin(tokio::time::timeout(write_timeout, ws.flush())).await;
                             socket.close(CloseReason::TransportClose);
                             Flow::Continue
                         }
@@ -409,12 +444,41 @@ impl<H: EngineHandler> Shared<H> {
                             Flow::Continue
                         }
                     };
-                    paused = inbound_pause(flow, &socket);
+                    paused = inbound_pause(flow, socket);
                     // Unread, the client's pongs wait too: the heartbeat lets it be.
                     socket.set_inbound_held(paused.is_some());
+                    if let Some(b) = &beat
+                        && b.at() != heartbeat.deadline()
+                    {
+                        heartbeat.as_mut().reset(b.at());
+                    }
                 }
             }
         }
+    }
+
+    /// A packet read from the WebSocket. When this task runs the session's heartbeat, a pong
+    /// (or a revision 3 client's ping) that the packet handler counted reaches it too.
+    fn ws_packet(
+        &self,
+        socket: &EngineSession<H::Data>,
+        packet: EnginePacket,
+        beat: &mut Option<Beat>,
+    ) -> Flow {
+        let heartbeat = beat.is_some()
+            && matches!(
+                packet,
+                EnginePacket::Ping { probe: false } | EnginePacket::Pong { probe: false }
+            );
+        let flow = self.on_packet(socket, packet);
+        // The handler's wake-up is a stored permit here, no task waits on it.
+        if heartbeat
+            && let Some(b) = beat
+            && socket.inner.pong.notified().now_or_never().is_some()
+        {
+            b.answered(socket);
+        }
+        flow
     }
 }
 
@@ -433,6 +497,72 @@ pub(super) fn inbound_pause<D: Send + Sync + 'static>(
         }
         Flow::Continue if socket.backlogged() => Some(Box::pin(socket.clone().drained())),
         Flow::Continue => None,
+    }
+}
+
+/// Writes `frames` (from the back) and flushes, as far as the connection takes them now.
+fn poll_write(
+    ws: &mut Ws,
+    frames: &mut Vec<Frame>,
+    v3: bool,
+    supports_binary: bool,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), tungstenite::Error>> {
+    while !frames.is_empty() {
+        std::task::ready!(Pin::new(&mut *ws).poll_ready(cx))?;
+        let f = frames.pop().expect("not empty");
+        Pin::new(&mut *ws).start_send(if v3 {
+            frame_to_ws_v3(f, supports_binary)
+        } else {
+            frame_to_ws(f)
+        })?;
+    }
+    Pin::new(&mut *ws).poll_flush(cx)
+}
+
+/// A write the client is slow to take: waits for it at most `write_timeout`, the heartbeat
+/// going on meanwhile. `None` when the session was closed meanwhile for a fault of the
+/// client's (buffer full, ping timeout); `woken` tells that more frames were queued.
+async fn stalled_write<D>(
+    ws: &mut Ws,
+    frames: &mut Vec<Frame>,
+    (v3, binary): (bool, bool),
+    socket: &EngineSession<D>,
+    (beat, mut heartbeat): (&mut Option<Beat>, Pin<&mut tokio::time::Sleep>),
+    write_timeout: std::time::Duration,
+    woken: &mut bool,
+) -> Option<Result<Result<(), tungstenite::Error>, tokio::time::error::Elapsed>> {
+    // Not reading while writing: a pong may wait unread meanwhile.
+    socket.set_inbound_held(true);
+    let write = tokio::time::timeout(
+        write_timeout,
+        std::future::poll_fn(|cx| poll_write(ws, frames, v3, binary, cx)),
+    );
+    tokio::pin!(write);
+    loop {
+        tokio::select! {
+            r = &mut write => return Some(r),
+            _ = &mut heartbeat, if beat.is_some() => {
+                // Held: the beat gives the client more time.
+                let b = beat.as_mut().expect("guarded");
+                b.fire(socket);
+                heartbeat.as_mut().reset(b.at());
+            }
+            _ = socket.inner.writable.notified() => {
+                *woken = true;
+                if matches!(
+                    socket.close_reason(),
+                    Some(
+                        CloseReason::BufferFull
+                            | CloseReason::PingTimeout
+                            | CloseReason::TransportError
+                            | CloseReason::ParseError
+                    )
+                ) {
+                    return None;
+                }
+            }
+        }
     }
 }
 

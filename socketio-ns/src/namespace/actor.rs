@@ -13,6 +13,7 @@ use super::instance::NamespaceInstance;
 use super::recovery::{self, Parking, Resumed};
 use super::registry::Runtime;
 use super::{ConnectError, Context, Middleware, Namespace};
+use crate::codec::socketio::Event;
 use crate::codec::socketio::packet::PacketType;
 use crate::connection::{
     Cmd, Connection, DisconnectReason, Socket, connect_reply_frame, is_v2, refuse, simple_frame,
@@ -31,13 +32,8 @@ pub(crate) fn spawn_socket<T: Namespace>(
     // Counted from now until the actor ends, so that a server shutdown can wait for it.
     let live = rt.track_actor();
     let actor = run(value, socket, ns, rt, middlewares, resumed);
-    tokio::spawn(
-        async move {
-            actor.await;
-            drop(live);
-        }
-        .instrument(span),
-    );
+    // `map`, not an `async` block around it: that would hold the actor's state twice.
+    tokio::spawn(actor.map(move |()| drop(live)).instrument(span));
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
@@ -47,14 +43,59 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
         .unwrap_or("panic")
 }
 
-async fn run<T: Namespace>(
+/// What a connected socket's actor keeps while it serves.
+struct Live<T: Namespace> {
+    value: T,
+    cx: Context<T>,
+    middlewares: Vec<Arc<dyn Middleware>>,
+    /// Its private session id, for connection state recovery.
+    pid: Option<String>,
+    /// The adapter's offset when it connected.
+    since: Option<String>,
+}
+
+/// The actor: connects the socket, runs its events (parked meanwhile for connection state
+/// recovery when its connection is lost), and makes it leave.
+///
+/// Not an `async fn`, and every phase but the events loop boxed: an idle socket's task holds
+/// only the state it waits in, not the arguments and the other phases' locals as well.
+fn run<T: Namespace>(
+    value: T,
+    socket: Arc<Socket>,
+    ns: Arc<NamespaceInstance>,
+    rt: Arc<Runtime>,
+    middlewares: Vec<Arc<dyn Middleware>>,
+    resumed: Option<Resumed>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let start = Box::pin(start(value, socket, ns, rt, middlewares, resumed));
+    async move {
+        let Some(mut live) = start.await else {
+            return;
+        };
+        match serve(&mut live).await {
+            Some((reason, silent)) => Box::pin(leave(live, reason, silent)).await,
+            None => {
+                // The socket lives on in another process: this value just ends.
+                let Live { value, mut cx, .. } = live;
+                let (socket, ns, rt) = (cx.socket.clone(), cx.ns.clone(), cx.rt.clone());
+                cx.kill_local_jobs();
+                drop(cx);
+                forget(&socket, &ns, &rt);
+                drop(value);
+            }
+        }
+    }
+}
+
+/// Connects the socket: middlewares and connect hooks, then the CONNECT reply. `None`: refused.
+async fn start<T: Namespace>(
     mut value: T,
     socket: Arc<Socket>,
     ns: Arc<NamespaceInstance>,
     rt: Arc<Runtime>,
     middlewares: Vec<Arc<dyn Middleware>>,
     resumed: Option<Resumed>,
-) {
+) -> Option<Live<T>> {
     let mut cx = Context::<T>::new(socket.clone(), ns.clone(), rt.clone());
     // A socket whose session another process kept: live already (id, rooms, missed packets),
     // with a fresh value whose connect hooks run knowing it (`cx.recovered()`).
@@ -66,8 +107,8 @@ async fn run<T: Namespace>(
             cx.set_data(data);
         }
     }
-    // The connect, event and disconnect futures are boxed: inline, the largest handler's
-    // state machine would be part of every idle socket's task.
+    // The connect hooks are boxed: inline, the largest handler's state machine would be part
+    // of this phase's state.
     let connected = Box::pin(connect(
         &mut value,
         &mut cx,
@@ -87,11 +128,11 @@ async fn run<T: Namespace>(
         socket.close_mailbox();
         drop(cx);
         forget(&socket, &ns, &rt);
-        return;
+        return None;
     }
 
     // Rooms recv_connect joined take effect before the CONNECT reply.
-    Box::pin(cx.settle_joins()).await;
+    cx.settle_joins().await;
     // No connection state recovery for v2 clients (the reference server has none for them).
     let pid = match resumed {
         Some(r) => Some(r.pid),
@@ -113,12 +154,9 @@ async fn run<T: Namespace>(
         // ticks): some clients, the protocol test suite among them, take one message per read
         // and would miss the second of two frames that arrive together.
         let conn = socket.conn.clone();
-        Box::pin(async move {
-            let _ = tokio::time::timeout(std::time::Duration::from_millis(100), conn.written_all())
-                .await;
-            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-        })
-        .await;
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_millis(100), conn.written_all()).await;
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
     }
     if let Some(o) = ns.observer.get() {
         o.socket_connected(&ns, &socket, cx.data.as_ref());
@@ -127,53 +165,94 @@ async fn run<T: Namespace>(
         let _ = recovery::emit(&ns, &socket, packet);
     }
     tracing::debug!("connected");
+    Some(Live {
+        value,
+        cx,
+        middlewares,
+        pid,
+        since,
+    })
+}
 
-    // Every await below but the events loop's is boxed, as the hooks above are: the task of an
-    // idle socket is only as large as the state it waits in (the events loop).
-    let mut socket = socket;
-    let (reason, silent) = loop {
-        let (reason, silent) = events(&mut value, &mut cx, &socket).await;
-        let Some(pid) = pid
+/// Runs the socket's events; when its connection is lost and it may be recovered, parks it
+/// until its client comes back or the time is up. Returns why it leaves and whether the
+/// client is not to be told, or `None` when it moved to another process.
+async fn serve<T: Namespace>(live: &mut Live<T>) -> Option<(DisconnectReason, bool)> {
+    loop {
+        let socket = live.cx.socket.clone();
+        let (reason, silent) = events(&mut live.value, &mut live.cx, &socket).await;
+        drop(socket);
+        if !live
+            .pid
             .as_deref()
-            .filter(|_| recovery::parks(&ns, pid.as_deref(), reason))
-        else {
-            break (reason, silent);
-        };
-        // Connection lost: the socket waits for its client with its value, ACL and jobs.
-        match Box::pin(recovery::park(&mut cx, &rt, pid, since.clone())).await {
-            Parking::Resumed(new) => {
-                socket = new;
-                cx.socket = socket.clone();
-                cx.recovered = true;
-                if let Err(e) = Box::pin(recovery::middlewares_allow(&cx, &rt, &middlewares)).await
-                {
-                    refuse(&socket.conn, socket.nsp(), &e.to_json());
-                    break (DisconnectReason::ServerNamespaceDisconnect, true);
-                }
-                let reply = recovery::connect_reply(&socket.id, Some(pid));
-                let _ =
-                    socket
-                        .conn
-                        .send_frame(connect_reply_frame(&socket.conn, socket.nsp(), &reply));
-                tracing::debug!("recovered");
-            }
-            Parking::Ended(rooms) => {
-                // Back in its rooms while recv_disconnect runs, as any leaving socket.
-                ns.adapter.add_all(&socket.id, &rooms);
-                break (reason, silent);
-            }
-            Parking::Moved => {
-                // The socket lives on in another process: this value just ends.
-                cx.kill_local_jobs();
-                drop(cx);
-                forget(&socket, &ns, &rt);
-                return;
-            }
+            .is_some_and(|pid| recovery::parks(&live.cx.ns, Some(pid), reason))
+        {
+            return Some((reason, silent));
         }
-    };
+        // Connection lost: the socket waits for its client with its value, ACL and jobs.
+        match Box::pin(park(live)).await {
+            Unparked::Back => {}
+            Unparked::Refused => return Some((DisconnectReason::ServerNamespaceDisconnect, true)),
+            Unparked::TimeUp => return Some((reason, silent)),
+            Unparked::Moved => return None,
+        }
+    }
+}
 
-    // Leaving: jobs stop, the client is told, recv_disconnect runs while the socket is still
-    // in its rooms, then the rooms are left.
+/// How a parked socket's wait ended.
+enum Unparked {
+    /// Its client is back: served again.
+    Back,
+    /// Its client came back and a middleware refused it (the client was told).
+    Refused,
+    /// The time is up: it leaves.
+    TimeUp,
+    /// It lives on in another process.
+    Moved,
+}
+
+/// A lost socket parked for connection state recovery.
+async fn park<T: Namespace>(live: &mut Live<T>) -> Unparked {
+    let Live {
+        cx,
+        middlewares,
+        pid,
+        since,
+        ..
+    } = live;
+    let pid = pid.as_deref().expect("parks only with a pid");
+    let rt = cx.rt.clone();
+    match recovery::park(cx, &rt, pid, since.clone()).await {
+        Parking::Resumed(socket) => {
+            cx.socket = socket.clone();
+            cx.recovered = true;
+            if let Err(e) = recovery::middlewares_allow(cx, &rt, middlewares).await {
+                refuse(&socket.conn, socket.nsp(), &e.to_json());
+                return Unparked::Refused;
+            }
+            let reply = recovery::connect_reply(&socket.id, Some(pid));
+            let _ = socket
+                .conn
+                .send_frame(connect_reply_frame(&socket.conn, socket.nsp(), &reply));
+            tracing::debug!("recovered");
+            Unparked::Back
+        }
+        Parking::Ended(rooms) => {
+            // Back in its rooms while recv_disconnect runs, as any leaving socket.
+            cx.ns.adapter.add_all(&cx.socket.id, &rooms);
+            Unparked::TimeUp
+        }
+        Parking::Moved => Unparked::Moved,
+    }
+}
+
+/// Leaving: jobs stop, the client is told, recv_disconnect runs while the socket is still in
+/// its rooms, then the rooms are left.
+async fn leave<T: Namespace>(live: Live<T>, reason: DisconnectReason, silent: bool) {
+    let Live {
+        mut value, mut cx, ..
+    } = live;
+    let (socket, ns, rt) = (cx.socket.clone(), cx.ns.clone(), cx.rt.clone());
     socket.set_connected(false);
     cx.kill_jobs_on_leave();
     if !silent {
@@ -185,7 +264,8 @@ async fn run<T: Namespace>(
         ));
     }
     tracing::debug!(%reason, "disconnected");
-    if Box::pin(AssertUnwindSafe(value.disconnect(&mut cx, reason)).catch_unwind())
+    if AssertUnwindSafe(value.disconnect(&mut cx, reason))
+        .catch_unwind()
         .await
         .is_err()
     {
@@ -215,23 +295,10 @@ async fn events<T: Namespace>(
         }
         match socket.next_command().await {
             Cmd::Event(event) => {
-                if let Some(o) = cx.ns.observer.get() {
-                    o.event_received(&cx.ns, socket, &event);
+                // Boxed, the handler's state with it: it is not part of an idle socket's task.
+                if let Some(leaving) = Box::pin(on_event(value, cx, socket, event)).await {
+                    return leaving;
                 }
-                cx.begin_event(Some(&event));
-                let name_for_log =
-                    tracing::enabled!(tracing::Level::TRACE).then(|| event.name().to_owned());
-                let res =
-                    Box::pin(AssertUnwindSafe(value.process_packet(cx, event)).catch_unwind())
-                        .await;
-                if let Err(p) = res {
-                    tracing::error!(event = ?name_for_log, panic = panic_message(&*p), "handler panicked; disconnecting the socket");
-                    cx.error("handler_error", "the handler failed");
-                    return (DisconnectReason::HandlerPanic, false);
-                }
-                // Rooms the handler joined take effect before its answer leaves.
-                settle(cx).await;
-                cx.begin_event(None);
             }
             Cmd::Call(call) => {
                 let Ok(call) = call.downcast::<AckCall<T>>() else {
@@ -251,6 +318,34 @@ async fn events<T: Namespace>(
             Cmd::Disconnect(reason, silent) => return (reason, silent),
         }
     }
+}
+
+/// Runs one event's handler; `Some` when the socket is to leave (the handler panicked).
+async fn on_event<T: Namespace>(
+    value: &mut T,
+    cx: &mut Context<T>,
+    socket: &Socket,
+    event: Event,
+) -> Option<(DisconnectReason, bool)> {
+    if let Some(o) = cx.ns.observer.get() {
+        o.event_received(&cx.ns, socket, &event);
+    }
+    cx.begin_event(Some(&event));
+    let name_for_log = tracing::enabled!(tracing::Level::TRACE).then(|| event.name().to_owned());
+    let res = AssertUnwindSafe(value.process_packet(cx, event))
+        .catch_unwind()
+        .await;
+    if let Err(p) = res {
+        tracing::error!(event = ?name_for_log, panic = panic_message(&*p), "handler panicked; disconnecting the socket");
+        cx.error("handler_error", "the handler failed");
+        return Some((DisconnectReason::HandlerPanic, false));
+    }
+    // Rooms the handler joined take effect before its answer leaves.
+    if cx.has_pending_joins() {
+        cx.settle_joins().await;
+    }
+    cx.begin_event(None);
+    None
 }
 
 /// Makes the rooms a handler joined take effect; boxed only when there are any, so that the
