@@ -1,6 +1,7 @@
 //! A socket's mailbox: the commands its actor runs, in order.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::Mutex;
 
 use tokio::sync::Notify;
@@ -17,12 +18,20 @@ pub(crate) enum Cmd {
     /// A call into the namespace's value made by the namespace layer (an ack callback), typed
     /// there: this layer does not know the value's type.
     Call(Box<dyn std::any::Any + Send>),
+    /// A handler that began on the connection's task ([`Mailbox::try_claim`]) and has to
+    /// wait: the actor finishes it. It holds the actor's value, and the claim with it.
+    Resume(Pin<Box<dyn Future<Output = ()> + Send>>),
 }
 
 /// Commands for one actor, in order. Allocates nothing while empty.
 ///
 /// Events are flow-controlled, not dropped: [`Mailbox::push`] says when the queue has reached
 /// its limit, and the connection then reads nothing more until [`Mailbox::room`] completes.
+///
+/// The mailbox also says who holds the actor's value: the actor, except while it waits in
+/// [`Mailbox::pop`] with nothing to do; then the connection's task may claim it
+/// ([`Mailbox::try_claim`]) and run a handler itself, in order with everything else, since
+/// nothing waits.
 pub(super) struct Mailbox {
     queue: Mutex<Queue>,
     /// Wakes the actor.
@@ -37,6 +46,20 @@ struct Queue {
     cmds: VecDeque<Cmd>,
     /// The actor is gone: nothing will be taken any more.
     closed: bool,
+    /// Who holds the actor's value.
+    holder: Holder,
+}
+
+/// Who holds an actor's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Holder {
+    /// The actor: from its start, except while it waits in `pop` with nothing to do.
+    #[default]
+    Actor,
+    /// Nobody: the actor waits.
+    Free,
+    /// The connection's task, running a handler ([`Mailbox::try_claim`]).
+    Connection,
 }
 
 impl Mailbox {
@@ -81,7 +104,8 @@ impl Mailbox {
         }
     }
 
-    /// The next command.
+    /// The next command, for the actor, which gives the value up while it waits and holds it
+    /// again with what this returns (a [`Cmd::Resume`] carries it).
     pub(super) async fn pop(&self) -> Cmd {
         loop {
             let notified = self.notify.notified();
@@ -96,13 +120,73 @@ impl Mailbox {
 
     fn try_pop(&self) -> Option<Cmd> {
         let mut q = self.lock();
-        let cmd = q.cmds.pop_front()?;
+        let cmd = match q.cmds.front() {
+            // A handler the connection's task began: it brings the value back.
+            Some(Cmd::Resume(_)) => q.cmds.pop_front(),
+            // The connection's task runs a handler: the rest waits for it.
+            Some(_) if q.holder == Holder::Connection => None,
+            Some(_) => q.cmds.pop_front(),
+            None => None,
+        };
+        let Some(cmd) = cmd else {
+            // Waiting: the value is free, unless the connection's task holds it.
+            if q.holder == Holder::Actor {
+                q.holder = Holder::Free;
+            }
+            return None;
+        };
+        q.holder = Holder::Actor;
         let freed = q.cmds.len() + 1 == self.limit;
         drop(q);
         if freed {
             self.room.notify_waiters();
         }
         Some(cmd)
+    }
+
+    /// For the connection's task: claims the actor's value when the actor waits with nothing
+    /// queued, so that an event can run at once, in order. The claim ends with
+    /// [`Mailbox::release`] or [`Mailbox::resume`].
+    pub(super) fn try_claim(&self) -> bool {
+        let mut q = self.lock();
+        if q.closed || q.holder != Holder::Free || !q.cmds.is_empty() {
+            return false;
+        }
+        q.holder = Holder::Connection;
+        true
+    }
+
+    /// The connection's task is done with the value: the actor takes what was queued meanwhile.
+    pub(super) fn release(&self) {
+        let mut q = self.lock();
+        debug_assert_eq!(q.holder, Holder::Connection);
+        q.holder = Holder::Free;
+        let waiting = !q.cmds.is_empty();
+        drop(q);
+        if waiting {
+            self.notify.notify_one();
+        }
+    }
+
+    /// The handler the connection's task began has to wait: the actor finishes it, before
+    /// anything else, and holds the value from then on.
+    pub(super) fn resume(&self, rest: Pin<Box<dyn Future<Output = ()> + Send>>) {
+        let mut q = self.lock();
+        debug_assert_eq!(q.holder, Holder::Connection);
+        q.cmds.push_front(Cmd::Resume(rest));
+        drop(q);
+        self.notify.notify_one();
+    }
+
+    /// Queues a command ahead of the others (the socket leaves after the handler that asked).
+    pub(super) fn push_front(&self, cmd: Cmd) {
+        let mut q = self.lock();
+        if q.closed {
+            return;
+        }
+        q.cmds.push_front(cmd);
+        drop(q);
+        self.notify.notify_one();
     }
 
     /// The actor is gone: what is queued is dropped and a waiting reader goes on.

@@ -24,7 +24,7 @@ pub use disconnect::DisconnectReason;
 pub(crate) use mailbox::Cmd;
 pub use session::Session;
 pub use socket::Sid;
-pub(crate) use socket::Socket;
+pub(crate) use socket::{RunInline, Socket};
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;

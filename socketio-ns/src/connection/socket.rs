@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use tokio::sync::oneshot;
 
@@ -37,6 +38,17 @@ pub(crate) struct Socket {
     pub(crate) auth: OnceLock<Arc<str>>,
     next_ack: AtomicU64,
     connected: AtomicBool,
+    /// Runs an event on the connection's task when the actor waits with nothing to do.
+    inline: OnceLock<Weak<dyn RunInline>>,
+}
+
+/// Runs an event's handler on the task that read it (the namespace layer's actor implements
+/// it; this layer does not know the value's type). Called with the actor's value claimed
+/// ([`Socket::push_event`]); ends the claim with [`Socket::release`] when the handler is done,
+/// or hands what is left of it to the actor with [`Socket::resume`].
+pub(crate) trait RunInline: Send + Sync {
+    /// `Err`: it could not (the event goes to the actor's queue).
+    fn run(self: Arc<Self>, socket: Arc<Socket>, event: Event) -> Result<(), Event>;
 }
 
 impl fmt::Debug for Socket {
@@ -75,6 +87,7 @@ impl Socket {
             auth: OnceLock::new(),
             next_ack: AtomicU64::new(0),
             connected: AtomicBool::new(false),
+            inline: OnceLock::new(),
         }
     }
 
@@ -95,7 +108,22 @@ impl Socket {
 
     /// Queues an event for the actor. When its queue is full, the answer tells the engine to
     /// read nothing more from this connection until the actor has caught up.
-    pub(crate) fn push_event(self: &Arc<Self>, event: Event) -> Flow {
+    ///
+    /// When the actor waits with nothing queued, the handler runs here, on the task that read
+    /// the event: one wake-up per event instead of three (the actor's, and the writer's for the
+    /// answer), in the same order.
+    pub(crate) fn push_event(self: &Arc<Self>, mut event: Event) -> Flow {
+        if let Some(inline) = self.inline.get().and_then(Weak::upgrade)
+            && self.mailbox.try_claim()
+        {
+            match inline.run(self.clone(), event) {
+                Ok(()) => return Flow::Continue,
+                Err(e) => {
+                    self.mailbox.release();
+                    event = e;
+                }
+            }
+        }
         if !self.mailbox.push(Cmd::Event(event)) {
             return Flow::Continue;
         }
@@ -116,6 +144,27 @@ impl Socket {
     /// or it asked). The one way a socket is disconnected.
     pub(crate) fn disconnect(&self, reason: DisconnectReason, silent: bool) {
         let _ = self.mailbox.push(Cmd::Disconnect(reason, silent));
+    }
+
+    /// Lets events run on the connection's task when the actor is idle ([`RunInline`]).
+    pub(crate) fn set_inline(&self, inline: Weak<dyn RunInline>) {
+        let _ = self.inline.set(inline);
+    }
+
+    /// Ends a claim of [`RunInline::run`]: the handler is done.
+    pub(crate) fn release(&self) {
+        self.mailbox.release();
+    }
+
+    /// Ends a claim of [`RunInline::run`]: the handler has to wait, and the actor finishes it
+    /// before anything else.
+    pub(crate) fn resume(&self, rest: Pin<Box<dyn Future<Output = ()> + Send>>) {
+        self.mailbox.resume(rest);
+    }
+
+    /// Makes the socket leave after the handler that asked, before what is queued.
+    pub(crate) fn disconnect_first(&self, reason: DisconnectReason, silent: bool) {
+        self.mailbox.push_front(Cmd::Disconnect(reason, silent));
     }
 
     /// The actor is gone: commands queued or pushed later are dropped.

@@ -2,7 +2,8 @@
 //! at a time, in arrival order.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
 
 use futures_util::FutureExt;
 use tracing::Instrument;
@@ -16,7 +17,8 @@ use super::{ConnectError, Context, Middleware, Namespace};
 use crate::codec::socketio::Event;
 use crate::codec::socketio::packet::PacketType;
 use crate::connection::{
-    Cmd, Connection, DisconnectReason, Socket, connect_reply_frame, is_v2, refuse, simple_frame,
+    Cmd, Connection, DisconnectReason, RunInline, Socket, connect_reply_frame, is_v2, refuse,
+    simple_frame,
 };
 
 /// Starts the actor of a new socket.
@@ -69,14 +71,26 @@ fn run<T: Namespace>(
 ) -> impl Future<Output = ()> + Send + 'static {
     let start = Box::pin(start(value, socket, ns, rt, middlewares, resumed));
     async move {
-        let Some(mut live) = start.await else {
+        let Some(live) = start.await else {
             return;
         };
-        match serve(&mut live).await {
-            Some((reason, silent)) => Box::pin(leave(live, reason, silent)).await,
+        // Its value waits in the slot while the actor has nothing to do, for the connection's
+        // task to run an event with (`RunInline`).
+        let slot = Arc::new(Slot {
+            live: std::sync::Mutex::new(None),
+            span: tracing::Span::current(),
+        });
+        let inline: Weak<dyn RunInline> = Arc::downgrade(&slot) as Weak<Slot<T>>;
+        live.cx.socket.set_inline(inline);
+        let mut live = Some(Box::new(live));
+        match serve(&slot, &mut live).await {
+            Some((reason, silent)) => {
+                let live = live.take().expect("the actor holds its value");
+                Box::pin(leave(*live, reason, silent)).await;
+            }
             None => {
                 // The socket lives on in another process: this value just ends.
-                let Live { value, mut cx, .. } = live;
+                let Live { value, mut cx, .. } = *live.take().expect("the actor holds its value");
                 let (socket, ns, rt) = (cx.socket.clone(), cx.ns.clone(), cx.rt.clone());
                 cx.kill_local_jobs();
                 drop(cx);
@@ -84,6 +98,56 @@ fn run<T: Namespace>(
                 drop(value);
             }
         }
+    }
+}
+
+/// Where an actor's value waits while the actor has nothing to do: the connection's task may
+/// then run an event's handler with it (`RunInline`). Whoever holds the value took it from here;
+/// the mailbox says who may ([`Socket::push_event`]).
+struct Slot<T: Namespace> {
+    live: std::sync::Mutex<Option<Box<Live<T>>>>,
+    /// The actor's span, entered where the connection's task runs a handler too.
+    span: tracing::Span,
+}
+
+impl<T: Namespace> Slot<T> {
+    fn take(&self) -> Option<Box<Live<T>>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    fn put(&self, live: Option<Box<Live<T>>>) {
+        *self.live.lock().unwrap_or_else(|e| e.into_inner()) = live;
+    }
+}
+
+impl<T: Namespace> RunInline for Slot<T> {
+    fn run(self: Arc<Self>, socket: Arc<Socket>, event: Event) -> Result<(), Event> {
+        let Some(mut live) = self.take() else {
+            return Err(event);
+        };
+        let span = self.span.clone();
+        let _entered = span.enter();
+        let on = socket.clone();
+        let mut handler: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
+            let l = &mut *live;
+            let leaving = on_event(&mut l.value, &mut l.cx, &on, event)
+                .await
+                .or_else(|| l.cx.leaving.take());
+            self.put(Some(live));
+            if let Some((reason, silent)) = leaving {
+                on.disconnect_first(reason, silent);
+            }
+        });
+        // Most handlers complete at once; one that waits is finished by the actor, which
+        // polls it with its own waker from then on.
+        match handler
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+        {
+            std::task::Poll::Ready(()) => socket.release(),
+            std::task::Poll::Pending => socket.resume(handler),
+        }
+        Ok(())
     }
 }
 
@@ -177,26 +241,35 @@ async fn start<T: Namespace>(
 /// Runs the socket's events; when its connection is lost and it may be recovered, parks it
 /// until its client comes back or the time is up. Returns why it leaves and whether the
 /// client is not to be told, or `None` when it moved to another process.
-async fn serve<T: Namespace>(live: &mut Live<T>) -> Option<(DisconnectReason, bool)> {
+async fn serve<T: Namespace>(
+    slot: &Arc<Slot<T>>,
+    live: &mut Option<Box<Live<T>>>,
+) -> Option<(DisconnectReason, bool)> {
     loop {
-        let socket = live.cx.socket.clone();
-        let (reason, silent) = events(&mut live.value, &mut live.cx, &socket).await;
+        let socket = held(live).cx.socket.clone();
+        let (reason, silent) = events(slot, live, &socket).await;
         drop(socket);
-        if !live
+        let l = held(live);
+        if !l
             .pid
             .as_deref()
-            .is_some_and(|pid| recovery::parks(&live.cx.ns, Some(pid), reason))
+            .is_some_and(|pid| recovery::parks(&l.cx.ns, Some(pid), reason))
         {
             return Some((reason, silent));
         }
         // Connection lost: the socket waits for its client with its value, ACL and jobs.
-        match Box::pin(park(live)).await {
+        match Box::pin(park(slot, l)).await {
             Unparked::Back => {}
             Unparked::Refused => return Some((DisconnectReason::ServerNamespaceDisconnect, true)),
             Unparked::TimeUp => return Some((reason, silent)),
             Unparked::Moved => return None,
         }
     }
+}
+
+/// The value, which the actor holds outside its events loop's waits.
+fn held<T: Namespace>(live: &mut Option<Box<Live<T>>>) -> &mut Live<T> {
+    live.as_deref_mut().expect("the actor holds its value")
 }
 
 /// How a parked socket's wait ended.
@@ -212,7 +285,7 @@ enum Unparked {
 }
 
 /// A lost socket parked for connection state recovery.
-async fn park<T: Namespace>(live: &mut Live<T>) -> Unparked {
+async fn park<T: Namespace>(slot: &Arc<Slot<T>>, live: &mut Live<T>) -> Unparked {
     let Live {
         cx,
         middlewares,
@@ -224,6 +297,8 @@ async fn park<T: Namespace>(live: &mut Live<T>) -> Unparked {
     let rt = cx.rt.clone();
     match recovery::park(cx, &rt, pid, since.clone()).await {
         Parking::Resumed(socket) => {
+            let inline: Weak<dyn RunInline> = Arc::downgrade(slot) as Weak<Slot<T>>;
+            socket.set_inline(inline);
             cx.socket = socket.clone();
             cx.recovered = true;
             if let Err(e) = recovery::middlewares_allow(cx, &rt, middlewares).await {
@@ -285,15 +360,26 @@ async fn leave<T: Namespace>(live: Live<T>, reason: DisconnectReason, silent: bo
 /// Runs the socket's events until it is to leave: the reason, and whether the client is not
 /// to be told.
 async fn events<T: Namespace>(
-    value: &mut T,
-    cx: &mut Context<T>,
+    slot: &Slot<T>,
+    live: &mut Option<Box<Live<T>>>,
     socket: &Socket,
 ) -> (DisconnectReason, bool) {
     loop {
-        if let Some(leaving) = cx.leaving.take() {
+        if let Some(leaving) = held(live).cx.leaving.take() {
             return leaving;
         }
-        match socket.next_command().await {
+        // Free while the actor waits: the connection's task may run an event with it.
+        slot.put(live.take());
+        let cmd = socket.next_command().await;
+        if let Cmd::Resume(rest) = cmd {
+            // A handler the connection's task began; it puts the value back when done.
+            rest.await;
+            *live = slot.take();
+            continue;
+        }
+        *live = slot.take();
+        let Live { value, cx, .. } = held(live);
+        match cmd {
             Cmd::Event(event) => {
                 // Boxed, the handler's state with it: it is not part of an idle socket's task.
                 if let Some(leaving) = Box::pin(on_event(value, cx, socket, event)).await {
@@ -316,6 +402,7 @@ async fn events<T: Namespace>(
                 settle(cx).await;
             }
             Cmd::Disconnect(reason, silent) => return (reason, silent),
+            Cmd::Resume(_) => unreachable!("taken above"),
         }
     }
 }
