@@ -528,11 +528,21 @@ impl<D> EngineSession<D> {
     /// Takes up to `max` queued frames, oldest first.
     pub(crate) fn drain_at_most(&self, into: &mut Vec<Frame>, max: usize) {
         let mut out = self.inner.outbox.lock().unwrap_or_else(|e| e.into_inner());
-        let n = out.queue.len().min(max);
-        let start = into.len();
-        into.extend(out.queue.drain(..n));
-        let taken: usize = into[start..].iter().map(Frame::len).sum();
-        out.bytes -= taken;
+        if max >= out.queue.len() && into.is_empty() && into.capacity() > 0 {
+            // Everything into an empty buffer that has room (the WebSocket task's, after its
+            // first write): the queue's buffer becomes `into` and `into`'s the queue's, instead
+            // of moving the frames one by one (neither conversion allocates). A fresh `into`
+            // (a polling GET's) is filled instead, so that the queue keeps its buffer.
+            let spare = VecDeque::from(std::mem::take(into));
+            *into = Vec::from(std::mem::replace(&mut out.queue, spare));
+            out.bytes = 0;
+        } else {
+            let n = out.queue.len().min(max);
+            let start = into.len();
+            into.extend(out.queue.drain(..n));
+            let taken: usize = into[start..].iter().map(Frame::len).sum();
+            out.bytes -= taken;
+        }
         if self.inner.backlog.load(Ordering::Relaxed) && !self.over_half(&out) {
             self.inner.backlog.store(false, Ordering::Release);
             self.inner.drained.notify_waiters();
