@@ -594,3 +594,82 @@ impl<D> EngineSession<D> {
             .is_empty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::FutureExt;
+
+    use super::*;
+
+    fn session() -> EngineSession<()> {
+        EngineSession::new(
+            "s".into(),
+            (),
+            HandshakeInfo {
+                uri: "/socket.io/?EIO=4".parse().unwrap(),
+                headers: http::HeaderMap::new(),
+                remote: None,
+            },
+            Transport::WebSocket,
+            64,
+            1 << 20,
+            None,
+        )
+    }
+
+    fn texts(frames: &[Frame]) -> Vec<&str> {
+        frames
+            .iter()
+            .map(|f| match f {
+                Frame::Text(t) => t.as_str(),
+                Frame::Binary(_) => "<binary>",
+            })
+            .collect()
+    }
+
+    /// Once the writer's buffer has room, it and the queue trade places: the frames come out
+    /// in order (a ping queued ahead first) and the byte count starts again from zero.
+    #[test]
+    fn draining_everything_hands_over_the_queue_in_order() {
+        let s = session();
+        let mut frames = Vec::new();
+        s.send_frame(Frame::message("a")).unwrap();
+        s.drain(&mut frames);
+        assert_eq!(texts(&frames), ["4a"]);
+        for round in ["b", "c"] {
+            frames.clear();
+            s.send_frame(Frame::message(round)).unwrap();
+            s.send_frame(Frame::message("x")).unwrap();
+            s.send_ping().unwrap();
+            s.drain(&mut frames);
+            assert_eq!(texts(&frames), ["2", &format!("4{round}"), "4x"]);
+            assert!(!s.has_pending());
+            assert_eq!(s.inner.outbox.lock().unwrap().bytes, 0);
+        }
+        // Not everything fits: the rest stays queued, counted.
+        frames.clear();
+        for m in ["d", "e", "f"] {
+            s.send_frame(Frame::message(m)).unwrap();
+        }
+        s.drain_at_most(&mut frames, 2);
+        assert_eq!(texts(&frames), ["4d", "4e"]);
+        assert_eq!(s.inner.outbox.lock().unwrap().bytes, 2);
+    }
+
+    /// Only the frame that makes the queue non-empty wakes the writer: one queued behind it,
+    /// after the writer was woken but before it drained, leaves no second wake-up.
+    #[test]
+    fn frames_behind_a_queued_one_wake_nobody() {
+        let s = session();
+        s.send_frame(Frame::message("a")).unwrap();
+        assert!(s.inner.writable.notified().now_or_never().is_some());
+        s.send_frame(Frame::message("b")).unwrap();
+        let mut frames = Vec::new();
+        s.drain(&mut frames);
+        assert_eq!(texts(&frames), ["4a", "4b"]);
+        assert!(s.inner.writable.notified().now_or_never().is_none());
+        // The next frame into the empty queue wakes it again.
+        s.send_frame(Frame::message("c")).unwrap();
+        assert!(s.inner.writable.notified().now_or_never().is_some());
+    }
+}
