@@ -45,11 +45,22 @@ struct Rooms {
     joined: HashMap<Sid, HashSet<Room>>,
 }
 
+/// Rooms looked up once for a walk over many sockets: each name with its members (none are
+/// stored for a socket id room), so that testing a socket hashes no room name.
+type Resolved<'a> = Vec<(&'a str, Option<&'a HashSet<Sid>>)>;
+
+/// Whether `sid` is in any of `rooms` (its own id room included).
+#[inline]
+fn in_any(rooms: &[(&str, Option<&HashSet<Sid>>)], sid: &Sid) -> bool {
+    rooms
+        .iter()
+        .any(|(name, members)| *name == &**sid || members.is_some_and(|m| m.contains(sid)))
+}
+
 impl Rooms {
-    /// Whether `sid` is in `room` (its own id room included).
-    #[inline]
-    fn contains(&self, room: &str, sid: &Sid) -> bool {
-        room == &**sid || self.members.get(room).is_some_and(|m| m.contains(sid))
+    /// `rooms` with their members, for [`in_any`].
+    fn resolve<'a>(&'a self, rooms: &'a [Room]) -> Resolved<'a> {
+        rooms.iter().map(|r| (&**r, self.members.get(r))).collect()
     }
 
     fn add(&mut self, sid: &Sid, rooms: &[Room]) {
@@ -141,17 +152,20 @@ impl LocalAdapter {
                 return f(Selection::All);
             }
             let rooms = self.read();
-            let excluded = |sid: &Sid| opts.except.iter().any(|r| rooms.contains(r, sid));
+            let except = rooms.resolve(&opts.except);
+            let excluded = |sid: &Sid| in_any(&except, sid);
             return f(Selection::AllBut(&excluded));
         }
         let ids = {
             let rooms = self.read();
-            let excluded = |sid: &Sid| opts.except.iter().any(|r| rooms.contains(r, sid));
+            let except = rooms.resolve(&opts.except);
+            let excluded = |sid: &Sid| in_any(&except, sid);
+            let targets = rooms.resolve(&opts.rooms);
             let mut ids = Vec::new();
-            for (i, r) in opts.rooms.iter().enumerate() {
+            for (i, &(r, members)) in targets.iter().enumerate() {
                 // A socket in several target rooms is reached through the first of them.
-                let first = |sid: &Sid| !opts.rooms[..i].iter().any(|p| rooms.contains(p, sid));
-                match rooms.members.get(r) {
+                let first = |sid: &Sid| !in_any(&targets[..i], sid);
+                match members {
                     Some(members) => ids.extend(
                         members
                             .iter()
@@ -160,7 +174,7 @@ impl LocalAdapter {
                     ),
                     // A socket id is a room holding that socket.
                     None => {
-                        let sid: Sid = Arc::from(&**r);
+                        let sid: Sid = Arc::from(r);
                         if first(&sid) && !excluded(&sid) {
                             ids.push(sid);
                         }
@@ -178,7 +192,8 @@ impl LocalAdapter {
             let mut ids = self.sockets.socket_ids();
             if !opts.except.is_empty() {
                 let rooms = self.read();
-                ids.retain(|sid| !opts.except.iter().any(|r| rooms.contains(r, sid)));
+                let except = rooms.resolve(&opts.except);
+                ids.retain(|sid| !in_any(&except, sid));
             }
             return ids;
         }

@@ -186,14 +186,20 @@ impl Socket {
 
     /// Queues an encoded packet for this socket.
     pub(crate) fn send(&self, packet: &Encoded) -> Result<(), SendError> {
-        self.conn
-            .send_frames(packet.frames(self.conn.data().parser()))
+        let parser = self.conn.data().parser();
+        match packet.single_frame(parser) {
+            Some(frame) => self.conn.send_frame(frame),
+            None => self.conn.send_frames(packet.frames(parser)),
+        }
     }
 
     /// Queues an encoded packet unless the transport is backed up.
     pub(crate) fn send_volatile(&self, packet: &Encoded) -> Result<(), SendError> {
-        self.conn
-            .send_volatile(packet.frames(self.conn.data().parser()))
+        let parser = self.conn.data().parser();
+        match packet.single_frame(parser) {
+            Some(frame) => self.conn.send_volatile(std::iter::once(frame)),
+            None => self.conn.send_volatile(packet.frames(parser)),
+        }
     }
 
     // ----- acks -----
