@@ -95,6 +95,11 @@ impl<H: EngineHandler> Engine<H> {
                 break;
             }
             if state != POLLING || socket.is_closed() {
+                if state == WEBSOCKET && socket.has_pending() {
+                    // The wake-up this GET took may have been the WebSocket task's (only
+                    // the frame that makes the queue non-empty wakes the writer): pass it on.
+                    socket.inner.writable.notify_one();
+                }
                 frames.push(Frame::noop());
                 break;
             }
