@@ -71,6 +71,7 @@ fn run<T: Namespace>(
 ) -> impl Future<Output = ()> + Send + 'static {
     let start = Box::pin(start(value, socket, ns, rt, middlewares, resumed));
     async move {
+        // Boxed by `start`: an unboxed value here would keep its room in this task's state.
         let Some(live) = start.await else {
             return;
         };
@@ -82,7 +83,7 @@ fn run<T: Namespace>(
         });
         let inline: Weak<dyn RunInline> = Arc::downgrade(&slot) as Weak<Slot<T>>;
         live.cx.socket.set_inline(inline);
-        let mut live = Some(Box::new(live));
+        let mut live = Some(live);
         match serve(&slot, &mut live).await {
             Some((reason, silent)) => {
                 let live = live.take().expect("the actor holds its value");
@@ -159,7 +160,7 @@ async fn start<T: Namespace>(
     rt: Arc<Runtime>,
     middlewares: Vec<Arc<dyn Middleware>>,
     resumed: Option<Resumed>,
-) -> Option<Live<T>> {
+) -> Option<Box<Live<T>>> {
     let mut cx = Context::<T>::new(socket.clone(), ns.clone(), rt.clone());
     // A socket whose session another process kept: live already (id, rooms, missed packets),
     // with a fresh value whose connect hooks run knowing it (`cx.recovered()`).
@@ -229,13 +230,13 @@ async fn start<T: Namespace>(
         let _ = recovery::emit(&ns, &socket, packet);
     }
     tracing::debug!("connected");
-    Some(Live {
+    Some(Box::new(Live {
         value,
         cx,
         middlewares,
         pid,
         since,
-    })
+    }))
 }
 
 /// Runs the socket's events; when its connection is lost and it may be recovered, parks it
@@ -370,40 +371,49 @@ async fn events<T: Namespace>(
         }
         // Free while the actor waits: the connection's task may run an event with it.
         slot.put(live.take());
-        let cmd = socket.next_command().await;
-        if let Cmd::Resume(rest) = cmd {
-            // A handler the connection's task began; it puts the value back when done.
-            rest.await;
-            *live = slot.take();
-            continue;
+        // The command goes straight into a boxed future: held here across its run, it would
+        // be part of every idle socket's task.
+        let step = Box::pin(command(slot, live, socket, socket.next_command().await));
+        if let Some(leaving) = step.await {
+            return leaving;
         }
+    }
+}
+
+/// Runs one command with the value, which it takes back from the slot first. `Some` when the
+/// socket is to leave.
+async fn command<T: Namespace>(
+    slot: &Slot<T>,
+    live: &mut Option<Box<Live<T>>>,
+    socket: &Socket,
+    cmd: Cmd,
+) -> Option<(DisconnectReason, bool)> {
+    if let Cmd::Resume(rest) = cmd {
+        // A handler the connection's task began; it puts the value back when done.
+        rest.await;
         *live = slot.take();
-        let Live { value, cx, .. } = held(live);
-        match cmd {
-            Cmd::Event(event) => {
-                // Boxed, the handler's state with it: it is not part of an idle socket's task.
-                if let Some(leaving) = Box::pin(on_event(value, cx, socket, event)).await {
-                    return leaving;
-                }
+        return None;
+    }
+    *live = slot.take();
+    let Live { value, cx, .. } = held(live);
+    match cmd {
+        Cmd::Event(event) => on_event(value, cx, socket, event).await,
+        Cmd::Call(call) => {
+            let call = call.downcast::<AckCall<T>>().ok()?;
+            cx.begin_event(None);
+            if let Err(p) = std::panic::catch_unwind(AssertUnwindSafe(|| call(value, cx))) {
+                tracing::error!(
+                    panic = panic_message(&*p),
+                    "ack callback panicked; disconnecting the socket"
+                );
+                cx.error("handler_error", "the handler failed");
+                return Some((DisconnectReason::HandlerPanic, false));
             }
-            Cmd::Call(call) => {
-                let Ok(call) = call.downcast::<AckCall<T>>() else {
-                    continue;
-                };
-                cx.begin_event(None);
-                if let Err(p) = std::panic::catch_unwind(AssertUnwindSafe(|| call(value, cx))) {
-                    tracing::error!(
-                        panic = panic_message(&*p),
-                        "ack callback panicked; disconnecting the socket"
-                    );
-                    cx.error("handler_error", "the handler failed");
-                    return (DisconnectReason::HandlerPanic, false);
-                }
-                settle(cx).await;
-            }
-            Cmd::Disconnect(reason, silent) => return (reason, silent),
-            Cmd::Resume(_) => unreachable!("taken above"),
+            settle(cx).await;
+            None
         }
+        Cmd::Disconnect(reason, silent) => Some((reason, silent)),
+        Cmd::Resume(_) => unreachable!("taken above"),
     }
 }
 
