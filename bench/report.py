@@ -160,7 +160,9 @@ def generate(runs, results_path, elapsed):
     w = out.append
     all_runs = [v for rs in runs.values() for v in rs]
     first = all_runs[0] if all_runs else {}
-    n_runs = max((len(rs) for k, rs in runs.items() if k[0] != "connect"), default=0)
+    n_runs = max((len(rs) for k, rs in runs.items()
+                  if k[0] != "connect" and not k[0].endswith("/polling")), default=0)
+    n_poll = max((len(rs) for k, rs in runs.items() if k[0].endswith("/polling")), default=0)
     window = statistics.median([v["window_s"] for v in all_runs if v.get("scenario") in ("echo", "broadcast") and "window_s" in v] or [0])
     warmup = first.get("warmup_s", "?")
     w("# Benchmarks: socketio-ns against socketioxide, a raw WebSocket server and Node.js")
@@ -204,7 +206,8 @@ def generate(runs, results_path, elapsed):
       f"tokio-tungstenite {lock_version(lock, 'tokio-tungstenite')}; socketioxide "
       f"{lock_version(block, 'socketioxide')} with axum {lock_version(block, 'axum')}; the raw WebSocket")
     w(f"  server: tokio-tungstenite {lock_version(block, 'tokio-tungstenite')}; Node.js {node} with socket.io {sio_node}.")
-    w(f"- {n_runs} runs per server and size, {window:.0f} s windows after {warmup} s of warm-up, "
+    poll_runs = f" ({n_poll} for long-polling)" if n_poll and n_poll != n_runs else ""
+    w(f"- {n_runs} runs per server and size{poll_runs}, {window:.0f} s windows after {warmup} s of warm-up, "
       f"{first.get('payload_bytes', 64)}-byte string payloads, 16 broadcasts in flight; release builds,")
     w("  127.0.0.1, ping 25 s / 20 s. The load generator speaks Engine.IO v4 over WebSocket, or over")
     w("  long-polling (two keep-alive HTTP connections per client) where the table says so.")

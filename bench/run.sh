@@ -7,6 +7,8 @@
 #
 # Knobs (environment):
 #   RUNS=3            runs per scenario, size and server (servers alternate)
+#   POLL_RUNS=5       the same for the long-polling scenarios: how many messages one response
+#                     carries varies from run to run, and CPU per message with it
 #   DURATION=5        measured window per run, seconds (echo, broadcast)
 #   WARMUP=2          warm-up before the window, seconds (excluded)
 #   HOLD=3            connect: idle hold before reading the server's RSS
@@ -36,6 +38,7 @@ ROOT_DIR="$(cd "$BENCH_DIR/.." && pwd)"
 cd "$BENCH_DIR"
 
 RUNS="${RUNS:-3}"
+POLL_RUNS="${POLL_RUNS:-5}"
 DURATION="${DURATION:-5}"
 WARMUP="${WARMUP:-2}"
 HOLD="${HOLD:-3}"
@@ -272,6 +275,7 @@ for scen in $ONLY; do
     esac
     for size in $sizes; do
         runs="$RUNS"
+        [[ "$scen" == *_polling ]] && runs="$POLL_RUNS"
         [[ "$scen" == scale ]] && runs=1
         for run in $(seq 1 "$runs"); do
             for name in $servers; do
