@@ -55,10 +55,20 @@ impl Root {
     fn on_boom(&mut self, _cx: &mut Context<Self>) {
         panic!("boom");
     }
+
+    /// Blocks its thread (as a handler doing blocking work would) for `ms` milliseconds.
+    fn on_block(&mut self, _cx: &mut Context<Self>, ms: u64) -> bool {
+        std::thread::sleep(Duration::from_millis(ms));
+        true
+    }
 }
 
 async fn start() -> String {
-    let server = Server::builder().namespace::<Root>().build();
+    start_with(Server::builder()).await
+}
+
+async fn start_with(builder: socketio_ns::Builder) -> String {
+    let server = builder.namespace::<Root>().build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(server.serve_listener(listener));
@@ -165,4 +175,31 @@ async fn a_handler_that_leaves_or_panics_ends_only_its_socket() {
     }
     other.send(Message::text(r#"421["fast",7]"#)).await.unwrap();
     assert_eq!(next_text(&mut other).await, "431[[7]]");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_that_holds_its_task_past_the_ping_timeout_does_not_cost_the_connection() {
+    // Pings every 100 ms, 100 ms to answer; the handler keeps the connection's task for a
+    // second, during which the client's pongs cannot be read.
+    let url = start_with(
+        Server::builder()
+            .ping_interval(Duration::from_millis(100))
+            .ping_timeout(Duration::from_millis(100)),
+    )
+    .await;
+    let mut ws = connect(&url).await;
+    ws.send(Message::text(r#"421["block",1000]"#))
+        .await
+        .unwrap();
+    assert_eq!(next_text(&mut ws).await, "431[true]");
+    // Still connected after several more heartbeats, answered.
+    let until = tokio::time::Instant::now() + Duration::from_millis(500);
+    while let Ok(msg) = tokio::time::timeout_at(until, ws.next()).await {
+        match msg.expect("connection ended").expect("websocket error") {
+            Message::Text(t) if t.as_str() == "2" => ws.send(Message::text("3")).await.unwrap(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    ws.send(Message::text(r#"422["fast",1]"#)).await.unwrap();
+    assert_eq!(next_text(&mut ws).await, "432[[1]]");
 }

@@ -16,6 +16,10 @@ use super::polling::delivers_close;
 use super::router::Shared;
 use super::session::{CloseReason, EngineSession};
 
+/// A timer that fires this late found its task busy (a handler that ran long on it): what the
+/// client sent meanwhile is not read yet, so a missing pong is not held against it.
+const LATE: Duration = Duration::from_millis(500);
+
 /// Where a session's heartbeat stands: what it waits for, and until when.
 #[derive(Debug)]
 pub(super) struct Beat {
@@ -67,23 +71,28 @@ impl Beat {
     /// The timer reached [`Beat::at`]: pings, or gives a held client more time, or closes the
     /// session for a ping timeout. Returns `false` once the session is closed.
     pub(super) fn fire<D>(&mut self, socket: &EngineSession<D>) -> bool {
+        let now = Instant::now();
+        let late = now > self.at + LATE;
         match self.phase {
             Phase::Idle => {
                 // Deadlines run from planned instants, not from when a timer happened to fire,
                 // so the session closes when the protocol says (timers only ever fire late).
                 // The timeout is cut by a hair for the same reason: a client that waited
-                // exactly interval + timeout must find the session gone. Outstanding before it
-                // leaves: the pong may come back at once.
+                // exactly interval + timeout must find the session gone. A ping that leaves
+                // much later than planned (its task was busy) gets its whole timeout from
+                // now. Outstanding before it leaves: the pong may come back at once.
                 let grace = Duration::from_millis(2).min(self.timeout / 2);
-                self.at = self.at + self.timeout - grace;
+                let from = if late { now } else { self.at };
+                self.at = from + self.timeout - grace;
                 self.phase = Phase::Pinged;
                 socket.set_ping_deadline(Some(self.at));
                 socket.send_ping().is_ok()
             }
-            Phase::Pinged | Phase::ClientPings if socket.inbound_held() => {
+            Phase::Pinged | Phase::ClientPings if socket.inbound_held() || late => {
                 // The client's pong (or ping) waits behind what we do not read (flow control,
-                // or a write it is slow to take): it is there; give it another timeout.
-                self.at = Instant::now()
+                // or a write it is slow to take), or behind a handler that kept this task
+                // busy past the deadline: it may well be there; give it another timeout.
+                self.at = now
                     + if self.phase == Phase::Pinged {
                         self.timeout
                     } else {
