@@ -5,15 +5,15 @@
 //! A raw WebSocket client sends events back to back without waiting for answers, so the
 //! order the server keeps is observable in the acks and in what the handlers saw.
 
+mod common;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use socketio_ns::{Context, Server, namespace};
-use tokio::net::TcpStream;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws = WebSocketStream<TcpStream>;
+use common::ws::{Ws, next_text, open};
 
 #[derive(Default)]
 struct Root {
@@ -76,31 +76,11 @@ async fn start_with(builder: socketio_ns::Builder) -> String {
 }
 
 async fn connect(url: &str) -> Ws {
-    let authority = url.trim_start_matches("ws://").split('/').next().unwrap();
-    let tcp = TcpStream::connect(authority).await.unwrap();
-    let (mut ws, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
-    let open = next_text(&mut ws).await;
-    assert!(open.starts_with("0{"), "{open}");
+    let mut ws = open(url).await;
     ws.send(Message::text("40")).await.unwrap();
     let connected = next_text(&mut ws).await;
     assert!(connected.starts_with("40{"), "{connected}");
     ws
-}
-
-/// The next text frame, answering pings on the way.
-async fn next_text(ws: &mut Ws) -> String {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("no message within 10 s")
-            .expect("connection ended")
-            .expect("websocket error");
-        match msg {
-            Message::Text(t) if t.as_str() == "2" => ws.send(Message::text("3")).await.unwrap(),
-            Message::Text(t) => return t.as_str().to_owned(),
-            _ => {}
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,14 +15,11 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use socketio_ns::{Context, DisconnectReason, ServeOptions, Server, namespace};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
+use common::ws::{Ws, next_text, open};
 use common::{ExampleServer, run_child, tests_dir};
-
-type Ws = WebSocketStream<TcpStream>;
 
 // ---------------------------------------------------------------------------------------------
 // A namespace that reports how its sockets leave, and can flood its client.
@@ -96,29 +93,10 @@ async fn start(
 
 /// Opens a WebSocket connection and joins `/`.
 async fn connect(addr: &str) -> Ws {
-    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let (mut ws, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
-    assert!(next_text(&mut ws).await.starts_with("0{"));
+    let mut ws = open(&format!("ws://{addr}/socket.io/?EIO=4&transport=websocket")).await;
     ws.send(Message::text("40")).await.unwrap();
     assert!(next_text(&mut ws).await.starts_with("40{"));
     ws
-}
-
-/// The next text frame, answering pings on the way.
-async fn next_text(ws: &mut Ws) -> String {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("no message within 10 s")
-            .expect("connection ended")
-            .expect("websocket error");
-        match msg {
-            Message::Text(t) if t.as_str() == "2" => ws.send(Message::text("3")).await.unwrap(),
-            Message::Text(t) => return t.as_str().to_owned(),
-            _ => {}
-        }
-    }
 }
 
 /// Runs a node script of `tests/js` with `args`, allowing it `timeout`.

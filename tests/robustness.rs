@@ -4,15 +4,16 @@
 //! A minimal raw WebSocket client speaks the protocol by hand here, so that a test can do
 //! what no well-behaved client library does: stop reading, or send an oversized frame.
 
+mod common;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use socketio_ns::{Context, Server, namespace};
 use tokio::net::TcpStream;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws = WebSocketStream<TcpStream>;
+use common::ws::{Ws, next_text, open};
 
 #[derive(Default)]
 struct Root;
@@ -58,31 +59,11 @@ async fn start(max_payload: usize) -> (String, socketio_ns::Io) {
 
 /// Opens a connection and joins `/`; returns the socket and its Socket.IO id.
 async fn connect(url: &str) -> (Ws, String) {
-    let authority = url.trim_start_matches("ws://").split('/').next().unwrap();
-    let tcp = TcpStream::connect(authority).await.unwrap();
-    let (mut ws, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
-    let open = next_text(&mut ws).await;
-    assert!(open.starts_with("0{"), "{open}");
+    let mut ws = open(url).await;
     ws.send(Message::text("40")).await.unwrap();
     let connected = next_text(&mut ws).await;
     let sid: serde_json::Value = serde_json::from_str(&connected[2..]).unwrap();
     (ws, sid["sid"].as_str().unwrap().to_owned())
-}
-
-/// The next text frame, answering pings on the way.
-async fn next_text(ws: &mut Ws) -> String {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .expect("no message within 10 s")
-            .expect("connection ended")
-            .expect("websocket error");
-        match msg {
-            Message::Text(t) if t.as_str() == "2" => ws.send(Message::text("3")).await.unwrap(),
-            Message::Text(t) => return t.as_str().to_owned(),
-            _ => {}
-        }
-    }
 }
 
 /// Whether the server ends the connection within `within` (close frame, end or error).

@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
+pub mod ws;
+
 /// How long a server may take to accept connections after it was started.
 const SERVER_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a node script may run before it is killed (the scripts have their own, shorter,

@@ -383,11 +383,7 @@ impl<H: EngineHandler> Shared<H> {
             }
             tokio::select! {
                 _ = notified => {}
-                _ = &mut heartbeat, if beat.is_some() => {
-                    let b = beat.as_mut().expect("guarded");
-                    b.fire(socket);
-                    heartbeat.as_mut().reset(b.at());
-                }
+                _ = &mut heartbeat, if beat.is_some() => beat_due(beat, heartbeat.as_mut(), socket),
                 _ = async { paused.as_mut().expect("guarded").await }, if paused.is_some() => {
                     paused = None;
                     socket.set_inbound_held(false);
@@ -500,6 +496,18 @@ pub(super) fn inbound_pause<D: Send + Sync + 'static>(
     }
 }
 
+/// The heartbeat's timer is due: runs the beat, and moves the timer to the beat's next deadline.
+fn beat_due<D>(
+    beat: &mut Option<Beat>,
+    mut timer: Pin<&mut tokio::time::Sleep>,
+    socket: &EngineSession<D>,
+) {
+    if let Some(b) = beat {
+        b.fire(socket);
+        timer.as_mut().reset(b.at());
+    }
+}
+
 /// Writes `frames` (from the back) and flushes, as far as the connection takes them now.
 fn poll_write(
     ws: &mut Ws,
@@ -542,12 +550,8 @@ async fn stalled_write<D>(
     loop {
         tokio::select! {
             r = &mut write => return Some(r),
-            _ = &mut heartbeat, if beat.is_some() => {
-                // Held: the beat gives the client more time.
-                let b = beat.as_mut().expect("guarded");
-                b.fire(socket);
-                heartbeat.as_mut().reset(b.at());
-            }
+            // Held meanwhile: the beat gives the client more time.
+            _ = &mut heartbeat, if beat.is_some() => beat_due(beat, heartbeat.as_mut(), socket),
             _ = socket.inner.writable.notified() => {
                 *woken = true;
                 if matches!(

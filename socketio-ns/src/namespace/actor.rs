@@ -81,8 +81,7 @@ fn run<T: Namespace>(
             live: std::sync::Mutex::new(None),
             span: tracing::Span::current(),
         });
-        let inline: Weak<dyn RunInline> = Arc::downgrade(&slot) as Weak<Slot<T>>;
-        live.cx.socket.set_inline(inline);
+        slot.lend_to(&live.cx.socket);
         let mut live = Some(live);
         match serve(&slot, &mut live).await {
             Some((reason, silent)) => {
@@ -112,6 +111,12 @@ struct Slot<T: Namespace> {
 }
 
 impl<T: Namespace> Slot<T> {
+    /// Lets `socket`'s events run with the value when the actor is idle.
+    fn lend_to(self: &Arc<Self>, socket: &Socket) {
+        let inline: Weak<dyn RunInline> = Arc::downgrade(self) as Weak<Self>;
+        socket.set_inline(inline);
+    }
+
     fn take(&self) -> Option<Box<Live<T>>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
@@ -298,8 +303,7 @@ async fn park<T: Namespace>(slot: &Arc<Slot<T>>, live: &mut Live<T>) -> Unparked
     let rt = cx.rt.clone();
     match recovery::park(cx, &rt, pid, since.clone()).await {
         Parking::Resumed(socket) => {
-            let inline: Weak<dyn RunInline> = Arc::downgrade(slot) as Weak<Slot<T>>;
-            socket.set_inline(inline);
+            slot.lend_to(&socket);
             cx.socket = socket.clone();
             cx.recovered = true;
             if let Err(e) = recovery::middlewares_allow(cx, &rt, middlewares).await {
