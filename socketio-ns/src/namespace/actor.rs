@@ -1,6 +1,11 @@
 //! The per socket-namespace actor: one task owns the user's value and runs its handlers one
 //! at a time, in arrival order.
+//!
+//! The actor does not know the namespace's type: it holds the value with its context as a
+//! `dyn Erased`, whose one implementation (`Bound<T>`) is the only code here compiled once
+//! per namespace type. An application of many namespaces pays for the rest once.
 
+use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
@@ -9,17 +14,78 @@ use futures_util::FutureExt;
 use tracing::Instrument;
 
 use super::acl::{Acl, MethodId};
-use super::context::AckCall;
+use super::context::{AckCall, Core};
 use super::instance::NamespaceInstance;
 use super::recovery::{self, Parking, Resumed};
 use super::registry::Runtime;
-use super::{ConnectError, Context, Middleware, Namespace};
+use super::{ConnectError, Context, Handshake, Middleware, Namespace};
+use crate::adapter::BoxFuture;
 use crate::codec::socketio::Event;
 use crate::codec::socketio::packet::PacketType;
 use crate::connection::{
     Cmd, Connection, DisconnectReason, RunInline, Socket, connect_reply_frame, is_v2, refuse,
     simple_frame,
 };
+
+/// A socket's value with its context, the namespace's type erased: what the actor runs.
+pub(crate) trait Erased: Send + 'static {
+    /// The context's state.
+    fn core(&mut self) -> &mut Core;
+
+    /// `initialize`, then the initial ACL for `handshake`.
+    fn initialize(&mut self, handshake: &Handshake);
+
+    /// `recv_connect`.
+    fn connect<'a>(&'a mut self, auth: Option<&'a str>) -> BoxFuture<'a, Result<(), ConnectError>>;
+
+    /// One event, through `process_packet`.
+    fn process(&mut self, event: Event) -> BoxFuture<'_, ()>;
+
+    /// `recv_disconnect`.
+    fn disconnect(&mut self, reason: DisconnectReason) -> BoxFuture<'_, ()>;
+
+    /// An ack callback ([`Context::emit_with_ack_then`]); one of another type is dropped.
+    fn call(&mut self, call: Box<dyn Any + Send>);
+}
+
+/// A value of namespace `T` and its context.
+pub(crate) struct Bound<T: Namespace> {
+    pub(crate) value: T,
+    pub(crate) cx: Context<T>,
+}
+
+impl<T: Namespace> Erased for Bound<T> {
+    fn core(&mut self) -> &mut Core {
+        &mut self.cx.core
+    }
+
+    fn initialize(&mut self, handshake: &Handshake) {
+        self.value.initialize(&mut self.cx);
+        let acl = match self.value.get_initial_acl(handshake) {
+            Some(methods) => Acl::only(methods.iter().map(|m| m.index())),
+            None => Acl::OPEN,
+        };
+        self.cx.core.set_initial_acl(acl);
+    }
+
+    fn connect<'a>(&'a mut self, auth: Option<&'a str>) -> BoxFuture<'a, Result<(), ConnectError>> {
+        Box::pin(self.value.connect(&mut self.cx, auth))
+    }
+
+    fn process(&mut self, event: Event) -> BoxFuture<'_, ()> {
+        Box::pin(self.value.process_packet(&mut self.cx, event))
+    }
+
+    fn disconnect(&mut self, reason: DisconnectReason) -> BoxFuture<'_, ()> {
+        Box::pin(self.value.disconnect(&mut self.cx, reason))
+    }
+
+    fn call(&mut self, call: Box<dyn Any + Send>) {
+        if let Ok(call) = call.downcast::<AckCall<T>>() {
+            call(&mut self.value, &mut self.cx);
+        }
+    }
+}
 
 /// Starts the actor of a new socket.
 pub(crate) fn spawn_socket<T: Namespace>(
@@ -30,12 +96,26 @@ pub(crate) fn spawn_socket<T: Namespace>(
     middlewares: Vec<Arc<dyn Middleware>>,
     resumed: Option<Resumed>,
 ) {
-    let span = tracing::debug_span!("socket", ns = %socket.nsp(), id = %socket.id);
+    let cx = Context::<T>::new(socket, ns, rt);
+    spawn(
+        Box::new(Live {
+            middlewares,
+            pid: None,
+            since: None,
+            b: Bound { value, cx },
+        }),
+        resumed,
+    );
+}
+
+fn spawn(mut live: Box<Live>, resumed: Option<Resumed>) {
+    let cx = live.b.core();
+    let span = tracing::debug_span!("socket", ns = %cx.socket.nsp(), id = %cx.socket.id);
     // Counted from now until the actor ends, so that a server shutdown can wait for it.
-    let live = rt.track_actor();
-    let actor = run(value, socket, ns, rt, middlewares, resumed);
+    let live_count = cx.rt.track_actor();
+    let actor = run(live, resumed);
     // `map`, not an `async` block around it: that would hold the actor's state twice.
-    tokio::spawn(actor.map(move |()| drop(live)).instrument(span));
+    tokio::spawn(actor.map(move |()| drop(live_count)).instrument(span));
 }
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
@@ -45,15 +125,14 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
         .unwrap_or("panic")
 }
 
-/// What a connected socket's actor keeps while it serves.
-struct Live<T: Namespace> {
-    value: T,
-    cx: Context<T>,
+/// A socket's value and what its actor keeps with it; boxed, as `Box<Live>` (`dyn Erased`).
+struct Live<B: ?Sized = dyn Erased> {
     middlewares: Vec<Arc<dyn Middleware>>,
-    /// Its private session id, for connection state recovery.
+    /// Its private session id, for connection state recovery (once connected).
     pid: Option<String>,
     /// The adapter's offset when it connected.
     since: Option<String>,
+    b: B,
 }
 
 /// The actor: connects the socket, runs its events (parked meanwhile for connection state
@@ -61,18 +140,10 @@ struct Live<T: Namespace> {
 ///
 /// Not an `async fn`, and every phase but the events loop boxed: an idle socket's task holds
 /// only the state it waits in, not the arguments and the other phases' locals as well.
-fn run<T: Namespace>(
-    value: T,
-    socket: Arc<Socket>,
-    ns: Arc<NamespaceInstance>,
-    rt: Arc<Runtime>,
-    middlewares: Vec<Arc<dyn Middleware>>,
-    resumed: Option<Resumed>,
-) -> impl Future<Output = ()> + Send + 'static {
-    let start = Box::pin(start(value, socket, ns, rt, middlewares, resumed));
+fn run(live: Box<Live>, resumed: Option<Resumed>) -> impl Future<Output = ()> + Send + 'static {
+    let start = Box::pin(start(live, resumed));
     async move {
-        // Boxed by `start`: an unboxed value here would keep its room in this task's state.
-        let Some(live) = start.await else {
+        let Some(mut live) = start.await else {
             return;
         };
         // Its value waits in the slot while the actor has nothing to do, for the connection's
@@ -81,21 +152,21 @@ fn run<T: Namespace>(
             live: std::sync::Mutex::new(None),
             span: tracing::Span::current(),
         });
-        slot.lend_to(&live.cx.socket);
+        slot.lend_to(&live.b.core().socket);
         let mut live = Some(live);
         match serve(&slot, &mut live).await {
             Some((reason, silent)) => {
                 let live = live.take().expect("the actor holds its value");
-                Box::pin(leave(*live, reason, silent)).await;
+                Box::pin(leave(live, reason, silent)).await;
             }
             None => {
                 // The socket lives on in another process: this value just ends.
-                let Live { value, mut cx, .. } = *live.take().expect("the actor holds its value");
+                let mut live = live.take().expect("the actor holds its value");
+                let cx = live.b.core();
                 let (socket, ns, rt) = (cx.socket.clone(), cx.ns.clone(), cx.rt.clone());
                 cx.kill_local_jobs();
-                drop(cx);
+                drop(live);
                 forget(&socket, &ns, &rt);
-                drop(value);
             }
         }
     }
@@ -104,29 +175,29 @@ fn run<T: Namespace>(
 /// Where an actor's value waits while the actor has nothing to do: the connection's task may
 /// then run an event's handler with it (`RunInline`). Whoever holds the value took it from here;
 /// the mailbox says who may ([`Socket::push_event`]).
-struct Slot<T: Namespace> {
-    live: std::sync::Mutex<Option<Box<Live<T>>>>,
+struct Slot {
+    live: std::sync::Mutex<Option<Box<Live>>>,
     /// The actor's span, entered where the connection's task runs a handler too.
     span: tracing::Span,
 }
 
-impl<T: Namespace> Slot<T> {
+impl Slot {
     /// Lets `socket`'s events run with the value when the actor is idle.
     fn lend_to(self: &Arc<Self>, socket: &Socket) {
         let inline: Weak<dyn RunInline> = Arc::downgrade(self) as Weak<Self>;
         socket.set_inline(inline);
     }
 
-    fn take(&self) -> Option<Box<Live<T>>> {
+    fn take(&self) -> Option<Box<Live>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
-    fn put(&self, live: Option<Box<Live<T>>>) {
+    fn put(&self, live: Option<Box<Live>>) {
         *self.live.lock().unwrap_or_else(|e| e.into_inner()) = live;
     }
 }
 
-impl<T: Namespace> RunInline for Slot<T> {
+impl RunInline for Slot {
     fn run(self: Arc<Self>, socket: Arc<Socket>, event: Event) -> Result<(), Event> {
         let Some(mut live) = self.take() else {
             return Err(event);
@@ -135,10 +206,10 @@ impl<T: Namespace> RunInline for Slot<T> {
         let _entered = span.enter();
         let on = socket.clone();
         let mut handler: Pin<Box<dyn Future<Output = ()> + Send>> = Box::pin(async move {
-            let l = &mut *live;
-            let leaving = on_event(&mut l.value, &mut l.cx, &on, event)
+            let b = &mut live.b;
+            let leaving = on_event(b, &on, event)
                 .await
-                .or_else(|| l.cx.leaving.take());
+                .or_else(|| b.core().leaving.take());
             self.put(Some(live));
             if let Some((reason, silent)) = leaving {
                 on.disconnect_first(reason, silent);
@@ -158,15 +229,10 @@ impl<T: Namespace> RunInline for Slot<T> {
 }
 
 /// Connects the socket: middlewares and connect hooks, then the CONNECT reply. `None`: refused.
-async fn start<T: Namespace>(
-    mut value: T,
-    socket: Arc<Socket>,
-    ns: Arc<NamespaceInstance>,
-    rt: Arc<Runtime>,
-    middlewares: Vec<Arc<dyn Middleware>>,
-    resumed: Option<Resumed>,
-) -> Option<Box<Live<T>>> {
-    let mut cx = Context::<T>::new(socket.clone(), ns.clone(), rt.clone());
+async fn start(mut live: Box<Live>, resumed: Option<Resumed>) -> Option<Box<Live>> {
+    let Live { middlewares, b, .. } = &mut *live;
+    let cx = b.core();
+    let (socket, ns, rt) = (cx.socket.clone(), cx.ns.clone(), cx.rt.clone());
     // A socket whose session another process kept: live already (id, rooms, missed packets),
     // with a fresh value whose connect hooks run knowing it (`cx.recovered()`).
     let skip_middlewares =
@@ -177,30 +243,23 @@ async fn start<T: Namespace>(
             cx.set_data(data);
         }
     }
-    // The connect hooks are boxed: inline, the largest handler's state machine would be part
-    // of this phase's state.
-    let connected = Box::pin(connect(
-        &mut value,
-        &mut cx,
-        &rt,
-        &middlewares,
-        skip_middlewares,
-    ))
-    .await;
+    // The connect hooks are boxed: inline, their state would be part of this phase's state.
+    let connected = Box::pin(connect(b, &rt, middlewares, skip_middlewares)).await;
     if let Err(e) = connected {
         tracing::debug!(message = e.message(), "connection refused");
         if resumed.is_some() {
             socket.set_connected(false);
             ns.remove(&socket.id);
         }
-        cx.kill_local_jobs();
+        b.core().kill_local_jobs();
         refuse(&socket.conn, socket.nsp(), &e.to_json());
         socket.close_mailbox();
-        drop(cx);
+        drop(live);
         forget(&socket, &ns, &rt);
         return None;
     }
 
+    let cx = b.core();
     // Rooms recv_connect joined take effect before the CONNECT reply.
     cx.settle_joins().await;
     // No connection state recovery for v2 clients (the reference server has none for them).
@@ -235,31 +294,25 @@ async fn start<T: Namespace>(
         let _ = recovery::emit(&ns, &socket, packet);
     }
     tracing::debug!("connected");
-    Some(Box::new(Live {
-        value,
-        cx,
-        middlewares,
-        pid,
-        since,
-    }))
+    live.pid = pid;
+    live.since = since;
+    Some(live)
 }
 
 /// Runs the socket's events; when its connection is lost and it may be recovered, parks it
 /// until its client comes back or the time is up. Returns why it leaves and whether the
 /// client is not to be told, or `None` when it moved to another process.
-async fn serve<T: Namespace>(
-    slot: &Arc<Slot<T>>,
-    live: &mut Option<Box<Live<T>>>,
-) -> Option<(DisconnectReason, bool)> {
+async fn serve(slot: &Arc<Slot>, live: &mut Option<Box<Live>>) -> Option<(DisconnectReason, bool)> {
     loop {
-        let socket = held(live).cx.socket.clone();
+        let socket = held(live).b.core().socket.clone();
         let (reason, silent) = events(slot, live, &socket).await;
         drop(socket);
         let l = held(live);
+        let ns = l.b.core().ns.clone();
         if !l
             .pid
             .as_deref()
-            .is_some_and(|pid| recovery::parks(&l.cx.ns, Some(pid), reason))
+            .is_some_and(|pid| recovery::parks(&ns, Some(pid), reason))
         {
             return Some((reason, silent));
         }
@@ -274,7 +327,7 @@ async fn serve<T: Namespace>(
 }
 
 /// The value, which the actor holds outside its events loop's waits.
-fn held<T: Namespace>(live: &mut Option<Box<Live<T>>>) -> &mut Live<T> {
+fn held(live: &mut Option<Box<Live>>) -> &mut Live {
     live.as_deref_mut().expect("the actor holds its value")
 }
 
@@ -291,14 +344,14 @@ enum Unparked {
 }
 
 /// A lost socket parked for connection state recovery.
-async fn park<T: Namespace>(slot: &Arc<Slot<T>>, live: &mut Live<T>) -> Unparked {
+async fn park(slot: &Arc<Slot>, live: &mut Live) -> Unparked {
     let Live {
-        cx,
+        b,
         middlewares,
         pid,
         since,
-        ..
     } = live;
+    let cx = b.core();
     let pid = pid.as_deref().expect("parks only with a pid");
     let rt = cx.rt.clone();
     match recovery::park(cx, &rt, pid, since.clone()).await {
@@ -328,13 +381,12 @@ async fn park<T: Namespace>(slot: &Arc<Slot<T>>, live: &mut Live<T>) -> Unparked
 
 /// Leaving: jobs stop, the client is told, recv_disconnect runs while the socket is still in
 /// its rooms, then the rooms are left.
-async fn leave<T: Namespace>(live: Live<T>, reason: DisconnectReason, silent: bool) {
-    let Live {
-        mut value, mut cx, ..
-    } = live;
+async fn leave(mut live: Box<Live>, reason: DisconnectReason, silent: bool) {
+    let b = &mut live.b;
+    let cx = b.core();
     let (socket, ns, rt) = (cx.socket.clone(), cx.ns.clone(), cx.rt.clone());
     socket.set_connected(false);
-    cx.kill_jobs_on_leave();
+    cx.kill_local_jobs();
     if !silent {
         let _ = socket.conn.send_frame(simple_frame(
             &socket.conn,
@@ -344,33 +396,33 @@ async fn leave<T: Namespace>(live: Live<T>, reason: DisconnectReason, silent: bo
         ));
     }
     tracing::debug!(%reason, "disconnected");
-    if AssertUnwindSafe(value.disconnect(&mut cx, reason))
+    if AssertUnwindSafe(b.disconnect(reason))
         .catch_unwind()
         .await
         .is_err()
     {
         tracing::error!("recv_disconnect panicked");
     }
-    cx.kill_local_jobs();
+    b.core().kill_local_jobs();
     if let Some(o) = ns.observer.get() {
         o.socket_disconnected(&ns, &socket, reason);
     }
     ns.remove(&socket.id);
     socket.clear_acks();
     socket.close_mailbox();
-    drop(cx);
+    drop(live);
     forget(&socket, &ns, &rt);
 }
 
 /// Runs the socket's events until it is to leave: the reason, and whether the client is not
 /// to be told.
-async fn events<T: Namespace>(
-    slot: &Slot<T>,
-    live: &mut Option<Box<Live<T>>>,
+async fn events(
+    slot: &Slot,
+    live: &mut Option<Box<Live>>,
     socket: &Socket,
 ) -> (DisconnectReason, bool) {
     loop {
-        if let Some(leaving) = held(live).cx.leaving.take() {
+        if let Some(leaving) = held(live).b.core().leaving.take() {
             return leaving;
         }
         // Free while the actor waits: the connection's task may run an event with it.
@@ -386,9 +438,9 @@ async fn events<T: Namespace>(
 
 /// Runs one command with the value, which it takes back from the slot first. `Some` when the
 /// socket is to leave.
-async fn command<T: Namespace>(
-    slot: &Slot<T>,
-    live: &mut Option<Box<Live<T>>>,
+async fn command(
+    slot: &Slot,
+    live: &mut Option<Box<Live>>,
     socket: &Socket,
     cmd: Cmd,
 ) -> Option<(DisconnectReason, bool)> {
@@ -399,21 +451,20 @@ async fn command<T: Namespace>(
         return None;
     }
     *live = slot.take();
-    let Live { value, cx, .. } = held(live);
+    let b = &mut held(live).b;
     match cmd {
-        Cmd::Event(event) => on_event(value, cx, socket, event).await,
+        Cmd::Event(event) => on_event(b, socket, event).await,
         Cmd::Call(call) => {
-            let call = call.downcast::<AckCall<T>>().ok()?;
-            cx.begin_event(None);
-            if let Err(p) = std::panic::catch_unwind(AssertUnwindSafe(|| call(value, cx))) {
+            b.core().begin_event(None);
+            if let Err(p) = std::panic::catch_unwind(AssertUnwindSafe(|| b.call(call))) {
                 tracing::error!(
                     panic = panic_message(&*p),
                     "ack callback panicked; disconnecting the socket"
                 );
-                cx.error("handler_error", "the handler failed");
+                b.core().error("handler_error", "the handler failed");
                 return Some((DisconnectReason::HandlerPanic, false));
             }
-            settle(cx).await;
+            settle(b.core()).await;
             None
         }
         Cmd::Disconnect(reason, silent) => Some((reason, silent)),
@@ -422,20 +473,19 @@ async fn command<T: Namespace>(
 }
 
 /// Runs one event's handler; `Some` when the socket is to leave (the handler panicked).
-async fn on_event<T: Namespace>(
-    value: &mut T,
-    cx: &mut Context<T>,
+async fn on_event(
+    b: &mut dyn Erased,
     socket: &Socket,
     event: Event,
 ) -> Option<(DisconnectReason, bool)> {
+    let cx = b.core();
     if let Some(o) = cx.ns.observer.get() {
         o.event_received(&cx.ns, socket, &event);
     }
     cx.begin_event(Some(&event));
     let name_for_log = tracing::enabled!(tracing::Level::TRACE).then(|| event.name().to_owned());
-    let res = AssertUnwindSafe(value.process_packet(cx, event))
-        .catch_unwind()
-        .await;
+    let res = AssertUnwindSafe(b.process(event)).catch_unwind().await;
+    let cx = b.core();
     if let Err(p) = res {
         tracing::error!(event = ?name_for_log, panic = panic_message(&*p), "handler panicked; disconnecting the socket");
         cx.error("handler_error", "the handler failed");
@@ -451,7 +501,7 @@ async fn on_event<T: Namespace>(
 
 /// Makes the rooms a handler joined take effect; boxed only when there are any, so that the
 /// state of the wait stays out of every idle socket's task.
-async fn settle<T: Namespace>(cx: &mut Context<T>) {
+async fn settle(cx: &mut Core) {
     if cx.has_pending_joins() {
         Box::pin(cx.settle_joins()).await;
     }
@@ -467,57 +517,34 @@ fn forget(socket: &Arc<Socket>, ns: &Arc<NamespaceInstance>, rt: &Runtime) {
 
 /// Middlewares, `initialize`, the initial ACL, then `recv_connect`. A refused socket leaves
 /// the rooms `initialize` or `recv_connect` made it join: it never was in the namespace.
-pub(super) async fn connect<T: Namespace>(
-    ns: &mut T,
-    cx: &mut Context<T>,
+pub(super) async fn connect(
+    b: &mut dyn Erased,
     rt: &Runtime,
     middlewares: &[Arc<dyn Middleware>],
     skip_middlewares: bool,
 ) -> Result<(), ConnectError> {
-    let connected = connect_hooks(ns, cx, rt, middlewares, skip_middlewares).await;
+    let connected = connect_hooks(b, rt, middlewares, skip_middlewares).await;
     if connected.is_err() {
-        cx.leave_all();
+        b.core().leave_all();
     }
     connected
 }
 
-async fn connect_hooks<T: Namespace>(
-    ns: &mut T,
-    cx: &mut Context<T>,
+async fn connect_hooks(
+    b: &mut dyn Erased,
     rt: &Runtime,
     middlewares: &[Arc<dyn Middleware>],
     skip_middlewares: bool,
 ) -> Result<(), ConnectError> {
-    let handshake = cx.handshake();
-    let middlewares = if skip_middlewares {
-        &[][..]
-    } else {
-        middlewares
-    };
-    let global = if skip_middlewares {
-        &[][..]
-    } else {
-        &rt.middlewares[..]
-    };
-    for m in global.iter().chain(middlewares) {
-        match AssertUnwindSafe(m.call(handshake.clone()))
-            .catch_unwind()
-            .await
-        {
-            Ok(r) => r?,
-            Err(_) => return Err(ConnectError::new("middleware failed")),
-        }
+    let handshake = b.core().handshake();
+    if !skip_middlewares {
+        recovery::run_middlewares(&handshake, &rt.middlewares, middlewares).await?;
     }
-    if std::panic::catch_unwind(AssertUnwindSafe(|| ns.initialize(cx))).is_err() {
+    if std::panic::catch_unwind(AssertUnwindSafe(|| b.initialize(&handshake))).is_err() {
         return Err(ConnectError::new("initialize failed"));
     }
-    let acl = match ns.get_initial_acl(&handshake) {
-        Some(methods) => Acl::only(methods.iter().map(|m| m.index())),
-        None => Acl::OPEN,
-    };
-    cx.set_initial_acl(acl);
     let auth = handshake.auth_raw().map(str::to_owned);
-    match AssertUnwindSafe(ns.connect(cx, auth.as_deref()))
+    match AssertUnwindSafe(b.connect(auth.as_deref()))
         .catch_unwind()
         .await
     {

@@ -34,6 +34,14 @@ enum Deferred {
 ///
 /// One per socket-namespace, owned by its actor and lent to each handler as `&mut`.
 pub struct Context<T: Namespace> {
+    pub(crate) core: Core,
+    _ns: PhantomData<fn() -> T>,
+}
+
+/// The state of a [`Context`], and the work of its methods that does not depend on the
+/// namespace's type: that work is compiled once, not once per namespace, and the actor runs
+/// on it without knowing the type (`actor::Erased`).
+pub(crate) struct Core {
     pub(crate) socket: Arc<Socket>,
     pub(crate) ns: Arc<NamespaceInstance>,
     pub(crate) rt: Arc<Runtime>,
@@ -57,19 +65,18 @@ pub struct Context<T: Namespace> {
     pub(crate) recovered: bool,
     /// `socket.data`: JSON that travels with the socket's session.
     pub(crate) data: Option<serde_json::Value>,
-    /// The current event's `method_of`, from `default_call_method_with_acl` to
-    /// `default_call_method`.
-    resolved: Option<Option<T::Method>>,
-    _ns: PhantomData<fn() -> T>,
+    /// The index of the current event's `method_of` (`Some(None)`: no method), from
+    /// `default_call_method_with_acl` to `default_call_method`.
+    resolved: Option<Option<usize>>,
 }
 
 impl<T: Namespace> fmt::Debug for Context<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Context")
-            .field("id", &self.socket.id)
-            .field("namespace", &self.socket.nsp())
-            .field("acl", &self.acl)
-            .field("jobs", &self.jobs.len())
+            .field("id", &self.core.socket.id)
+            .field("namespace", &self.core.socket.nsp())
+            .field("acl", &self.core.acl)
+            .field("jobs", &self.core.jobs.len())
             .finish()
     }
 }
@@ -77,86 +84,30 @@ impl<T: Namespace> fmt::Debug for Context<T> {
 impl<T: Namespace> Context<T> {
     pub(crate) fn new(socket: Arc<Socket>, ns: Arc<NamespaceInstance>, rt: Arc<Runtime>) -> Self {
         Context {
-            socket,
-            ns,
-            rt,
-            acl: Acl::OPEN,
-            initial_acl: Acl::OPEN,
-            jobs: Vec::new(),
-            ack: None,
-            event: None,
-            held: Some(Vec::new()),
-            settle: std::sync::Mutex::new(None),
-            deferred: Vec::new(),
-            leaving: None,
-            recovered: false,
-            data: None,
-            resolved: None,
+            core: Core::new(socket, ns, rt),
             _ns: PhantomData,
         }
     }
 
-    pub(crate) fn set_initial_acl(&mut self, acl: Acl) {
-        self.initial_acl = acl;
-        self.acl = acl;
-    }
-
-    /// Whether [`Context::settle_joins`] has anything to wait for or send.
-    pub(crate) fn has_pending_joins(&mut self) -> bool {
-        let settle = self.settle.get_mut().unwrap_or_else(|x| x.into_inner());
-        settle.is_some() || !self.deferred.is_empty()
-    }
-
-    /// Waits until the joins of the handler that just ran took effect in the adapter (bounded),
-    /// then sends the ack and the emits that waited for them.
-    pub(crate) async fn settle_joins(&mut self) {
-        let settle = self.settle.get_mut().unwrap_or_else(|x| x.into_inner());
-        if let Some(settled) = settle.take() {
-            let _ = tokio::time::timeout(SETTLE_LIMIT, settled).await;
-        }
-        for d in std::mem::take(&mut self.deferred) {
-            let sent = match d {
-                Deferred::Ack(packet) => self.socket.send(&packet).map_err(EmitError::from),
-                Deferred::Event(packet) => super::recovery::emit(&self.ns, &self.socket, packet),
-            };
-            if let Err(e) = sent {
-                tracing::debug!(error = %e, "deferred packet not sent");
-            }
-        }
-    }
-
-    /// Ends the connect phase: what was held is returned to be sent after the CONNECT reply.
-    pub(crate) fn release_held(&mut self) -> Vec<Encoded> {
-        self.held.take().unwrap_or_default()
-    }
-
-    /// Starts handling `event` (`None`: done with it).
-    pub(crate) fn begin_event(&mut self, event: Option<&crate::codec::socketio::Event>) {
-        self.ack = event.and_then(|e| e.ack_id());
-        self.event = event
-            .filter(|_| self.rt.on_error.is_some())
-            .map(|e| e.name().into());
-        self.resolved = None;
-    }
-
     pub(crate) fn set_resolved(&mut self, method: Option<T::Method>) {
-        self.resolved = Some(method);
+        self.core.resolved = Some(method.map(MethodId::index));
     }
 
     pub(crate) fn take_resolved(&mut self) -> Option<Option<T::Method>> {
-        self.resolved.take()
+        let index = self.core.resolved.take()?;
+        Some(index.and_then(T::Method::from_index))
     }
 
     /// The Socket.IO id of this socket (not the Engine.IO session id).
     pub fn id(&self) -> &str {
-        &self.socket.id
+        &self.core.socket.id
     }
 
     /// Whether the socket's connection was lost and its client came back in time
     /// ([`crate::Builder::connection_state_recovery`]): same id, rooms, value and ACL, the
     /// events it missed delivered. `false` for a socket that connected afresh.
     pub fn recovered(&self) -> bool {
-        self.recovered
+        self.core.recovered
     }
 
     /// The socket's data: JSON the application attaches to the socket with
@@ -165,35 +116,32 @@ impl<T: Namespace> Context<T> {
     /// between processes restores it on the process the client comes back to, ours or a Node
     /// one. `None` until set (or restored).
     pub fn data(&self) -> Option<&serde_json::Value> {
-        self.data.as_ref()
+        self.core.data.as_ref()
     }
 
     /// Replaces the socket's data ([`Context::data`]).
     pub fn set_data(&mut self, data: serde_json::Value) {
-        if let Some(o) = self.ns.observer.get() {
-            o.data_changed(&self.ns, &self.socket, &data);
-        }
-        self.data = Some(data);
+        self.core.set_data(data);
     }
 
     /// The namespace path.
     pub fn namespace(&self) -> &str {
-        self.socket.nsp()
+        self.core.socket.nsp()
     }
 
     /// A parameter of a dynamic namespace (`id` in `/game/{id}`).
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.ns.param(name)
+        self.core.ns.param(name)
     }
 
     /// The handshake: headers, query, auth payload, remote address.
     pub fn handshake(&self) -> Handshake {
-        Handshake::new(&self.socket, &self.ns)
+        self.core.handshake()
     }
 
     /// Data shared by every namespace of this connection.
     pub fn session(&self) -> &Session {
-        &self.socket.conn.data().session
+        &self.core.socket.conn.data().session
     }
 
     /// Application state of type `S` given to the builder ([`crate::Builder::state`]).
@@ -213,23 +161,14 @@ impl<T: Namespace> Context<T> {
 
     /// Application state of type `S` given to the builder, if it was.
     pub fn try_state<S: Send + Sync + 'static>(&self) -> Option<&S> {
-        self.rt.state.get::<S>()
+        self.core.rt.state.get::<S>()
     }
 
     /// A handle on this socket for jobs and other sockets: emit, report errors, join and
     /// leave rooms, the session, disconnect.
     pub fn socket(&self) -> SocketRef {
-        SocketRef::new(self.socket.clone(), self.ns.clone(), self.rt.clone())
-    }
-
-    fn queue(&mut self, packet: Encoded) -> Result<(), EmitError> {
-        match &mut self.held {
-            Some(held) => {
-                held.push(packet);
-                Ok(())
-            }
-            None => Ok(self.socket.send(&packet)?),
-        }
+        let c = &self.core;
+        SocketRef::new(c.socket.clone(), c.ns.clone(), c.rt.clone())
     }
 
     /// Emits `event` to this client. A tuple gives several arguments, `()` none.
@@ -245,13 +184,7 @@ impl<T: Namespace> Context<T> {
     pub fn emit<E: EventOf<Emits<T>, A>, A: Args>(&mut self, event: E, args: A) {
         // The work is in functions that do not depend on the event's type: one copy per
         // payload type, not one per declared event.
-        self.emit_named(event.event_name(), args);
-    }
-
-    fn emit_named<A: Args>(&mut self, event: &str, args: A) {
-        if let Err(e) = self.try_emit_named(event, args) {
-            tracing::debug!(event, error = %e, "emit failed");
-        }
+        self.core.emit_named(event.event_name(), args);
     }
 
     /// [`Context::emit`], returning its error.
@@ -260,21 +193,7 @@ impl<T: Namespace> Context<T> {
         event: E,
         args: A,
     ) -> Result<(), EmitError> {
-        self.try_emit_named(event.event_name(), args)
-    }
-
-    fn try_emit_named<A: Args>(&mut self, event: &str, args: A) -> Result<(), EmitError> {
-        let packet = encode::event(self.socket.nsp(), event, &args, None)
-            .map_err(|e| EmitError::Serialize(e.to_string()))?;
-        if self.held.is_some() {
-            return self.queue(packet);
-        }
-        if !self.deferred.is_empty() {
-            // After a deferred ack: keep the order.
-            self.deferred.push(Deferred::Event(packet));
-            return Ok(());
-        }
-        super::recovery::emit(&self.ns, &self.socket, packet)
+        self.core.try_emit_named(event.event_name(), args)
     }
 
     /// Emits `event` and waits for the client's ack, up to the server's ack timeout.
@@ -283,7 +202,7 @@ impl<T: Namespace> Context<T> {
         event: E,
         args: A,
     ) -> BoxFuture<'static, Result<AckResponse, AckError>> {
-        self.emit_with_ack_timeout(event, args, self.rt.config.ack_timeout)
+        self.emit_with_ack_timeout(event, args, self.core.rt.config.ack_timeout)
     }
 
     /// Emits `event` and waits for the client's ack, up to `timeout`.
@@ -293,21 +212,8 @@ impl<T: Namespace> Context<T> {
         args: A,
         timeout: Duration,
     ) -> BoxFuture<'static, Result<AckResponse, AckError>> {
-        self.emit_with_ack_named(event.event_name(), args, timeout)
-    }
-
-    fn emit_with_ack_named<A: Args>(
-        &self,
-        event: &str,
-        args: A,
-        timeout: Duration,
-    ) -> BoxFuture<'static, Result<AckResponse, AckError>> {
-        Box::pin(super::socket_ref::emit_with_ack(
-            &self.socket,
-            event,
-            args,
-            timeout,
-        ))
+        self.core
+            .emit_with_ack_named(event.event_name(), args, timeout)
     }
 
     /// Emits `event` and, when the client answers (or the server's ack timeout passes), runs
@@ -356,7 +262,7 @@ impl<T: Namespace> Context<T> {
         A: Args,
         F: FnOnce(&mut T, &mut Context<T>, Result<AckResponse, AckError>) + Send + 'static,
     {
-        let timeout = self.rt.config.ack_timeout;
+        let timeout = self.core.rt.config.ack_timeout;
         self.emit_with_ack_timeout_then(event, args, timeout, then);
     }
 
@@ -372,8 +278,10 @@ impl<T: Namespace> Context<T> {
         A: Args,
         F: FnOnce(&mut T, &mut Context<T>, Result<AckResponse, AckError>) + Send + 'static,
     {
-        let answer = self.emit_with_ack_named(event.event_name(), args, timeout);
-        let socket = self.socket.clone();
+        let answer = self
+            .core
+            .emit_with_ack_named(event.event_name(), args, timeout);
+        let socket = self.core.socket.clone();
         tokio::spawn(async move {
             let answer = answer.await;
             let call: AckCall<T> = Box::new(move |value, cx| then(value, cx, answer));
@@ -384,34 +292,18 @@ impl<T: Namespace> Context<T> {
     /// Emits the `message` event (gevent's `send`); errors are logged, as with
     /// [`Context::emit`].
     pub fn send<A: Args>(&mut self, message: A) {
-        self.emit_named("message", message);
+        self.core.emit_named("message", message);
     }
 
     /// Whether the event being handled asked for an ack that is not answered yet.
     pub fn wants_ack(&self) -> bool {
-        self.ack.is_some()
+        self.core.ack.is_some()
     }
 
     /// Answers the current event's ack, if it asked for one and it is not answered yet.
     /// Returns whether an answer was sent.
     pub fn ack<A: Args>(&mut self, args: A) -> Result<bool, EmitError> {
-        let Some(id) = self.ack.take() else {
-            return Ok(false);
-        };
-        let packet = encode::ack(self.socket.nsp(), id, &args)
-            .map_err(|e| EmitError::Serialize(e.to_string()))?;
-        let settling = self
-            .settle
-            .get_mut()
-            .unwrap_or_else(|x| x.into_inner())
-            .is_some();
-        if settling && self.held.is_none() {
-            // Joined rooms not yet in effect: the answer waits for them (settle_joins).
-            self.deferred.push(Deferred::Ack(packet));
-            return Ok(true);
-        }
-        self.queue(packet)?;
-        Ok(true)
+        self.core.ack(args)
     }
 
     /// Reports an error to the client: as the answer of the current event's ack
@@ -419,54 +311,25 @@ impl<T: Namespace> Context<T> {
     /// event with arguments `[name, message]`. The error is also logged and shown to the
     /// server's error hook ([`crate::Builder::on_error`]).
     pub fn error(&mut self, name: impl AsRef<str>, message: impl AsRef<str>) {
-        let (name, message) = (name.as_ref(), message.as_ref());
-        self.report(name, message, true);
-        let res = if self.ack.is_some() {
-            #[derive(serde::Serialize)]
-            struct Wire<'a> {
-                error: &'a str,
-                message: &'a str,
-            }
-            self.ack(Wire {
-                error: name,
-                message,
-            })
-            .map(drop)
-        } else {
-            self.try_emit_named("error", (name, message))
-        };
-        if let Err(e) = res {
-            tracing::debug!(error = %e, "could not send an error to the client");
-        }
+        self.core.error(name.as_ref(), message.as_ref());
     }
 
     /// The quiet form of [`Context::error`] (gevent-socketio's `error(..., quiet=True)`):
     /// the error is logged (a `tracing` warning) and shown to the server's error hook, but
     /// nothing is sent to the client (the current event's ack is not answered by it).
     pub fn error_quiet(&mut self, name: impl AsRef<str>, message: impl AsRef<str>) {
-        self.report(name.as_ref(), message.as_ref(), false);
-    }
-
-    fn report(&self, name: &str, message: &str, sent: bool) {
-        super::report::report(
-            &self.rt,
-            &self.socket,
-            self.event.as_deref(),
-            name,
-            message,
-            sent,
-        );
+        self.core.report(name.as_ref(), message.as_ref(), false);
     }
 
     /// Disconnects this socket from the namespace once the current handler returns: the
     /// client receives DISCONNECT, jobs are killed, `recv_disconnect` runs.
     pub fn disconnect(&mut self) {
-        self.leaving = Some((DisconnectReason::ServerNamespaceDisconnect, false));
+        self.core.leaving = Some((DisconnectReason::ServerNamespaceDisconnect, false));
     }
 
     /// Like [`Context::disconnect`], without telling the client.
     pub fn disconnect_silently(&mut self) {
-        self.leaving = Some((DisconnectReason::ServerNamespaceDisconnect, true));
+        self.core.leaving = Some((DisconnectReason::ServerNamespaceDisconnect, true));
     }
 
     /// The same connection's socket in namespace `path`, gevent-socketio's
@@ -474,7 +337,7 @@ impl<T: Namespace> Context<T> {
     /// handle emits, reports errors, joins and leaves rooms there; that namespace's handlers
     /// and ACL stay with its own actor.
     pub fn socket_in(&self, path: &str) -> Option<SocketRef> {
-        super::socket_ref::socket_in(&self.socket, &self.rt, path)
+        super::socket_ref::socket_in(&self.core.socket, &self.core.rt, path)
     }
 
     /// Closes the whole connection, every namespace of this client, in one call (gevent's
@@ -483,7 +346,7 @@ impl<T: Namespace> Context<T> {
     /// [`DisconnectReason::ServerNamespaceDisconnect`]. To leave this namespace only, use
     /// [`Context::disconnect`].
     pub fn close_connection(&mut self) {
-        self.socket.close_connection();
+        self.core.socket.close_connection();
     }
 
     /// Runs `job` as a task tied to this socket-namespace: aborted by
@@ -509,55 +372,49 @@ impl<T: Namespace> Context<T> {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        self.jobs.retain(|j| !j.is_finished());
-        let handle = tokio::spawn(job).abort_handle();
-        self.jobs.push(handle.clone());
-        JobHandle::new(handle)
+        self.core.add_job(tokio::spawn(job).abort_handle())
     }
 
     /// Aborts every job started with [`Context::spawn`].
     pub fn kill_local_jobs(&mut self) {
-        for j in self.jobs.drain(..) {
-            j.abort();
-        }
+        self.core.kill_local_jobs();
     }
 
     /// How many spawned jobs are still running.
     pub fn running_jobs(&mut self) -> usize {
-        self.jobs.retain(|j| !j.is_finished());
-        self.jobs.len()
+        self.core.running_jobs()
     }
 
     // ----- ACL -----
 
     /// Allows a method.
     pub fn add_acl_method(&mut self, method: T::Method) {
-        self.acl.add(method.index());
+        self.core.acl.add(method.index());
     }
 
     /// Forbids a method.
     pub fn del_acl_method(&mut self, method: T::Method) {
-        self.acl.remove(method.index(), T::METHODS.len());
+        self.core.acl.remove(method.index(), T::METHODS.len());
     }
 
     /// Allows every method.
     pub fn lift_acl_restrictions(&mut self) {
-        self.acl = Acl::OPEN;
+        self.core.acl = Acl::OPEN;
     }
 
     /// Returns to the initial ACL.
     pub fn reset_acl(&mut self) {
-        self.acl = self.initial_acl;
+        self.core.acl = self.core.initial_acl;
     }
 
     /// Whether a method may run now.
     pub fn is_method_allowed(&self, method: T::Method) -> bool {
-        self.acl.allows(method.index())
+        self.core.acl.allows(method.index())
     }
 
     /// The current ACL.
     pub fn acl(&self) -> Acl {
-        self.acl
+        self.core.acl
     }
 
     fn method_by_name(name: &str) -> Result<T::Method, UnknownMethod> {
@@ -592,29 +449,23 @@ impl<T: Namespace> Context<T> {
     /// Joins one or several rooms. Every socket is also in the room named by its id; the rooms
     /// are left when the socket leaves the namespace, after `recv_disconnect` has run.
     pub fn join(&mut self, rooms: impl IntoRooms) {
-        self.ns.join(
-            &self.socket.id,
-            rooms.into_rooms(),
-            self.rt.config.max_rooms_per_socket,
-        );
-        if let Some(settled) = self.ns.adapter.joins_settled() {
-            *self.settle.get_mut().unwrap_or_else(|x| x.into_inner()) = Some(settled);
-        }
+        self.core.join(rooms.into_rooms());
     }
 
     /// Leaves one or several rooms.
     pub fn leave(&mut self, rooms: impl IntoRooms) {
-        self.ns.leave(&self.socket.id, rooms.into_rooms());
+        let c = &self.core;
+        c.ns.leave(&c.socket.id, rooms.into_rooms());
     }
 
     /// Leaves every room (but its own id room).
     pub fn leave_all(&mut self) {
-        self.ns.leave_all(&self.socket.id);
+        self.core.leave_all();
     }
 
     /// The rooms this socket is in, its own id room first.
     pub fn rooms(&self) -> Vec<Room> {
-        self.ns.rooms(&self.socket.id)
+        self.core.ns.rooms(&self.core.socket.id)
     }
 
     /// The rooms this socket joined: [`Context::rooms`] without its own id room (what
@@ -631,8 +482,8 @@ impl<T: Namespace> Context<T> {
     // `socket.broadcast` and `socket.except(..)` do in the JavaScript server.
 
     fn operator(&self) -> BroadcastOperator<Emits<T>> {
-        self.ns
-            .operator_from(&self.socket, self.rt.config.ack_timeout)
+        let c = &self.core;
+        c.ns.operator_from(&c.socket, c.rt.config.ack_timeout)
             .declared()
     }
 
@@ -659,7 +510,10 @@ impl<T: Namespace> Context<T> {
     /// Every socket of the namespace, this one included (chain `.to(..)`, `.except(..)`, ...
     /// as on any operator).
     pub fn everyone(&self) -> BroadcastOperator<Emits<T>> {
-        self.ns.operator(self.rt.config.ack_timeout).declared()
+        self.core
+            .ns
+            .operator(self.core.rt.config.ack_timeout)
+            .declared()
     }
 
     /// Emits `event` to every socket of the namespace, this one included: gevent-socketio's
@@ -691,8 +545,214 @@ impl<T: Namespace> Context<T> {
     pub fn timeout(&self, timeout: Duration) -> BroadcastOperator<Emits<T>> {
         self.operator().timeout(timeout)
     }
+}
 
-    pub(crate) fn kill_jobs_on_leave(&mut self) {
-        self.kill_local_jobs();
+impl Core {
+    fn new(socket: Arc<Socket>, ns: Arc<NamespaceInstance>, rt: Arc<Runtime>) -> Self {
+        Core {
+            socket,
+            ns,
+            rt,
+            acl: Acl::OPEN,
+            initial_acl: Acl::OPEN,
+            jobs: Vec::new(),
+            ack: None,
+            event: None,
+            held: Some(Vec::new()),
+            settle: std::sync::Mutex::new(None),
+            deferred: Vec::new(),
+            leaving: None,
+            recovered: false,
+            data: None,
+            resolved: None,
+        }
+    }
+
+    pub(crate) fn set_initial_acl(&mut self, acl: Acl) {
+        self.initial_acl = acl;
+        self.acl = acl;
+    }
+
+    /// Whether [`Core::settle_joins`] has anything to wait for or send.
+    pub(crate) fn has_pending_joins(&mut self) -> bool {
+        let settle = self.settle.get_mut().unwrap_or_else(|x| x.into_inner());
+        settle.is_some() || !self.deferred.is_empty()
+    }
+
+    /// Waits until the joins of the handler that just ran took effect in the adapter (bounded),
+    /// then sends the ack and the emits that waited for them.
+    pub(crate) async fn settle_joins(&mut self) {
+        let settle = self.settle.get_mut().unwrap_or_else(|x| x.into_inner());
+        if let Some(settled) = settle.take() {
+            let _ = tokio::time::timeout(SETTLE_LIMIT, settled).await;
+        }
+        for d in std::mem::take(&mut self.deferred) {
+            let sent = match d {
+                Deferred::Ack(packet) => self.socket.send(&packet).map_err(EmitError::from),
+                Deferred::Event(packet) => super::recovery::emit(&self.ns, &self.socket, packet),
+            };
+            if let Err(e) = sent {
+                tracing::debug!(error = %e, "deferred packet not sent");
+            }
+        }
+    }
+
+    /// Ends the connect phase: what was held is returned to be sent after the CONNECT reply.
+    pub(crate) fn release_held(&mut self) -> Vec<Encoded> {
+        self.held.take().unwrap_or_default()
+    }
+
+    /// Starts handling `event` (`None`: done with it).
+    pub(crate) fn begin_event(&mut self, event: Option<&crate::codec::socketio::Event>) {
+        self.ack = event.and_then(|e| e.ack_id());
+        self.event = event
+            .filter(|_| self.rt.on_error.is_some())
+            .map(|e| e.name().into());
+        self.resolved = None;
+    }
+
+    pub(crate) fn handshake(&self) -> Handshake {
+        Handshake::new(&self.socket, &self.ns)
+    }
+
+    pub(crate) fn set_data(&mut self, data: serde_json::Value) {
+        if let Some(o) = self.ns.observer.get() {
+            o.data_changed(&self.ns, &self.socket, &data);
+        }
+        self.data = Some(data);
+    }
+
+    fn queue(&mut self, packet: Encoded) -> Result<(), EmitError> {
+        match &mut self.held {
+            Some(held) => {
+                held.push(packet);
+                Ok(())
+            }
+            None => Ok(self.socket.send(&packet)?),
+        }
+    }
+
+    fn emit_named<A: Args>(&mut self, event: &str, args: A) {
+        if let Err(e) = self.try_emit_named(event, args) {
+            tracing::debug!(event, error = %e, "emit failed");
+        }
+    }
+
+    fn try_emit_named<A: Args>(&mut self, event: &str, args: A) -> Result<(), EmitError> {
+        let packet = encode::event(self.socket.nsp(), event, &args, None)
+            .map_err(|e| EmitError::Serialize(e.to_string()))?;
+        self.emit_packet(packet)
+    }
+
+    fn emit_packet(&mut self, packet: Encoded) -> Result<(), EmitError> {
+        if self.held.is_some() {
+            return self.queue(packet);
+        }
+        if !self.deferred.is_empty() {
+            // After a deferred ack: keep the order.
+            self.deferred.push(Deferred::Event(packet));
+            return Ok(());
+        }
+        super::recovery::emit(&self.ns, &self.socket, packet)
+    }
+
+    fn emit_with_ack_named<A: Args>(
+        &self,
+        event: &str,
+        args: A,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<AckResponse, AckError>> {
+        Box::pin(super::socket_ref::emit_with_ack(
+            &self.socket,
+            event,
+            args,
+            timeout,
+        ))
+    }
+
+    fn ack<A: Args>(&mut self, args: A) -> Result<bool, EmitError> {
+        let Some(id) = self.ack.take() else {
+            return Ok(false);
+        };
+        let packet = encode::ack(self.socket.nsp(), id, &args)
+            .map_err(|e| EmitError::Serialize(e.to_string()))?;
+        self.ack_packet(packet)?;
+        Ok(true)
+    }
+
+    fn ack_packet(&mut self, packet: Encoded) -> Result<(), EmitError> {
+        let settling = self
+            .settle
+            .get_mut()
+            .unwrap_or_else(|x| x.into_inner())
+            .is_some();
+        if settling && self.held.is_none() {
+            // Joined rooms not yet in effect: the answer waits for them (settle_joins).
+            self.deferred.push(Deferred::Ack(packet));
+            return Ok(());
+        }
+        self.queue(packet)
+    }
+
+    /// [`Context::error`].
+    pub(crate) fn error(&mut self, name: &str, message: &str) {
+        self.report(name, message, true);
+        let res = if self.ack.is_some() {
+            #[derive(serde::Serialize)]
+            struct Wire<'a> {
+                error: &'a str,
+                message: &'a str,
+            }
+            self.ack(Wire {
+                error: name,
+                message,
+            })
+            .map(drop)
+        } else {
+            self.try_emit_named("error", (name, message))
+        };
+        if let Err(e) = res {
+            tracing::debug!(error = %e, "could not send an error to the client");
+        }
+    }
+
+    fn report(&self, name: &str, message: &str, sent: bool) {
+        super::report::report(
+            &self.rt,
+            &self.socket,
+            self.event.as_deref(),
+            name,
+            message,
+            sent,
+        );
+    }
+
+    fn add_job(&mut self, handle: AbortHandle) -> JobHandle {
+        self.jobs.retain(|j| !j.is_finished());
+        self.jobs.push(handle.clone());
+        JobHandle::new(handle)
+    }
+
+    pub(crate) fn kill_local_jobs(&mut self) {
+        for j in self.jobs.drain(..) {
+            j.abort();
+        }
+    }
+
+    fn running_jobs(&mut self) -> usize {
+        self.jobs.retain(|j| !j.is_finished());
+        self.jobs.len()
+    }
+
+    fn join(&mut self, rooms: Vec<Room>) {
+        self.ns
+            .join(&self.socket.id, rooms, self.rt.config.max_rooms_per_socket);
+        if let Some(settled) = self.ns.adapter.joins_settled() {
+            *self.settle.get_mut().unwrap_or_else(|x| x.into_inner()) = Some(settled);
+        }
+    }
+
+    pub(crate) fn leave_all(&mut self) {
+        self.ns.leave_all(&self.socket.id);
     }
 }

@@ -205,19 +205,20 @@ pub async fn default_call_method_with_acl<T: Namespace>(
         None => cx.acl().is_open(),
     };
     if !allowed {
-        tracing::info!(
-            event = event.name(),
-            method = method.map(|m| m.name::<T>()),
-            "refused by the ACL"
-        );
-        return Err(HandlerError::new(
-            "method_access_denied",
-            format!("{} is not allowed", event.name()),
-        ));
+        return Err(refused(&event, method.map(|m| m.name::<T>())));
     }
     // Looked up once: `default_call_method` takes it from here.
     cx.set_resolved(method);
     ns.call_method(cx, event).await
+}
+
+/// The error for an event the ACL refuses (not generic: compiled once).
+fn refused(event: &Event, method: Option<&str>) -> HandlerError {
+    tracing::info!(event = event.name(), method, "refused by the ACL");
+    HandlerError::new(
+        "method_access_denied",
+        format!("{} is not allowed", event.name()),
+    )
 }
 
 /// The default [`Namespace::call_method`], for overrides that want to call it: the dispatch

@@ -23,9 +23,10 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::sync::{Notify, oneshot};
 
+use super::Handshake;
+use super::context::Core;
 use super::instance::NamespaceInstance;
 use super::registry::Runtime;
-use super::{Context, Namespace};
 use crate::adapter::{
     BroadcastOptions, BroadcastPacket, EmitError, RecoveredSession, ResumeFn, Room,
     SessionToPersist, StoreConfig,
@@ -315,7 +316,7 @@ pub(crate) fn try_recover(
 pub(crate) struct Resumed {
     /// Its private session id, kept.
     pub(crate) pid: String,
-    /// Its data ([`Context::data`]).
+    /// Its data ([`Context::data`](crate::Context::data)).
     pub(crate) data: Option<serde_json::Value>,
 }
 
@@ -441,12 +442,7 @@ pub(crate) enum Parking {
 /// Parks the socket of `cx`, which lost its connection: it leaves its rooms and the socket
 /// table, its session goes to the adapter, and the actor waits (with its value, ACL and jobs)
 /// for its client to come back within the duration.
-pub(crate) async fn park<T: Namespace>(
-    cx: &mut Context<T>,
-    rt: &Runtime,
-    pid: &str,
-    since: Option<String>,
-) -> Parking {
+pub(crate) async fn park(cx: &mut Core, rt: &Runtime, pid: &str, since: Option<String>) -> Parking {
     let ns = cx.ns.clone();
     let socket = cx.socket.clone();
     let sid = socket.id.clone();
@@ -533,8 +529,8 @@ pub(crate) fn parked(ns: &NamespaceInstance) -> usize {
 
 /// The connect phase of a recovered socket, when middlewares are not skipped: they run on the
 /// new handshake.
-pub(crate) async fn middlewares_allow<T: Namespace>(
-    cx: &Context<T>,
+pub(crate) async fn middlewares_allow(
+    cx: &Core,
     rt: &Runtime,
     middlewares: &[Arc<dyn super::Middleware>],
 ) -> Result<(), super::ConnectError> {
@@ -546,8 +542,17 @@ pub(crate) async fn middlewares_allow<T: Namespace>(
     if skip {
         return Ok(());
     }
-    let handshake = cx.handshake();
-    for m in rt.middlewares.iter().chain(middlewares) {
+    run_middlewares(&cx.handshake(), &rt.middlewares, middlewares).await
+}
+
+/// Runs the server's middlewares (`global`), then the namespace's (`own`), on `handshake`:
+/// the first refusal refuses, a middleware that panics refuses with `middleware failed`.
+pub(crate) async fn run_middlewares(
+    handshake: &Handshake,
+    global: &[Arc<dyn super::Middleware>],
+    own: &[Arc<dyn super::Middleware>],
+) -> Result<(), super::ConnectError> {
+    for m in global.iter().chain(own) {
         match std::panic::AssertUnwindSafe(m.call(handshake.clone()))
             .catch_unwind()
             .await

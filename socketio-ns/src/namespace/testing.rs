@@ -33,6 +33,7 @@ use std::sync::atomic::AtomicBool;
 
 use bytes::Bytes;
 
+use super::actor::Bound;
 use super::instance::NamespaceInstance;
 use super::registry::{Runtime, RuntimeConfig, StateMap};
 use super::{ConnectError, Context, Namespace};
@@ -45,8 +46,7 @@ use crate::engine::{EngineSession, HandshakeInfo, Transport};
 /// One socket of namespace `T` on a connection that exists only in memory: call its handlers
 /// as the actor would, and read what they sent.
 pub struct TestSocket<T: Namespace> {
-    value: T,
-    cx: Context<T>,
+    b: Bound<T>,
     socket: Arc<Socket>,
     ns: Arc<NamespaceInstance>,
 }
@@ -54,7 +54,7 @@ pub struct TestSocket<T: Namespace> {
 impl<T: Namespace> fmt::Debug for TestSocket<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestSocket")
-            .field("context", &self.cx)
+            .field("context", &self.b.cx)
             .finish_non_exhaustive()
     }
 }
@@ -100,8 +100,7 @@ impl<T: Namespace> TestSocket<T> {
             .expect("a new connection has no socket yet");
         let cx = Context::new(socket.clone(), ns.clone(), rt);
         TestSocket {
-            value,
-            cx,
+            b: Bound { value, cx },
             socket,
             ns,
         }
@@ -114,11 +113,11 @@ impl<T: Namespace> TestSocket<T> {
         if let Some(auth) = auth {
             let _ = self.socket.auth.set(auth.into());
         }
-        let rt = self.cx.rt.clone();
-        super::actor::connect(&mut self.value, &mut self.cx, &rt, &[], false).await?;
+        let rt = self.b.cx.core.rt.clone();
+        super::actor::connect(&mut self.b, &rt, &[], false).await?;
         self.ns.insert(self.socket.clone());
         self.socket.set_connected(true);
-        for packet in self.cx.release_held() {
+        for packet in self.b.cx.core.release_held() {
             let _ = self.socket.send(&packet);
         }
         Ok(())
@@ -132,9 +131,9 @@ impl<T: Namespace> TestSocket<T> {
     /// When `packet` is not an EVENT, or its attachment count differs.
     pub async fn event_with(&mut self, packet: &str, attachments: Vec<Bytes>) {
         let event = Event::from_text(packet, attachments).expect("an EVENT packet");
-        self.cx.begin_event(Some(&event));
-        self.value.process_packet(&mut self.cx, event).await;
-        self.cx.begin_event(None);
+        self.b.cx.core.begin_event(Some(&event));
+        self.b.value.process_packet(&mut self.b.cx, event).await;
+        self.b.cx.core.begin_event(None);
     }
 
     /// [`TestSocket::event_with`] without attachments.
@@ -145,9 +144,9 @@ impl<T: Namespace> TestSocket<T> {
     /// Leaves the namespace as the actor does: jobs killed, `recv_disconnect` run, rooms left.
     pub async fn disconnect(&mut self, reason: DisconnectReason) {
         self.socket.set_connected(false);
-        self.cx.kill_local_jobs();
-        self.value.disconnect(&mut self.cx, reason).await;
-        self.cx.kill_local_jobs();
+        self.b.cx.kill_local_jobs();
+        self.b.value.disconnect(&mut self.b.cx, reason).await;
+        self.b.cx.kill_local_jobs();
         self.ns.remove(&self.socket.id);
     }
 
@@ -172,21 +171,21 @@ impl<T: Namespace> TestSocket<T> {
 
     /// The rooms the socket is in, its own id room first.
     pub fn rooms(&self) -> Vec<Room> {
-        self.cx.rooms()
+        self.b.cx.rooms()
     }
 
     /// Whether a handler asked to leave the namespace (`cx.disconnect()`).
     pub fn is_leaving(&self) -> bool {
-        self.cx.leaving.is_some()
+        self.b.cx.core.leaving.is_some()
     }
 
     /// The context, as handlers get it.
     pub fn context(&mut self) -> &mut Context<T> {
-        &mut self.cx
+        &mut self.b.cx
     }
 
     /// The namespace's value.
     pub fn value(&mut self) -> &mut T {
-        &mut self.value
+        &mut self.b.value
     }
 }

@@ -243,6 +243,6 @@ impl Io {
 impl<T: Namespace> Context<T> {
     /// The server handle.
     pub fn io(&self) -> Io {
-        Io::new(self.rt.clone())
+        Io::new(self.core.rt.clone())
     }
 }

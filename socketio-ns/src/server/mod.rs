@@ -30,7 +30,7 @@ use crate::engine::{
     WsCompression,
 };
 use crate::namespace::registry::{
-    NsEntry, Pattern, Runtime, RuntimeConfig, StateMap, TypedStarter,
+    NsEntry, Pattern, Runtime, RuntimeConfig, Starter, StateMap, TypedStarter,
 };
 use crate::namespace::{ErrorHook, Middleware, Namespace};
 
@@ -405,19 +405,25 @@ impl Builder {
     }
 
     /// Registers `T` under another path or pattern (`/game/{id}`), built by `factory`.
-    pub fn namespace_at<T, F>(mut self, path: &str, factory: F) -> Self
+    pub fn namespace_at<T, F>(self, path: &str, factory: F) -> Self
     where
         T: Namespace,
         F: Fn() -> T + Send + Sync + 'static,
     {
+        let starter = TypedStarter {
+            make: factory,
+            _t: std::marker::PhantomData,
+        };
+        self.add_namespace(path, Box::new(starter))
+    }
+
+    /// [`Builder::namespace_at`] without the namespace's type: compiled once.
+    fn add_namespace(mut self, path: &str, starter: Box<dyn Starter>) -> Self {
         let pattern = Pattern::parse(path);
         self.entries.retain(|e| e.pattern.raw != pattern.raw);
         self.entries.push(NsEntry {
             pattern,
-            starter: Box::new(TypedStarter {
-                make: factory,
-                _t: std::marker::PhantomData,
-            }),
+            starter,
             middlewares: Vec::new(),
             instances: Default::default(),
         });
