@@ -249,6 +249,23 @@ impl RemoteAckTable {
         mutex(&self.0).remove(id);
     }
 
+    /// Publishes broadcast-with-acks request `id` (`publish`, not started yet): waits for the
+    /// answers from before it is sent, and stops waiting if it could not be.
+    async fn publish(
+        &self,
+        id: &str,
+        sink: AckSink,
+        timeout: Duration,
+        publish: impl Future<Output = Result<(), AdapterError>>,
+    ) -> Result<(), AdapterError> {
+        self.open(id, sink, timeout);
+        let published = publish.await;
+        if published.is_err() {
+            self.close(id);
+        }
+        published
+    }
+
     /// `BROADCAST_CLIENT_COUNT`: `n` more sockets will answer request `id`.
     fn expect(&self, id: &str, n: usize) {
         if let Some(acks) = mutex(&self.0).get_mut(id) {
@@ -294,6 +311,23 @@ fn opts_mp(opts: &BroadcastOptions, timeout: Option<Duration>) -> Mp {
         ("except", rooms_mp(&opts.except)),
         ("flags", msgpack::map(flags)),
     ])
+}
+
+/// A broadcast with acks as the sharded and streams adapters send it (`type` BROADCAST): a new
+/// request id and `{packet, requestId, opts}`.
+fn ack_request(
+    nsp: &str,
+    packet: &BroadcastPacket,
+    opts: &BroadcastOptions,
+    timeout: Duration,
+) -> Result<(String, Mp), AdapterError> {
+    let request_id = random_id();
+    let data = msgpack::map(vec![
+        ("packet", packet_json(nsp, packet)?),
+        ("requestId", Mp::from(request_id.as_str())),
+        ("opts", opts_mp(opts, Some(timeout))),
+    ]);
+    Ok((request_id, data))
 }
 
 /// 8 random bytes as hex, as `randomId()` of `socket.io-adapter` (the sharded and streams

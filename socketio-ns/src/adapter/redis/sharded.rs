@@ -19,8 +19,8 @@ use tokio::sync::{OnceCell, mpsc, watch};
 use tokio::time::Instant;
 
 use super::{
-    Cleanup, RemoteAckTable, mp_opts, msgpack, mutex, opts_mp, packet_json, packet_of, query,
-    random_id, ready, redis_error, rooms_mp, wire,
+    Cleanup, RemoteAckTable, ack_request, mp_opts, msgpack, mutex, opts_mp, packet_json, packet_of,
+    query, random_id, ready, redis_error, rooms_mp, wire,
 };
 use crate::adapter::operator::broadcast_ack_id;
 use crate::adapter::{
@@ -1063,20 +1063,12 @@ impl Adapter for ShardedRedisAdapter {
         }
         let inner = self.inner.clone();
         Box::pin(async move {
-            let request_id = random_id();
-            let data = msgpack::map(vec![
-                ("packet", packet_json(&inner.nsp, &packet)?),
-                ("requestId", Mp::from(request_id.as_str())),
-                ("opts", opts_mp(&opts, Some(timeout))),
-            ]);
-            inner.ack_requests.open(&request_id, acks, timeout);
-            let published = inner
-                .publish(kind::BROADCAST, data, true, &opts.rooms)
-                .await;
-            if published.is_err() {
-                inner.ack_requests.close(&request_id);
-            }
-            published
+            let (id, data) = ack_request(&inner.nsp, &packet, &opts, timeout)?;
+            let publish = inner.publish(kind::BROADCAST, data, true, &opts.rooms);
+            inner
+                .ack_requests
+                .publish(&id, acks, timeout, publish)
+                .await
         })
     }
 

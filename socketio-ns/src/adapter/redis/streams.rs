@@ -87,8 +87,8 @@ use serde_json::Value;
 use tokio::sync::{OnceCell, mpsc, oneshot};
 
 use super::{
-    Cleanup, RemoteAckTable, msgpack, mutex, opts_mp, packet_json, packet_of, query_pipe,
-    random_id, ready, redis_error, rooms_mp, wire,
+    Cleanup, RemoteAckTable, ack_request, msgpack, mutex, opts_mp, packet_json, packet_of,
+    query_pipe, random_id, ready, redis_error, rooms_mp, wire,
 };
 use crate::adapter::operator::broadcast_ack_id;
 use crate::adapter::session::{selected, stamp};
@@ -1391,20 +1391,13 @@ impl Adapter for RedisStreamsAdapter {
         }
         let inner = self.inner.clone();
         Box::pin(async move {
-            let request_id = random_id();
-            let data = msgpack::map(vec![
-                ("packet", packet_json(&inner.nsp, &packet)?),
-                ("requestId", Mp::from(request_id.as_str())),
-                ("opts", opts_mp(&opts, Some(timeout))),
-            ]);
-            inner.ack_requests.open(&request_id, acks, timeout);
-            let published = inner
-                .publish(&inner.public_channel, &inner.message(kind::BROADCAST, data))
-                .await;
-            if published.is_err() {
-                inner.ack_requests.close(&request_id);
-            }
-            published
+            let (id, data) = ack_request(&inner.nsp, &packet, &opts, timeout)?;
+            let message = inner.message(kind::BROADCAST, data);
+            let publish = inner.publish(&inner.public_channel, &message);
+            inner
+                .ack_requests
+                .publish(&id, acks, timeout, publish)
+                .await
         })
     }
 
