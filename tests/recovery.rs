@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use socketio_ns::adapter::{Adapter, AdapterFactory, LocalAdapter, SocketEmitter};
@@ -18,14 +18,11 @@ use socketio_ns::{
     ConnectError, ConnectionStateRecovery, Context, DisconnectReason, Io, ServeOptions, Server,
     namespace,
 };
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
+use common::ws::{Ws, next_text, open};
 use common::{run_child, tests_dir};
-
-type Ws = WebSocketStream<TcpStream>;
 
 /// Where `recv_connect` and `recv_disconnect` report, through the builder's state.
 struct Report(mpsc::UnboundedSender<Seen>);
@@ -368,28 +365,10 @@ async fn a_client_the_server_disconnected_is_not_recovered() {
 // The wire, byte for byte.
 
 async fn ws_connect(addr: &str, connect: &str) -> (Ws, String) {
-    let url = format!("ws://{addr}/socket.io/?EIO=4&transport=websocket");
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let (mut ws, _) = tokio_tungstenite::client_async(url, tcp).await.unwrap();
-    assert!(next_text(&mut ws).await.starts_with("0{"));
+    let mut ws = open(&format!("ws://{addr}/socket.io/?EIO=4&transport=websocket")).await;
     ws.send(Message::text(connect)).await.unwrap();
     let reply = next_text(&mut ws).await;
     (ws, reply)
-}
-
-async fn next_text(ws: &mut Ws) -> String {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("no message within 5 s")
-            .expect("connection ended")
-            .expect("websocket error");
-        match msg {
-            Message::Text(t) if t.as_str() == "2" => ws.send(Message::text("3")).await.unwrap(),
-            Message::Text(t) => return t.as_str().to_owned(),
-            _ => {}
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
