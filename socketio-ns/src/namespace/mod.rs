@@ -8,7 +8,8 @@
 //! - `context.rs`: [`Context`]; `handshake.rs`: [`Handshake`]; `socket_ref.rs`: [`SocketRef`];
 //!   `job.rs`: [`JobHandle`].
 //! - `acl.rs`: the ACL as a bit set over the generated method identifiers.
-//! - `actor.rs`: one task per socket-namespace that owns the user's value and runs its handlers.
+//! - `actor.rs`: one task per socket-namespace that owns the user's value and runs its handlers,
+//!   the value's type erased (`dyn Erased`) so that the actor is compiled once.
 //! - `middleware.rs`: connect middlewares; `error.rs`: [`ConnectError`], [`HandlerError`];
 //!   `report.rs`: [`ErrorReport`] and the server-wide error hook.
 //! - `instance.rs`: one live namespace, its socket table (the adapter's
