@@ -129,26 +129,56 @@ pub(super) fn accepted_encoding(headers: &http::HeaderMap) -> Option<Encoding> {
     }
 }
 
+thread_local! {
+    /// Per thread, the compressors of long-polling responses (raw deflate for gzip, zlib for
+    /// deflate), reset for each response: a new one would allocate and initialise zlib's
+    /// state (a few hundred KB) every time.
+    static BODY_DEFLATERS: std::cell::RefCell<[Option<flate2::Compress>; 2]> =
+        const { std::cell::RefCell::new([None, None]) };
+}
+
+/// `body` gzip- or zlib-compressed at zlib's default level, as one complete stream.
+fn compress_body(body: &[u8], encoding: Encoding) -> Vec<u8> {
+    use flate2::{Compress, Compression, FlushCompress, Status};
+    // A gzip member's fixed header: deflate, no flags, no time, unknown OS (RFC 1952).
+    const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
+    let gzip = matches!(encoding, Encoding::Gzip);
+    let mut out = Vec::with_capacity(body.len() / 2 + 64);
+    if gzip {
+        out.extend_from_slice(&GZIP_HEADER);
+    }
+    BODY_DEFLATERS.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        // zlib writes its own header and Adler-32 trailer; gzip's are written here.
+        let c = cell[usize::from(!gzip)]
+            .get_or_insert_with(|| Compress::new(Compression::default(), !gzip));
+        c.reset();
+        let mut pos = 0;
+        loop {
+            if out.capacity() - out.len() < 64 {
+                out.reserve(out.capacity().max(1024));
+            }
+            let in0 = c.total_in();
+            // Compressing a buffer does not fail (the error is for a stream misused).
+            let status = c.compress_vec(&body[pos..], &mut out, FlushCompress::Finish);
+            pos += (c.total_in() - in0) as usize;
+            if !matches!(status, Ok(Status::Ok | Status::BufError)) {
+                break;
+            }
+        }
+    });
+    if gzip {
+        let mut crc = flate2::Crc::new();
+        crc.update(body);
+        out.extend_from_slice(&crc.sum().to_le_bytes());
+        out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    }
+    out
+}
+
 /// [`text_response`] with `body` compressed, and its `Content-Encoding`.
 pub(super) fn compressed_text_response(body: &[u8], encoding: Encoding) -> Response<Body> {
-    use std::io::Write as _;
-    let level = flate2::Compression::default();
-    let out = Vec::with_capacity(body.len() / 2);
-    let compressed = match encoding {
-        Encoding::Gzip => {
-            let mut e = flate2::write::GzEncoder::new(out, level);
-            e.write_all(body).and_then(|()| e.finish())
-        }
-        Encoding::Deflate => {
-            let mut e = flate2::write::ZlibEncoder::new(out, level);
-            e.write_all(body).and_then(|()| e.finish())
-        }
-    };
-    // Writing to a `Vec` cannot fail; should it, the body goes uncompressed.
-    let Ok(compressed) = compressed else {
-        return text_response(Bytes::copy_from_slice(body));
-    };
-    let mut res = text_response(Bytes::from(compressed));
+    let mut res = text_response(Bytes::from(compress_body(body, encoding)));
     res.headers_mut().insert(
         header::CONTENT_ENCODING,
         HeaderValue::from_static(match encoding {
@@ -195,5 +225,48 @@ pub(super) fn apply_cors(cors: &Cors, origin: Option<&str>, res: &mut Response<B
             );
             h.append(header::VARY, HeaderValue::from_static("Origin"));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+
+    use super::{Encoding, compress_body};
+
+    fn gunzip(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(data)
+            .read_to_end(&mut out)
+            .expect("valid gzip");
+        out
+    }
+
+    fn unzlib(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        flate2::read::ZlibDecoder::new(data)
+            .read_to_end(&mut out)
+            .expect("valid zlib");
+        out
+    }
+
+    /// The compressors are reused, reset, from one response to the next: every response is a
+    /// whole stream of its own, empty and incompressible bodies included.
+    #[test]
+    fn each_compressed_body_is_a_complete_stream() {
+        let text: Vec<u8> = (0..5000u32)
+            .flat_map(|i| format!("4{{\"n\":{i},\"text\":\"hello\"}}\u{1e}").into_bytes())
+            .collect();
+        let noise: Vec<u8> = (0..70_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for body in [&text[..], b"", &noise[..], b"40", &text[..100]] {
+            let gz = compress_body(body, Encoding::Gzip);
+            assert_eq!(&gz[..3], [0x1f, 0x8b, 8]);
+            assert_eq!(gunzip(&gz), body);
+            let z = compress_body(body, Encoding::Deflate);
+            assert_eq!(unzlib(&z), body);
+        }
+        assert!(compress_body(&text, Encoding::Gzip).len() < text.len() / 5);
     }
 }
