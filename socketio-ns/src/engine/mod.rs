@@ -46,6 +46,9 @@ pub use self::http::Body;
 pub use config::{
     AllowRequest, Cors, EngineConfig, HttpCompression, ProtocolVersion, Transport, WsCompression,
 };
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use deflate::FuzzDeflate;
 pub use listener::{ServeOptions, serve, serve_with};
 #[cfg(feature = "admin-ui")]
 pub(crate) use observe::EngineObserver;
