@@ -327,6 +327,78 @@ async fn a_write_the_client_never_takes_is_cut_off_at_the_write_timeout() {
     assert!(ended.is_ok(), "the connection was not closed by the server");
 }
 
+/// A long-polling client whose answers pile up while it keeps one POST open and sends no GET:
+/// flow control holds the POST, and without a bound the session (and its backlog) would live
+/// as long as the client keeps that connection, heartbeat or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_polling_client_that_stops_polling_is_cut_off_at_the_write_timeout() {
+    let (addr, mut left) = start(
+        Server::builder()
+            .max_buffered_bytes(64 << 10)
+            .ping_interval(Duration::from_secs(120))
+            .write_timeout(Duration::from_millis(500)),
+        ServeOptions::default(),
+    )
+    .await;
+    let post_addr = addr.clone();
+    let answer = tokio::task::spawn_blocking(move || {
+        let addr = post_addr;
+        let mut get = std::net::TcpStream::connect(&addr).unwrap();
+        write!(get, "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut open = String::new();
+        let _ = get.read_to_string(&mut open);
+        let sid = open.split(r#""sid":""#).nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let post = |body: &str| {
+            let mut post = std::net::TcpStream::connect(&addr).unwrap();
+            write!(
+                post,
+                "POST /socket.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            post
+        };
+        // Joins `/`, then 4 acked echoes of 10 KB: their answers (40 KB) pass half the 64 KB
+        // buffer, and the client fetches none of them.
+        let text = "x".repeat(10_000);
+        let mut body = String::from("40");
+        for id in 0..4 {
+            body.push_str(&format!("\u{1e}42{id}[\"echo\",\"{text}\"]"));
+        }
+        let mut first = post(&body);
+        let mut response = String::new();
+        let _ = first.read_to_string(&mut response);
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        std::thread::sleep(Duration::from_millis(300));
+        // The next POST waits for the backlog to drain, which only a GET would do.
+        let mut post = post(r#"424["echo","more"]"#);
+        let start = Instant::now();
+        post.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut response = String::new();
+        let _ = post.read_to_string(&mut response);
+        (response, start.elapsed())
+    })
+    .await
+    .unwrap();
+    let (response, after) = answer;
+    assert!(
+        response.starts_with("HTTP/1.1 400"),
+        "{response:?} after {after:?}"
+    );
+    let reason = tokio::time::timeout(Duration::from_secs(5), left.recv())
+        .await
+        .expect("the socket did not leave")
+        .unwrap();
+    assert_eq!(reason, DisconnectReason::TransportError);
+    // Another client is served.
+    let mut other = connect(&addr).await;
+    other
+        .send(Message::text(r#"421["echo","hi"]"#))
+        .await
+        .unwrap();
+    assert_eq!(next_text(&mut other).await, r#"431["hi"]"#);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 4. Graceful shutdown on SIGTERM, seen by a stock client.
 

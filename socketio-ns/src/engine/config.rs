@@ -161,7 +161,9 @@ pub struct EngineConfig {
     /// ([`CloseReason::BufferFull`](super::CloseReason::BufferFull)). Default 8 MiB.
     pub max_buffered_bytes: usize,
     /// How long one write to a WebSocket may take before the connection is dropped (a client
-    /// that stopped reading with a full TCP window). Default 20 s.
+    /// that stopped reading with a full TCP window), and how long a long-polling client's POST
+    /// may wait for it to fetch its backlog (flow control) before the session is closed (a
+    /// client that stopped polling). Default 20 s.
     pub write_timeout: Duration,
     /// How long a POST body may stall between two chunks before the request is answered 400
     /// and the session closed. Default 30 s.

@@ -182,10 +182,19 @@ impl<H: EngineHandler> Engine<H> {
                     // Inbound flow control: the next packet waits until the handler has room;
                     // the client sends no other POST until this one is answered.
                     let flow = self.shared.on_packet(&socket, p);
-                    if let Some(pause) = inbound_pause(flow, &socket) {
+                    // The backlog drains only as the client GETs: one that holds this POST
+                    // open and stops polling is cut off at the write timeout, as a WebSocket
+                    // client that stops reading is.
+                    let limit = Some(self.shared.config.write_timeout);
+                    if let Some(pause) = inbound_pause(flow, &socket, limit) {
                         socket.set_inbound_held(true);
-                        pause.await;
+                        let drained = pause.await;
                         socket.set_inbound_held(false);
+                        if !drained {
+                            tracing::debug!(sid = %socket.sid(), "polling client took nothing it was sent within the write timeout, closing the session");
+                            socket.close(CloseReason::TransportError);
+                            return error(ErrorCode::BadRequest);
+                        }
                     }
                 }
                 let mut res = Response::new(Full::new(Bytes::from_static(b"ok")));

@@ -6,6 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -300,7 +301,7 @@ impl<H: EngineHandler> Shared<H> {
         let v3 = socket.protocol() == ProtocolVersion::V3;
         let mut frames = Vec::new();
         // Inbound flow control: while the handler has no room, no frame is read.
-        let mut paused: Option<BoxFuture<'static, ()>> = None;
+        let mut paused: Option<BoxFuture<'static, bool>> = None;
         // The heartbeat's one timer, moved only when its deadline does (never polled without
         // a heartbeat).
         let heartbeat = tokio::time::sleep_until(beat.as_ref().map_or_else(
@@ -440,7 +441,9 @@ impl<H: EngineHandler> Shared<H> {
                             Flow::Continue
                         }
                     };
-                    paused = inbound_pause(flow, socket);
+                    // The backlog drains as the client reads: a client that stops reading is
+                    // cut off by the write timeout of the write that waits on it.
+                    paused = inbound_pause(flow, socket, None);
                     // Unread, the client's pongs wait too: the heartbeat lets it be.
                     socket.set_inbound_held(paused.is_some());
                     if let Some(b) = &beat
@@ -478,20 +481,32 @@ impl<H: EngineHandler> Shared<H> {
     }
 }
 
-/// What to wait for before reading on: the handler's room, then the client's backlog.
+/// What to wait for before reading on: the handler's room, then the client's backlog. With a
+/// `drain_limit`, the wait for the backlog ends after that long, and the future gives `false`
+/// (the client did not take what it was sent in time); otherwise it gives `true`.
 pub(super) fn inbound_pause<D: Send + Sync + 'static>(
     flow: Flow,
     socket: &EngineSession<D>,
-) -> Option<BoxFuture<'static, ()>> {
+    drain_limit: Option<Duration>,
+) -> Option<BoxFuture<'static, bool>> {
+    let drained = move |socket: EngineSession<D>| async move {
+        match drain_limit {
+            Some(limit) => tokio::time::timeout(limit, socket.drained()).await.is_ok(),
+            None => {
+                socket.drained().await;
+                true
+            }
+        }
+    };
     match flow {
         Flow::Wait(room) => {
             let socket = socket.clone();
             Some(Box::pin(async move {
                 room.await;
-                socket.drained().await;
+                drained(socket).await
             }))
         }
-        Flow::Continue if socket.backlogged() => Some(Box::pin(socket.clone().drained())),
+        Flow::Continue if socket.backlogged() => Some(Box::pin(drained(socket.clone()))),
         Flow::Continue => None,
     }
 }

@@ -295,7 +295,9 @@ impl Builder {
     }
 
     /// How long one WebSocket write may take before the connection is dropped (a client
-    /// that stopped reading). Default 20 s.
+    /// that stopped reading), and how long a long-polling client may leave its backlog
+    /// unfetched while its POST waits on it before the session is closed (a client that
+    /// stopped polling). Default 20 s.
     pub fn write_timeout(mut self, d: Duration) -> Self {
         self.engine.write_timeout = d;
         self
