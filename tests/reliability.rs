@@ -207,26 +207,42 @@ async fn slow_and_silent_connections_are_closed_at_the_header_timeout() {
     .unwrap();
 }
 
+/// A client holding the most idle connections the server waits on does not keep anyone out:
+/// each new connection closes the oldest that has sent nothing yet.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connections_beyond_the_pending_limit_are_closed_at_once() {
+async fn a_new_connection_beyond_the_pending_limit_closes_the_oldest_idle_one() {
     let options = ServeOptions::default().max_pending_connections(4);
     let (addr, _) = start(Server::builder(), options).await;
     tokio::task::spawn_blocking(move || {
-        let idle: Vec<_> = (0..4)
-            .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        let handshake = "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let answered = |stream: &mut std::net::TcpStream| {
+            let mut text = String::new();
+            stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let _ = stream.read_to_string(&mut text);
+            text.starts_with("HTTP/1.1 200")
+        };
+        let mut idle: Vec<_> = (0..4)
+            .map(|_| {
+                let s = std::net::TcpStream::connect(&addr).unwrap();
+                std::thread::sleep(Duration::from_millis(50));
+                s
+            })
             .collect();
-        std::thread::sleep(Duration::from_millis(200));
-        let mut extra = std::net::TcpStream::connect(&addr).unwrap();
-        assert!(closed_within(&mut extra, Duration::from_secs(2)), "a fifth pending connection is served");
-        drop(idle);
-        std::thread::sleep(Duration::from_millis(200));
-        // Room again once the others are gone: a real request is answered.
-        let mut ok = std::net::TcpStream::connect(&addr).unwrap();
-        write!(ok, "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-        let mut text = String::new();
-        ok.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let _ = ok.read_to_string(&mut text);
-        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        // Over and over, as an attacker would reopen them: every new client is served, and
+        // the idle connection that waited longest is closed for it.
+        for round in 0..3 {
+            let mut client = std::net::TcpStream::connect(&addr).unwrap();
+            write!(client, "{handshake}").unwrap();
+            assert!(answered(&mut client), "round {round}: a new client was not served");
+            let mut oldest = idle.remove(0);
+            assert!(closed_within(&mut oldest, Duration::from_secs(2)), "round {round}: the oldest idle connection was kept");
+            idle.push(std::net::TcpStream::connect(&addr).unwrap());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The newer idle connections are still open: a request on one is answered.
+        let mut last = idle.pop().unwrap();
+        write!(last, "{handshake}").unwrap();
+        assert!(answered(&mut last), "a pending connection was closed without need");
     })
     .await
     .unwrap();

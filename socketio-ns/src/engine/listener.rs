@@ -1,15 +1,17 @@
 //! The crate's HTTP/1.1 accept loop, with the timeouts and limits a public server needs,
 //! usable for any tower service (an axum `Router` with the Socket.IO service mounted in it).
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::sync::Notify;
 
 use super::RemoteAddr;
 
@@ -22,8 +24,10 @@ pub struct ServeOptions {
     /// (and one that never sends anything). Default 30 s (hyper's; Node's `headersTimeout`
     /// is 60 s).
     pub header_read_timeout: Duration,
-    /// The most accepted connections that have not yet sent a complete first request;
-    /// connections accepted beyond are closed at once. Default 1024.
+    /// The most accepted connections that have not yet sent a complete first request. A
+    /// connection accepted beyond closes the one of them that has waited longest: a client
+    /// holding many idle connections cannot keep others out, as a new client's request comes
+    /// long before its connection is the oldest. Default 1024.
     pub max_pending_connections: usize,
 }
 
@@ -92,7 +96,7 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let pending = Arc::new(AtomicUsize::new(0));
+    let pending = Arc::new(PendingSet::default());
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -109,18 +113,23 @@ where
                 continue;
             }
         };
-        if pending.load(Ordering::Acquire) >= options.max_pending_connections {
-            tracing::debug!(%remote, "too many connections without a request yet, closed");
+        if options.max_pending_connections == 0 {
             drop(stream);
             continue;
         }
-        let waiting = Pending::new(&pending);
+        while pending.count.load(Ordering::Acquire) >= options.max_pending_connections {
+            if !pending.evict_oldest() {
+                break;
+            }
+        }
+        let waiting = pending.add();
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let header_read_timeout = options.header_read_timeout;
         tokio::spawn(async move {
+            let first = waiting.clone();
             let svc = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                waiting.done();
+                first.done();
                 req.extensions_mut().insert(RemoteAddr(remote));
                 let mut app = app.clone();
                 async move {
@@ -134,10 +143,60 @@ where
                 .header_read_timeout(header_read_timeout)
                 .serve_connection(TokioIo::new(stream), svc)
                 .with_upgrades();
-            if let Err(e) = conn.await {
-                tracing::trace!(error = %e, "connection error");
+            tokio::select! {
+                r = conn => {
+                    if let Err(e) = r {
+                        tracing::trace!(error = %e, "connection error");
+                    }
+                }
+                () = waiting.evicted() => {
+                    tracing::debug!(%remote, "the oldest connection without a request, closed for a new one");
+                }
             }
         });
+    }
+}
+
+/// The connections without a first request yet, oldest first.
+#[derive(Default)]
+struct PendingSet {
+    count: AtomicUsize,
+    /// In arrival order; entries of connections no longer pending are dropped lazily.
+    order: Mutex<VecDeque<Weak<PendingInner>>>,
+}
+
+impl PendingSet {
+    fn add(self: &Arc<Self>) -> Pending {
+        self.count.fetch_add(1, Ordering::AcqRel);
+        let inner = Arc::new(PendingInner {
+            set: self.clone(),
+            counted: AtomicBool::new(true),
+            evict: Notify::new(),
+        });
+        let mut order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        order.push_back(Arc::downgrade(&inner));
+        // Most connections stop pending in moments: keep the queue near the live count.
+        if order.len() > 64 && order.len() > 2 * self.count.load(Ordering::Acquire) {
+            order.retain(|w| {
+                w.upgrade()
+                    .is_some_and(|p| p.counted.load(Ordering::Acquire))
+            });
+        }
+        Pending(inner)
+    }
+
+    /// Closes the connection that has been pending longest; `false` when there is none.
+    fn evict_oldest(&self) -> bool {
+        let mut order = self.order.lock().unwrap_or_else(|e| e.into_inner());
+        while let Some(oldest) = order.pop_front() {
+            if let Some(p) = oldest.upgrade()
+                && p.uncount()
+            {
+                p.evict.notify_one();
+                return true;
+            }
+        }
+        false
     }
 }
 
@@ -146,30 +205,37 @@ where
 struct Pending(Arc<PendingInner>);
 
 struct PendingInner {
-    count: Arc<AtomicUsize>,
+    set: Arc<PendingSet>,
     counted: AtomicBool,
+    /// Told when this connection is closed to make room for a new one.
+    evict: Notify,
+}
+
+impl PendingInner {
+    /// Stops counting this connection; `false` if it no longer was.
+    fn uncount(&self) -> bool {
+        let was = self.counted.swap(false, Ordering::AcqRel);
+        if was {
+            self.set.count.fetch_sub(1, Ordering::AcqRel);
+        }
+        was
+    }
 }
 
 impl Pending {
-    fn new(count: &Arc<AtomicUsize>) -> Self {
-        count.fetch_add(1, Ordering::AcqRel);
-        Pending(Arc::new(PendingInner {
-            count: count.clone(),
-            counted: AtomicBool::new(true),
-        }))
+    /// Its first request arrived.
+    fn done(&self) {
+        self.0.uncount();
     }
 
-    fn done(&self) {
-        if self.0.counted.swap(false, Ordering::AcqRel) {
-            self.0.count.fetch_sub(1, Ordering::AcqRel);
-        }
+    /// Completes when the connection is to be closed for a newer one.
+    async fn evicted(&self) {
+        self.0.evict.notified().await;
     }
 }
 
 impl Drop for PendingInner {
     fn drop(&mut self) {
-        if *self.counted.get_mut() {
-            self.count.fetch_sub(1, Ordering::AcqRel);
-        }
+        self.uncount();
     }
 }
