@@ -175,8 +175,7 @@ impl ExampleServer {
 
     /// Like [`ExampleServer::spawn`], with more environment variables for the server.
     pub fn spawn_with_env(example: &str, env: &[(&str, &str)]) -> ExampleServer {
-        let port = free_port();
-        let mut command = match std::env::var("SOCKETIO_NS_TEST_SERVER") {
+        let command = match std::env::var("SOCKETIO_NS_TEST_SERVER") {
             Ok(line) if !line.trim().is_empty() => {
                 let mut words = line.split_whitespace();
                 let mut command = Command::new(words.next().unwrap());
@@ -185,6 +184,21 @@ impl ExampleServer {
             }
             _ => Command::new(example_path(example)),
         };
+        Self::spawn_command(command, example, env)
+    }
+
+    /// A node server of `tests/js/` (`script`), with the official packages of `tests/`:
+    /// a reference for the example `example` (its name in the log file's).
+    pub fn spawn_node(script: &str, example: &str) -> ExampleServer {
+        let dir = tests_dir();
+        node_modules();
+        let mut command = Command::new("node");
+        command.arg(dir.join("js").join(script)).current_dir(&dir);
+        Self::spawn_command(command, &format!("{example}-node"), &[])
+    }
+
+    fn spawn_command(mut command: Command, example: &str, env: &[(&str, &str)]) -> ExampleServer {
+        let port = free_port();
         let log = std::env::temp_dir().join(format!(
             "socketio-ns-{example}-{}-{port}.log",
             std::process::id()

@@ -499,7 +499,10 @@ impl<N: Namespaces> ConnectionHandler<N> {
                     return self.protocol_error(conn, &e.to_string());
                 }
                 let Some(id) = p.id else {
-                    return self.protocol_error(conn, "ACK without id");
+                    // Answers nothing: ignored, as the reference server ignores an ack it
+                    // has no callback for.
+                    tracing::debug!("ACK without id, ignored");
+                    return Flow::Continue;
                 };
                 if let Some(socket) = conn.data().socket(p.nsp) {
                     let answer = AckResponse::new(Received::new(text, &args, attachments));

@@ -47,11 +47,74 @@ pub(super) fn path_matches(path: &str, base: &str) -> bool {
     path == base || path == base.trim_end_matches('/')
 }
 
+/// An upgrade to WebSocket: `Upgrade: websocket` and the `upgrade` token in `Connection`
+/// (without it, Node's HTTP server sees a plain request, which Engine.IO refuses for the
+/// `websocket` transport).
 pub(super) fn is_websocket_upgrade<B>(req: &Request<B>) -> bool {
-    req.headers()
+    let h = req.headers();
+    let upgrade = h
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"));
+    let connection = h
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    upgrade && connection
+}
+
+/// What is wrong with a WebSocket opening handshake, as the `ws` server checks it (RFC 6455
+/// section 4.2.1), with the answer it gives: `None` when it is well-formed.
+pub(super) fn websocket_handshake_error<B>(req: &Request<B>) -> Option<Response<Body>> {
+    let h = req.headers();
+    if req.method() != http::Method::GET {
+        return Some(handshake_refused(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Invalid HTTP method",
+        ));
+    }
+    // A base64 16-byte nonce: 22 characters of the base64 alphabet and `==`.
+    let key_ok = h.get(header::SEC_WEBSOCKET_KEY).is_some_and(|k| {
+        let k = k.as_bytes();
+        k.len() == 24
+            && k.ends_with(b"==")
+            && k[..22]
+                .iter()
+                .all(|&c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/')
+    });
+    if !key_ok {
+        return Some(handshake_refused(
+            StatusCode::BAD_REQUEST,
+            "Missing or invalid Sec-WebSocket-Key header",
+        ));
+    }
+    let version = h
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    if !matches!(version, Some("13" | "8")) {
+        let mut res = handshake_refused(
+            StatusCode::BAD_REQUEST,
+            "Missing or invalid Sec-WebSocket-Version header",
+        );
+        res.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13, 8"),
+        );
+        return Some(res);
+    }
+    None
+}
+
+fn handshake_refused(status: StatusCode, message: &'static str) -> Response<Body> {
+    let mut res = Response::new(Full::new(Bytes::from_static(message.as_bytes())));
+    *res.status_mut() = status;
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
 }
 
 pub(super) fn error(code: ErrorCode) -> Response<Body> {

@@ -160,6 +160,13 @@ impl<H: EngineHandler> Engine<H> {
             .headers()
             .get(header::CONTENT_TYPE)
             .is_some_and(|v| v.as_bytes() == b"application/octet-stream");
+        if octet_stream && socket.protocol() == ProtocolVersion::V4 {
+            // Revision 4 payloads are text only: the reference server refuses a binary body
+            // (`invalid content`) and the session ends with it.
+            tracing::debug!(sid = %socket.sid(), "binary POST body on a v4 session, closing the session");
+            socket.close(CloseReason::TransportError);
+            return empty(StatusCode::BAD_REQUEST);
+        }
         let body = match read_body(req.into_body(), max, self.shared.config.body_timeout).await {
             Ok(b) => b,
             Err(BodyError::TooLarge) => {

@@ -22,7 +22,7 @@ use super::config::ProtocolVersion;
 use super::config::Transport;
 use super::deflate::{Codec, DeflateStream, negotiate};
 use super::heartbeat::Beat;
-use super::http::{Body, ErrorCode, error};
+use super::http::{Body, ErrorCode, error, websocket_handshake_error};
 use super::router::{Engine, Shared};
 use super::session::{CloseReason, EngineSession, HandshakeInfo, POLLING, UPGRADING, WEBSOCKET};
 use super::ws_io::WsIo;
@@ -41,6 +41,9 @@ impl<H: EngineHandler> Engine<H> {
         remote: Option<SocketAddr>,
         existing: Option<EngineSession<H::Data>>,
     ) -> Response<Body> {
+        if let Some(refused) = websocket_handshake_error(&req) {
+            return refused;
+        }
         let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
             return error(ErrorCode::BadRequest);
         };
@@ -219,8 +222,12 @@ impl<H: EngineHandler> Shared<H> {
         let probed = tokio::time::timeout(timeout, async {
             let mut probed = false;
             while let Some(msg) = ws.next().await {
-                let Ok(WsMessage::Text(text)) = msg else {
-                    return false;
+                let text = match msg {
+                    Ok(WsMessage::Text(text)) => text,
+                    // Control frames are the WebSocket layer's (a ping is answered by it), as
+                    // with the reference server, whose `ws` never shows them to Engine.IO.
+                    Ok(WsMessage::Ping(_) | WsMessage::Pong(_)) => continue,
+                    _ => return false,
                 };
                 match EnginePacket::decode_text(text) {
                     Ok(EnginePacket::Ping { probe: true }) if !probed => {
