@@ -71,6 +71,8 @@ pub struct StoreConfig {
     /// The most packets kept; beyond, the oldest go (sessions whose offset is older are then
     /// not recovered).
     pub max_packets: usize,
+    /// The most bytes of packets kept (text and attachments); beyond, the oldest go, as above.
+    pub max_bytes: usize,
 }
 
 /// Sessions of disconnected sockets and recently stamped packets of one namespace, in memory.
@@ -96,6 +98,8 @@ impl fmt::Debug for SessionStore {
 
 struct Stored {
     at: Instant,
+    /// The packet's bytes, counted against [`StoreConfig::max_bytes`].
+    size: usize,
     packet: BroadcastPacket,
     rooms: Vec<Room>,
     except: Vec<Room>,
@@ -114,6 +118,8 @@ struct Inner {
     /// and `packets` holds the last ones, up to `next - 1`.
     next: u64,
     packets: VecDeque<Stored>,
+    /// The sum of `packets`' sizes.
+    bytes: usize,
     sessions: HashMap<String, Persisted>,
 }
 
@@ -126,7 +132,11 @@ impl Inner {
     fn prune(&mut self, now: Instant, config: &StoreConfig) {
         let max = config.max_disconnection_duration;
         while let Some(p) = self.packets.front() {
-            if self.packets.len() > config.max_packets || now.duration_since(p.at) > max {
+            if self.packets.len() > config.max_packets
+                || self.bytes > config.max_bytes
+                || now.duration_since(p.at) > max
+            {
+                self.bytes -= p.size;
                 self.packets.pop_front();
             } else {
                 break;
@@ -167,6 +177,7 @@ impl SessionStore {
             inner: Mutex::new(Inner {
                 next: 1,
                 packets: VecDeque::new(),
+                bytes: 0,
                 sessions: HashMap::new(),
             }),
             pruner: AtomicBool::new(false),
@@ -214,8 +225,12 @@ impl SessionStore {
         let seq = st.next;
         st.next += 1;
         let stamped = stamp(packet, &self.offset(seq));
+        let e = &stamped.encoded;
+        let size = e.text.len() + e.attachments.iter().map(|a| a.len()).sum::<usize>();
+        st.bytes += size;
         st.packets.push_back(Stored {
             at: now,
+            size,
             packet: stamped.clone(),
             rooms: opts.rooms.clone(),
             except: opts.except.clone(),
@@ -330,5 +345,92 @@ impl SessionStore {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(max_packets: usize, max_bytes: usize) -> Arc<SessionStore> {
+        Arc::new(SessionStore::new(StoreConfig {
+            max_disconnection_duration: Duration::from_secs(60),
+            max_packets,
+            max_bytes,
+        }))
+    }
+
+    /// A broadcast to everyone whose text is `42["m","<text>"]`.
+    fn push(store: &Arc<SessionStore>, text: &str) {
+        let packet = BroadcastPacket::new(
+            Encoded::new(Utf8Bytes::from(format!(r#"42["m","{text}"]"#)), Vec::new()),
+            None,
+        );
+        store.push(&packet, &BroadcastOptions::default(), |_| ());
+    }
+
+    /// Persists a session that connected at `since` and tries to restore it from there: the
+    /// texts of the packets it gets back, or `None` when it cannot be recovered.
+    fn restore(store: &Arc<SessionStore>, since: &str) -> Option<Vec<String>> {
+        store.persist(SessionToPersist {
+            sid: Sid::from("s"),
+            pid: "p".to_owned(),
+            rooms: vec![Room::from("s")],
+            since: Some(since.to_owned()),
+            data: None,
+        });
+        let got = Arc::new(Mutex::new(None));
+        let out = got.clone();
+        let restored = store.restore(
+            "p",
+            None,
+            Box::new(move |s| {
+                let texts = s.missed.iter().map(|p| p.text().to_owned()).collect();
+                *out.lock().unwrap() = Some(texts);
+                true
+            }),
+        );
+        restored.then(|| got.lock().unwrap().take().unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_byte_budget_drops_the_oldest_packets_and_what_needed_them_is_not_recovered() {
+        // Each packet is about 325 bytes stamped (`42["m","<300 bytes>","<offset>"]`): three
+        // fit in 1,000 bytes, a fourth pushes the oldest out.
+        let s = store(1000, 1000);
+        let start = s.current_offset();
+        push(&s, &"a".repeat(300));
+        push(&s, &"b".repeat(300));
+        let two = restore(&s, &start).expect("both kept");
+        assert_eq!(two.len(), 2);
+        assert!(two[0].contains("aaa") && two[1].contains("bbb"));
+        let after_b = s.current_offset();
+        push(&s, &"c".repeat(300));
+        push(&s, &"d".repeat(300));
+        assert_eq!(s.len().1, 3, "{s:?}");
+        // A session from the start missed the dropped packet: not recovered.
+        assert_eq!(restore(&s, &start), None);
+        // One from after the second packet gets the two after it.
+        let got = restore(&s, &after_b).expect("its packets are kept");
+        assert_eq!(got.len(), 2);
+        assert!(got[0].contains("ccc") && got[1].contains("ddd"));
+        // A packet larger than the whole budget is not kept at all.
+        let before_big = s.current_offset();
+        push(&s, &"e".repeat(2000));
+        assert_eq!(restore(&s, &before_big), None);
+    }
+
+    #[tokio::test]
+    async fn the_packet_count_drops_the_oldest_packets() {
+        let s = store(2, usize::MAX);
+        let start = s.current_offset();
+        push(&s, "a");
+        let after_a = s.current_offset();
+        push(&s, "b");
+        push(&s, "c");
+        assert_eq!(s.len().1, 2);
+        assert_eq!(restore(&s, &start), None);
+        let got = restore(&s, &after_a).expect("b and c are kept");
+        assert_eq!(got.len(), 2);
     }
 }

@@ -48,6 +48,7 @@ pub struct ConnectionStateRecovery {
     pub(crate) max_disconnection_duration: Duration,
     pub(crate) skip_middlewares: bool,
     pub(crate) max_missed_packets: usize,
+    pub(crate) max_missed_bytes: usize,
 }
 
 impl Default for ConnectionStateRecovery {
@@ -56,12 +57,14 @@ impl Default for ConnectionStateRecovery {
             max_disconnection_duration: Duration::from_secs(120),
             skip_middlewares: true,
             max_missed_packets: 100_000,
+            max_missed_bytes: 64 << 20,
         }
     }
 }
 
 impl ConnectionStateRecovery {
-    /// The defaults: 2 minutes, middlewares skipped, 100,000 packets kept per namespace.
+    /// The defaults: 2 minutes, middlewares skipped, 100,000 packets and 64 MiB kept per
+    /// namespace.
     pub fn new() -> Self {
         Self::default()
     }
@@ -86,6 +89,15 @@ impl ConnectionStateRecovery {
     /// afresh. Default 100,000.
     pub fn max_missed_packets(mut self, n: usize) -> Self {
         self.max_missed_packets = n.max(1);
+        self
+    }
+
+    /// The most bytes of stamped packets one namespace keeps for disconnected sockets (text
+    /// and binary attachments; on top of the duration and the count): large broadcasts cannot
+    /// make the store grow without bound. Beyond, the oldest are dropped, as for
+    /// [`max_missed_packets`](Self::max_missed_packets). Default 64 MiB.
+    pub fn max_missed_bytes(mut self, n: usize) -> Self {
+        self.max_missed_bytes = n;
         self
     }
 }
@@ -156,6 +168,7 @@ pub(crate) fn enable(ns: &NamespaceInstance, config: Option<ConnectionStateRecov
     let store = StoreConfig {
         max_disconnection_duration: config.max_disconnection_duration,
         max_packets: config.max_missed_packets,
+        max_bytes: config.max_missed_bytes,
     };
     if !ns.adapter.enable_recovery(store) {
         tracing::warn!(ns = %ns.path, "the adapter does not support connection state recovery; off for this namespace");
