@@ -8,10 +8,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, TcpStream};
 
-use common::{ExampleServer, IO_TIMEOUT, request};
+use common::ws::next_text_blocking;
+use common::{ExampleServer, IO_TIMEOUT, polling_sid, read_response, request};
 use tokio_tungstenite::tungstenite::{self, Message, WebSocket};
 
 /// Ours and Node's, side by side.
@@ -25,51 +26,13 @@ fn servers() -> [(&'static str, ExampleServer); 2] {
     ]
 }
 
-/// What an HTTP answer shows a client: the status, and the body unless it is a 101.
+/// What an HTTP answer shows a client: the status, and the body (a 101 has none).
 fn answer(port: u16, head: &str) -> (u16, String) {
     let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     stream.write_all(head.as_bytes()).unwrap();
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    let status: u16 = line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
-    let (mut length, mut chunked) = (0, false);
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).unwrap();
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        let (name, value) = header.split_once(':').unwrap();
-        if name.eq_ignore_ascii_case("content-length") {
-            length = value.trim().parse().unwrap();
-        }
-        if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = value.trim().eq_ignore_ascii_case("chunked");
-        }
-    }
-    let mut body = Vec::new();
-    if status == 101 {
-        // The WebSocket's bytes follow; the answer is the status.
-    } else if chunked {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).unwrap();
-            let size = usize::from_str_radix(size.trim(), 16).unwrap();
-            let mut chunk = vec![0; size + 2];
-            reader.read_exact(&mut chunk).unwrap();
-            if size == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..size]);
-        }
-    } else {
-        body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-    }
-    (status, String::from_utf8_lossy(&body).into_owned())
+    let response = read_response(stream);
+    (response.status, response.text().to_owned())
 }
 
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -84,32 +47,6 @@ fn upgrade(port: u16, headers: &[&str]) -> String {
     }
     head.push_str("\r\n");
     head
-}
-
-/// A polling session's id.
-fn polling_session(port: u16) -> String {
-    let r = request(port, "GET", "/socket.io/?EIO=4&transport=polling", &[], b"");
-    assert_eq!(r.status, 200, "{r:?}");
-    let body = String::from_utf8(r.body).unwrap();
-    body.split(r#""sid":""#)
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-/// The next text frame, answering pings.
-fn next_text(ws: &mut WebSocket<TcpStream>) -> String {
-    loop {
-        match ws.read().expect("a frame") {
-            Message::Text(t) if t.as_str() == "2" => ws.send(Message::text("3")).unwrap(),
-            Message::Text(t) => return t.as_str().to_owned(),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
 }
 
 fn ws(port: u16, target: &str) -> WebSocket<TcpStream> {
@@ -204,7 +141,7 @@ fn malformed_websocket_handshakes_are_refused_as_node_refuses_them() {
 #[test]
 fn a_binary_post_on_a_v4_session_is_refused_and_ends_it_as_in_node() {
     for (name, s) in servers() {
-        let sid = polling_session(s.port);
+        let sid = polling_sid(s.port, "/socket.io/");
         let target = format!("/socket.io/?EIO=4&transport=polling&sid={sid}");
         let head = format!(
             "POST {target} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/octet-stream\r\nContent-Length: 2\r\n\r\n40",
@@ -231,13 +168,17 @@ fn a_binary_post_on_a_v4_session_is_refused_and_ends_it_as_in_node() {
 fn an_ack_without_an_id_is_ignored_as_in_node() {
     for (name, s) in servers() {
         let mut ws = ws(s.port, "/socket.io/?EIO=4&transport=websocket");
-        assert!(next_text(&mut ws).starts_with("0{"), "{name}");
+        assert!(next_text_blocking(&mut ws).starts_with("0{"), "{name}");
         ws.send(Message::text("40")).unwrap();
-        assert!(next_text(&mut ws).starts_with("40{"), "{name}");
-        assert_eq!(next_text(&mut ws), r#"42["auth",{}]"#, "{name}");
+        assert!(next_text_blocking(&mut ws).starts_with("40{"), "{name}");
+        assert_eq!(next_text_blocking(&mut ws), r#"42["auth",{}]"#, "{name}");
         ws.send(Message::text(r#"43["x"]"#)).unwrap();
         ws.send(Message::text(r#"42["message",1]"#)).unwrap();
-        assert_eq!(next_text(&mut ws), r#"42["message-back",1]"#, "{name}");
+        assert_eq!(
+            next_text_blocking(&mut ws),
+            r#"42["message-back",1]"#,
+            "{name}"
+        );
     }
 }
 
@@ -246,19 +187,19 @@ fn an_ack_without_an_id_is_ignored_as_in_node() {
 #[test]
 fn a_ping_frame_during_the_upgrade_probe_does_not_stop_the_upgrade() {
     for (name, s) in servers() {
-        let sid = polling_session(s.port);
+        let sid = polling_sid(s.port, "/socket.io/");
         let mut ws = ws(
             s.port,
             &format!("/socket.io/?EIO=4&transport=websocket&sid={sid}"),
         );
         ws.send(Message::text("2probe")).unwrap();
-        assert_eq!(next_text(&mut ws), "3probe", "{name}");
+        assert_eq!(next_text_blocking(&mut ws), "3probe", "{name}");
         ws.send(Message::Ping(b"keep-alive"[..].into())).unwrap();
         ws.send(Message::text("5")).unwrap();
         // Upgraded: the session now answers over the WebSocket.
         ws.send(Message::text("40")).unwrap();
         assert!(
-            next_text(&mut ws).starts_with("40{"),
+            next_text_blocking(&mut ws).starts_with("40{"),
             "{name}: not upgraded"
         );
     }

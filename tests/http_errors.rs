@@ -13,7 +13,10 @@ use std::net::{Ipv4Addr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{ExampleServer, IO_TIMEOUT, Response, read_response, request, send_request};
+use common::ws::next_text_blocking;
+use common::{
+    ExampleServer, IO_TIMEOUT, Response, polling_sid, read_response, request, send_request,
+};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::{self, Message, WebSocket};
 
@@ -83,14 +86,6 @@ fn assert_payload(response: &Response, payload: &str) {
     );
 }
 
-/// Opens a polling session and returns its sid.
-fn open(port: u16, path: &str) -> String {
-    let response = get(port, &format!("{path}?EIO=4&transport=polling"));
-    assert_eq!(response.status, 200, "{response:?}");
-    let handshake: Value = serde_json::from_str(&response.text()[1..]).unwrap();
-    handshake["sid"].as_str().unwrap().to_owned()
-}
-
 /// Waits for the server's ping on a polling session and answers it: the next ping is then
 /// ~300 ms away, long enough for a scenario that should not see one.
 fn sync_to_heartbeat(port: u16, path: &str, sid: &str) {
@@ -118,18 +113,6 @@ fn ws_connect(port: u16, target: &str) -> Result<WebSocket<TcpStream>, Option<u1
             }
             _ => None,
         })
-}
-
-/// The next text frame that is not a ping (pings are answered).
-fn ws_next_text(ws: &mut WebSocket<TcpStream>) -> String {
-    loop {
-        match ws.read().expect("read a WebSocket frame") {
-            Message::Text(text) if text.as_str() == "2" => ws.send(Message::text("3")).unwrap(),
-            Message::Text(text) => return text.as_str().to_owned(),
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("unexpected frame {other:?}"),
-        }
-    }
 }
 
 /// Whether the server ends the WebSocket (close frame, EOF, reset or a protocol error) before
@@ -234,7 +217,7 @@ fn code_3_bad_request() {
         // A WebSocket handshake that is not an HTTP upgrade.
         let target = format!("{path}?EIO=4&transport=websocket");
         assert_error(&get(server.port, &target), 3, "Bad request");
-        let sid = open(server.port, path);
+        let sid = polling_sid(server.port, path);
         // A request for a polling session on another transport, without upgrade.
         let target = format!("{path}?EIO=4&transport=websocket&sid={sid}");
         assert_error(&get(server.port, &target), 3, "Bad request");
@@ -270,7 +253,7 @@ fn code_5_unsupported_protocol_version() {
 #[test]
 fn post_over_max_payload_is_413() {
     let server = server();
-    let sid = open(server.port, EIO);
+    let sid = polling_sid(server.port, EIO);
     sync_to_heartbeat(server.port, EIO, &sid);
     // Exactly maxPayload bytes are accepted (and echoed).
     let mut body = vec![b'a'; 1_000_000];
@@ -335,7 +318,7 @@ fn polling_handshake_shape() {
             "{response:?}"
         );
         // Each handshake opens a new session.
-        assert_ne!(open(server.port, path), sid);
+        assert_ne!(polling_sid(server.port, path), sid);
     }
 }
 
@@ -344,7 +327,7 @@ fn websocket_handshake_shape() {
     let server = server();
     for path in PATHS {
         let mut ws = ws_connect(server.port, &format!("{path}?EIO=4&transport=websocket")).unwrap();
-        let open = ws_next_text(&mut ws);
+        let open = next_text_blocking(&mut ws);
         let handshake: Value = serde_json::from_str(&open[1..]).expect("0 + JSON");
         let sid = handshake["sid"].as_str().expect("sid");
         assert_eq!(
@@ -458,7 +441,7 @@ fn cors_preflight() {
 #[test]
 fn polling_payloads_are_batched() {
     let server = server();
-    let sid = open(server.port, EIO);
+    let sid = polling_sid(server.port, EIO);
     sync_to_heartbeat(server.port, EIO, &sid);
     assert_ok(&post(
         server.port,
@@ -485,7 +468,7 @@ fn polling_payloads_are_batched() {
 #[test]
 fn posted_close_ends_the_session() {
     let server = server();
-    let sid = open(server.port, EIO);
+    let sid = polling_sid(server.port, EIO);
     sync_to_heartbeat(server.port, EIO, &sid);
     let pending = pending_get(server.port, EIO, &sid);
     assert_ok(&post(server.port, &polling(EIO, &sid), b"1"));
@@ -502,7 +485,7 @@ fn posted_close_ends_the_session() {
 #[test]
 fn concurrent_get_closes_the_session() {
     let server = server();
-    let sid = open(server.port, EIO);
+    let sid = polling_sid(server.port, EIO);
     sync_to_heartbeat(server.port, EIO, &sid);
     let pending = pending_get(server.port, EIO, &sid);
     let second = get(server.port, &format!("{}&t=burst", polling(EIO, &sid)));
@@ -519,7 +502,7 @@ fn concurrent_get_closes_the_session() {
 #[test]
 fn invalid_packet_closes_the_session() {
     let server = server();
-    let sid = open(server.port, EIO);
+    let sid = polling_sid(server.port, EIO);
     sync_to_heartbeat(server.port, EIO, &sid);
     // node answers `ok` (or the connection is dropped); the session is closed either way.
     let stream = send_request(server.port, "POST", &polling(EIO, &sid), &[], b"abc");
@@ -539,7 +522,7 @@ fn invalid_packet_closes_the_session() {
 #[test]
 fn upgrade_then_polling_is_refused() {
     let server = server();
-    let sid = open(server.port, EIO);
+    let sid = polling_sid(server.port, EIO);
     sync_to_heartbeat(server.port, EIO, &sid);
     let pending = pending_get(server.port, EIO, &sid);
     let mut ws = ws_connect(
@@ -548,11 +531,11 @@ fn upgrade_then_polling_is_refused() {
     )
     .unwrap();
     ws.send(Message::text("2probe")).unwrap();
-    assert_eq!(ws_next_text(&mut ws), "3probe");
+    assert_eq!(next_text_blocking(&mut ws), "3probe");
     assert_payload(&read_response(pending), "6");
     ws.send(Message::text("5")).unwrap();
     ws.send(Message::text("4hello")).unwrap();
-    assert_eq!(ws_next_text(&mut ws), "4hello");
+    assert_eq!(next_text_blocking(&mut ws), "4hello");
 
     assert_error(&get(server.port, &polling(EIO, &sid)), 3, "Bad request");
     assert_error(
@@ -584,7 +567,7 @@ fn upgrade_then_polling_is_refused() {
 #[test]
 fn polling_heartbeat() {
     let server = server();
-    let sid = open(server.port, EIO);
+    let sid = polling_sid(server.port, EIO);
     let mut last = Instant::now();
     for _ in 0..3 {
         assert_payload(&get(server.port, &polling(EIO, &sid)), "2");
@@ -602,7 +585,7 @@ fn polling_heartbeat() {
 #[test]
 fn ping_timeout_closes_the_session() {
     let server = server();
-    let sid = open(server.port, EIO);
+    let sid = polling_sid(server.port, EIO);
     thread::sleep(Duration::from_millis(900));
     assert_error(
         &get(server.port, &polling(EIO, &sid)),
@@ -656,7 +639,7 @@ fn sio_exchange(server: &ExampleServer, sid: &str, packets: &[u8], count: usize)
 }
 
 fn sio_session(server: &ExampleServer) -> String {
-    let sid = open(server.port, SIO);
+    let sid = polling_sid(server.port, SIO);
     sync_to_heartbeat(server.port, SIO, &sid);
     sid
 }
@@ -747,7 +730,7 @@ fn socketio_event_packets() {
 fn socketio_connect_timeout() {
     let server = server();
     let started = Instant::now();
-    let sid = open(server.port, SIO);
+    let sid = polling_sid(server.port, SIO);
     let closed = loop {
         let response = get(server.port, &polling(SIO, &sid));
         assert_eq!(
@@ -814,10 +797,10 @@ fn websocket_frames_sent_with_the_upgrade_request_are_read() {
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
 
     let mut ws = WebSocket::from_raw_socket(stream, tungstenite::protocol::Role::Client, None);
-    let open = ws_next_text(&mut ws);
+    let open = next_text_blocking(&mut ws);
     assert!(
         open.starts_with("0{"),
         "expected the open packet, got {open:?}"
     );
-    assert_eq!(ws_next_text(&mut ws), "4hello");
+    assert_eq!(next_text_blocking(&mut ws), "4hello");
 }

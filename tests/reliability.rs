@@ -99,6 +99,22 @@ async fn connect(addr: &str) -> Ws {
     ws
 }
 
+/// Opens a long-polling session on `addr` (`127.0.0.1:<port>`) and returns its sid.
+fn polling_session(addr: &str) -> String {
+    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+    common::polling_sid(port, "/socket.io/")
+}
+
+/// Another client joins `/` and gets its echo answered.
+async fn another_client_is_served(addr: &str) {
+    let mut other = connect(addr).await;
+    other
+        .send(Message::text(r#"421["echo","hi"]"#))
+        .await
+        .unwrap();
+    assert_eq!(next_text(&mut other).await, r#"431["hi"]"#);
+}
+
 /// Runs a node script of `tests/js` with `args`, allowing it `timeout`.
 fn node(script: &str, args: Value, timeout: Duration) -> Vec<Value> {
     common::node_modules();
@@ -256,11 +272,7 @@ async fn a_post_body_that_stops_arriving_is_answered_400_at_the_body_timeout() {
     )
     .await;
     tokio::task::spawn_blocking(move || {
-        let mut get = std::net::TcpStream::connect(&addr).unwrap();
-        write!(get, "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-        let mut open = String::new();
-        let _ = get.read_to_string(&mut open);
-        let sid = open.split(r#""sid":""#).nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let sid = polling_session(&addr);
         let mut post = std::net::TcpStream::connect(&addr).unwrap();
         write!(
             post,
@@ -305,13 +317,7 @@ async fn a_reader_that_holds_too_many_bytes_is_disconnected() {
         .expect("the socket was not disconnected")
         .unwrap();
     assert_eq!(reason, DisconnectReason::TransportError);
-    // Another client is served.
-    let mut other = connect(&addr).await;
-    other
-        .send(Message::text(r#"421["echo","hi"]"#))
-        .await
-        .unwrap();
-    assert_eq!(next_text(&mut other).await, r#"431["hi"]"#);
+    another_client_is_served(&addr).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,11 +365,7 @@ async fn a_polling_client_that_stops_polling_is_cut_off_at_the_write_timeout() {
     let post_addr = addr.clone();
     let answer = tokio::task::spawn_blocking(move || {
         let addr = post_addr;
-        let mut get = std::net::TcpStream::connect(&addr).unwrap();
-        write!(get, "GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
-        let mut open = String::new();
-        let _ = get.read_to_string(&mut open);
-        let sid = open.split(r#""sid":""#).nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let sid = polling_session(&addr);
         let post = |body: &str| {
             let mut post = std::net::TcpStream::connect(&addr).unwrap();
             write!(
@@ -406,13 +408,7 @@ async fn a_polling_client_that_stops_polling_is_cut_off_at_the_write_timeout() {
         .expect("the socket did not leave")
         .unwrap();
     assert_eq!(reason, DisconnectReason::TransportError);
-    // Another client is served.
-    let mut other = connect(&addr).await;
-    other
-        .send(Message::text(r#"421["echo","hi"]"#))
-        .await
-        .unwrap();
-    assert_eq!(next_text(&mut other).await, r#"431["hi"]"#);
+    another_client_is_served(&addr).await;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -578,6 +578,21 @@ pub fn request(
     read_response(send_request(port, method, target, headers, body))
 }
 
+/// Opens an Engine.IO v4 long-polling session under `path` (`/socket.io/`) and returns its
+/// sid.
+pub fn polling_sid(port: u16, path: &str) -> String {
+    let response = request(
+        port,
+        "GET",
+        &format!("{path}?EIO=4&transport=polling"),
+        &[],
+        b"",
+    );
+    assert_eq!(response.status, 200, "{response:?}");
+    let handshake: Value = serde_json::from_str(&response.text()[1..]).unwrap();
+    handshake["sid"].as_str().unwrap().to_owned()
+}
+
 /// The request line and headers.
 pub fn request_head(
     port: u16,
@@ -656,7 +671,8 @@ pub fn try_read_response(stream: TcpStream) -> io::Result<Response> {
             .map_err(|_| bad(format!("bad content-length {len:?}")))?;
         response.body = vec![0; len];
         reader.read_exact(&mut response.body)?;
-    } else if status != 204 && status != 304 {
+    } else if status >= 200 && status != 204 && status != 304 {
+        // A 1xx (a WebSocket's 101 among them), a 204 and a 304 have no body.
         reader.read_to_end(&mut response.body)?;
     }
     Ok(response)

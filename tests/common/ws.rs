@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{self, Message};
 
 pub type Ws = WebSocketStream<TcpStream>;
 
@@ -33,6 +33,18 @@ pub async fn next_text(ws: &mut Ws) -> String {
             Message::Text(t) if t.as_str() == "2" => ws.send(Message::text("3")).await.unwrap(),
             Message::Text(t) => return t.as_str().to_owned(),
             _ => {}
+        }
+    }
+}
+
+/// [`next_text`] on a blocking WebSocket, answering pings the same way.
+pub fn next_text_blocking(ws: &mut tungstenite::WebSocket<std::net::TcpStream>) -> String {
+    loop {
+        match ws.read().expect("read a WebSocket frame") {
+            Message::Text(t) if t.as_str() == "2" => ws.send(Message::text("3")).unwrap(),
+            Message::Text(t) => return t.as_str().to_owned(),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected frame {other:?}"),
         }
     }
 }

@@ -354,23 +354,35 @@ fn inflate(d: &mut Decompress, input: &[u8], max: usize) -> Result<Vec<u8>, Erro
 /// Deflates one message with a sync flush and takes its tail off.
 fn deflate(c: &mut Compress, input: &[u8]) -> Vec<u8> {
     let mut out: Vec<u8> = Vec::with_capacity(input.len() / 2 + 64);
+    compress_into(c, input, FlushCompress::Sync, &mut out);
+    if out.ends_with(&TAIL) {
+        out.truncate(out.len() - TAIL.len());
+    }
+    out
+}
+
+/// Compresses all of `input` with `c` onto `out`, ending with `flush` (`Sync`: a message of a
+/// stream that goes on; `Finish`: the end of the stream), growing `out` as needed.
+pub(crate) fn compress_into(
+    c: &mut Compress,
+    input: &[u8],
+    flush: FlushCompress,
+    out: &mut Vec<u8>,
+) {
     let mut pos = 0;
     loop {
         if out.capacity() - out.len() < 64 {
             out.reserve(out.capacity().max(1024));
         }
         let in0 = c.total_in();
-        // Deflating a buffer does not fail (the error is for a stream misused).
-        let _ = c.compress_vec(&input[pos..], &mut out, FlushCompress::Sync);
+        // Compressing a buffer does not fail (the error is for a stream misused).
+        let _ = c.compress_vec(&input[pos..], out, flush);
         pos += (c.total_in() - in0) as usize;
+        // Room left in `out` once the input is in: the flush is complete.
         if pos == input.len() && out.len() < out.capacity() {
             break;
         }
     }
-    if out.ends_with(&TAIL) {
-        out.truncate(out.len() - TAIL.len());
-    }
-    out
 }
 
 #[cfg(test)]

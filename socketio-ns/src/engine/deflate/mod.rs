@@ -8,7 +8,7 @@ mod codec;
 mod negotiate;
 mod stream;
 
-pub(crate) use codec::Codec;
+pub(crate) use codec::{Codec, compress_into};
 pub(crate) use negotiate::negotiate;
 pub(crate) use stream::DeflateStream;
 
